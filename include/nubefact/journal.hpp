@@ -1,0 +1,99 @@
+// The client's two persistence seams: the intent journal (exactly-once) and the audit sink.
+// In-memory implementations live in the client; the store provides the durable ones.
+#pragma once
+
+#include <nubefact/document.hpp>
+#include <nubefact/error.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace nubefact {
+
+// pending -> sending -> accepted | rejected | failed | unknown
+enum class doc_state { pending, sending, accepted, rejected, failed, unknown };
+std::string_view to_string(doc_state s) noexcept;
+std::optional<doc_state> doc_state_from_string(std::string_view s) noexcept;
+
+// What the client means to send, recorded before the first byte leaves.
+struct intent {
+    std::string account;
+    operation op = operation::generar_comprobante;
+    document_key key;
+    std::string payload_hash;  // hex SHA-256 of the canonical payload
+    std::string payload;       // canonical JSON (the store may keep it for resend/resume)
+};
+
+// What the journal knows about a document.
+struct intent_record {
+    intent what;
+    doc_state state = doc_state::pending;
+    int attempts = 0;
+    std::optional<int> codigo;              // Nubefact error codigo, if any
+    std::optional<bool> aceptada_por_sunat;
+    std::string sunat_responsecode, sunat_description, sunat_note;
+    std::string enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr;
+    std::string error;                      // last error text (never a token)
+    std::chrono::system_clock::time_point created_at, updated_at;
+};
+
+// A state change; fields left empty keep their stored value.
+struct state_update {
+    doc_state state = doc_state::sending;
+    bool count_attempt = false;
+    std::optional<int> codigo;
+    std::optional<bool> aceptada_por_sunat;
+    std::optional<std::string> sunat_responsecode, sunat_description, sunat_note;
+    std::optional<std::string> enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr;
+    std::optional<std::string> error;
+};
+
+// Completion callbacks may run on any thread (the store's writer thread); the caller re-dispatches
+// to its own executor. Implementations are thread-safe.
+class intent_journal {
+public:
+    virtual ~intent_journal() = default;
+    // Records the intent durably. If (account, op family, key) is already journaled, nothing is
+    // written and the existing record is returned (same payload_hash: ours; other hash: conflict).
+    // `created` tells which happened.
+    struct record_result {
+        intent_record record;
+        bool created = false;
+    };
+    virtual void record(const intent& what, std::function<void(result<record_result>)> done) = 0;
+    virtual void update(const std::string& account, const document_key& key, const state_update& u,
+                        std::function<void(result<void>)> done) = 0;
+    virtual void find(const std::string& account, const document_key& key,
+                      std::function<void(result<std::optional<intent_record>>)> done) = 0;
+};
+
+// One HTTP exchange with Nubefact (or the emulator). Never carries the token.
+struct audit_record {
+    std::chrono::system_clock::time_point at;
+    std::string account;
+    std::string operation;  // "generar_comprobante", …
+    std::string document;   // "FFF1-1" (document_key::to_string), "" when none
+    int attempt = 1;
+    int http_status = 0;    // 0 when no response arrived
+    std::optional<int> codigo;
+    std::string outcome;    // "ok", "api_error", "timeout", "transport", …
+    std::chrono::microseconds latency{0};
+    std::size_t request_bytes = 0, response_bytes = 0;
+    std::string request_body, response_body;  // only when bodies are enabled; token-free
+};
+
+// Non-blocking sink. try_write() accepts the record or returns false when full; the caller then
+// waits with wait_for_space() (the callback runs once there is room, on any thread) and tries
+// again: back-pressure, never a silent drop. Thread-safe.
+class audit_sink {
+public:
+    virtual ~audit_sink() = default;
+    virtual bool try_write(audit_record&& r) = 0;
+    virtual void wait_for_space(std::function<void()> ready) = 0;
+};
+
+}  // namespace nubefact
