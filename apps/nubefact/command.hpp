@@ -10,9 +10,9 @@
 namespace nubefact::cli {
 
 // Exit codes shared by every subcommand (documented in README and --help).
-inline constexpr int exit_ok = 0;       // everything succeeded / valid / accepted
-inline constexpr int exit_failed = 1;   // some documents invalid, rejected or failed
-inline constexpr int exit_usage = 2;    // bad usage or unreadable input
+inline constexpr int exit_ok = 0;      // everything succeeded / valid / accepted
+inline constexpr int exit_failed = 1;  // some documents invalid, rejected or failed
+inline constexpr int exit_usage = 2;   // bad usage or unreadable input
 
 // setup() adds the subcommand's options to `sub` and returns the function to run when chosen;
 // that function returns the process exit code.

@@ -18,7 +18,7 @@ namespace nubefact {
 // std::overflow_error / std::domain_error (a programmer error: inputs validated by parse() cannot
 // get there); the checked_* forms return the error instead. Trivially copyable, thread-compatible.
 class decimal {
-public:
+  public:
     static constexpr int scale = 10;
     static constexpr int max_integer_digits = 12;
 
@@ -26,7 +26,9 @@ public:
     static result<decimal> parse(std::string_view text) noexcept;
     // Like parse() without the 12-integer-digit limit (internal range only), for computed values.
     static result<decimal> parse_wide(std::string_view text) noexcept;
-    static constexpr decimal from_int(std::int64_t v) noexcept { return from_raw(static_cast<__int128>(v) * unit()); }
+    static constexpr decimal from_int(std::int64_t v) noexcept {
+        return from_raw(static_cast<__int128>(v) * unit());
+    }
     static constexpr decimal from_raw(__int128 raw) noexcept {
         decimal d;
         d.raw_ = raw;
@@ -63,9 +65,11 @@ public:
     decimal& operator-=(decimal o) { return *this = *this - o; }
 
     friend constexpr bool operator==(decimal a, decimal b) noexcept = default;
-    friend constexpr std::strong_ordering operator<=>(decimal a, decimal b) noexcept { return a.raw_ <=> b.raw_; }
+    friend constexpr std::strong_ordering operator<=>(decimal a, decimal b) noexcept {
+        return a.raw_ <=> b.raw_;
+    }
 
-private:
+  private:
     static constexpr __int128 unit() noexcept { return 10'000'000'000; }
     __int128 raw_ = 0;
 };

@@ -15,10 +15,10 @@ namespace nubefact {
 struct date {
     int year = 0, month = 0, day = 0;
     friend constexpr auto operator<=>(const date&, const date&) = default;
-    bool valid() const noexcept;          // a real calendar day
+    bool valid() const noexcept;                     // a real calendar day
     std::int64_t days_since_epoch() const noexcept;  // for date arithmetic (1970-01-01 = 0)
     static date from_days(std::int64_t days) noexcept;
-    std::string to_wire() const;          // "15-01-2026"
+    std::string to_wire() const;  // "15-01-2026"
 };
 
 // Every optional field: absent when missing from the JSON or sent as "".
@@ -50,7 +50,7 @@ enum class operation {
 };
 std::string_view to_string(operation op) noexcept;
 std::optional<operation> operation_from_string(std::string_view s) noexcept;
-bool is_generar(operation op) noexcept;      // the operations that create a document
+bool is_generar(operation op) noexcept;             // the operations that create a document
 operation consult_for(operation generar) noexcept;  // generar_x -> consultar_x
 
 // The identity of a document at Nubefact: unique per (tipo, serie, numero) within an account.
@@ -264,8 +264,10 @@ struct guia {
     opt_str subcontratador_documento_tipo, subcontratador_documento_numero, subcontratador_denominacion;
     opt_str pagador_servicio_documento_tipo_identidad, pagador_servicio_documento_numero_identidad,
         pagador_servicio_denominacion;
-    opt_str punto_de_partida_ubigeo, punto_de_partida_direccion, punto_de_partida_codigo_establecimiento_sunat;
-    opt_str punto_de_llegada_ubigeo, punto_de_llegada_direccion, punto_de_llegada_codigo_establecimiento_sunat;
+    opt_str punto_de_partida_ubigeo, punto_de_partida_direccion,
+        punto_de_partida_codigo_establecimiento_sunat;
+    opt_str punto_de_llegada_ubigeo, punto_de_llegada_direccion,
+        punto_de_llegada_codigo_establecimiento_sunat;
     opt_bool enviar_automaticamente_al_cliente;
     opt_str formato_de_pdf;
     std::vector<guia_item> items;
@@ -288,14 +290,14 @@ struct retper_item {
     opt_date documento_relacionado_fecha_de_emision;
     opt_int documento_relacionado_moneda;
     opt_dec documento_relacionado_total;
-    opt_date pago_fecha;                  // cobro_fecha
-    opt_str pago_numero;                  // cobro_numero
-    opt_dec pago_total_sin_retencion;     // cobro_total_sin_percepcion
+    opt_date pago_fecha;               // cobro_fecha
+    opt_str pago_numero;               // cobro_numero
+    opt_dec pago_total_sin_retencion;  // cobro_total_sin_percepcion
     opt_dec tipo_de_cambio;
     opt_date tipo_de_cambio_fecha;
-    opt_dec importe_retenido;             // importe_percibido
-    opt_date importe_retenido_fecha;      // importe_percibido_fecha
-    opt_dec importe_pagado_con_retencion; // importe_cobrado_con_percepcion
+    opt_dec importe_retenido;              // importe_percibido
+    opt_date importe_retenido_fecha;       // importe_percibido_fecha
+    opt_dec importe_pagado_con_retencion;  // importe_cobrado_con_percepcion
     extra_fields extra;
 };
 
@@ -307,9 +309,9 @@ struct retencion_percepcion {
     opt_str cliente_email, cliente_email_1, cliente_email_2;
     opt_date fecha_de_emision;
     opt_int moneda;
-    opt_int tipo_de_tasa;   // tipo_de_tasa_de_retencion / tipo_de_tasa_de_percepcion
-    opt_dec total_retenido; // total_percibido
-    opt_dec total_pagado;   // total_cobrado
+    opt_int tipo_de_tasa;    // tipo_de_tasa_de_retencion / tipo_de_tasa_de_percepcion
+    opt_dec total_retenido;  // total_percibido
+    opt_dec total_pagado;    // total_cobrado
     opt_str observaciones;
     opt_bool enviar_automaticamente_a_la_sunat, enviar_automaticamente_al_cliente;
     opt_str codigo_unico;
@@ -336,9 +338,9 @@ struct response {
     opt_str cadena_para_codigo_qr;
     opt_str codigo_hash;
     opt_str codigo_de_barras;
-    opt_bool anulado;              // consultar_comprobante only
-    opt_str sunat_ticket_numero;   // anulación
-    opt_str nota_importante;       // generar_guia
+    opt_bool anulado;             // consultar_comprobante only
+    opt_str sunat_ticket_numero;  // anulación
+    opt_str nota_importante;      // generar_guia
     extra_fields extra;
 };
 

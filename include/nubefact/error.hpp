@@ -16,54 +16,60 @@ using result = boost::system::result<T, error_code>;
 
 // Nubefact's `codigo` in an error body (§10 of the fact sheet). The value is the codigo itself.
 enum class api_errc {
-    token_invalid = 10,        // 10: token wrong or deleted
-    ruta_invalid = 11,         // 11: RUTA (URL) wrong or unknown
-    content_type = 12,         // 12: missing or wrong Content-Type
-    bad_format = 20,           // 20: body does not match the established format
-    operation_failed = 21,     // 21: could not be completed (message explains)
-    out_of_period = 22,        // 22: sent outside the allowed period
-    already_exists = 23,       // 23: "Este documento ya existe en NubeFacT"
-    not_found = 24,            // 24: document does not exist in Nubefact
-    internal = 40,             // 40: unknown internal error
-    account_suspended = 50,    // 50: account suspended
-    suspended_nonpayment = 51, // 51: suspended for non-payment
+    token_invalid = 10,         // 10: token wrong or deleted
+    ruta_invalid = 11,          // 11: RUTA (URL) wrong or unknown
+    content_type = 12,          // 12: missing or wrong Content-Type
+    bad_format = 20,            // 20: body does not match the established format
+    operation_failed = 21,      // 21: could not be completed (message explains)
+    out_of_period = 22,         // 22: sent outside the allowed period
+    already_exists = 23,        // 23: "Este documento ya existe en NubeFacT"
+    not_found = 24,             // 24: document does not exist in Nubefact
+    internal = 40,              // 40: unknown internal error
+    account_suspended = 50,     // 50: account suspended
+    suspended_nonpayment = 51,  // 51: suspended for non-payment
 };
 const boost::system::error_category& api_category() noexcept;
-inline error_code make_error_code(api_errc e) noexcept { return {static_cast<int>(e), api_category()}; }
+inline error_code make_error_code(api_errc e) noexcept {
+    return {static_cast<int>(e), api_category()};
+}
 // True for a codigo this library knows (10, 11, 12, 20-24, 40, 50, 51).
 bool is_known_api_codigo(int codigo) noexcept;
 
 // Failures seen by the client before or around Nubefact's answer.
 enum class client_errc {
-    timeout = 1,       // connect, request or total deadline passed
-    transport,         // connection refused, reset, TLS failure, truncated response
-    http_status,       // unexpected HTTP status without a Nubefact error body
-    bad_response,      // 200 whose body is not the documented JSON
-    validation,        // local fiscal::check found errors; nothing was sent
-    conflict,          // codigo 23 for a document that is not ours (or another payload)
-    cancelled,         // the caller or shutdown cancelled the operation
-    retries_exhausted, // retry budget (attempts or total deadline) used up
-    tls_verify,        // peer certificate verification failed
-    rate_limited,      // 429/503 after the retry budget
-    journal,           // intent journal refused or failed to record the intent
+    timeout = 1,        // connect, request or total deadline passed
+    transport,          // connection refused, reset, TLS failure, truncated response
+    http_status,        // unexpected HTTP status without a Nubefact error body
+    bad_response,       // 200 whose body is not the documented JSON
+    validation,         // local fiscal::check found errors; nothing was sent
+    conflict,           // codigo 23 for a document that is not ours (or another payload)
+    cancelled,          // the caller or shutdown cancelled the operation
+    retries_exhausted,  // retry budget (attempts or total deadline) used up
+    tls_verify,         // peer certificate verification failed
+    rate_limited,       // 429/503 after the retry budget
+    journal,            // intent journal refused or failed to record the intent
 };
 const boost::system::error_category& client_category() noexcept;
-inline error_code make_error_code(client_errc e) noexcept { return {static_cast<int>(e), client_category()}; }
+inline error_code make_error_code(client_errc e) noexcept {
+    return {static_cast<int>(e), client_category()};
+}
 
 // Failures of the persistent store (SQLite or PostgreSQL).
 enum class store_errc {
     open_failed = 1,
     migration_failed,
     query_failed,
-    constraint,   // unique key or check violated
+    constraint,  // unique key or check violated
     not_found,
-    busy,         // database locked / serialization failure after retries
+    busy,  // database locked / serialization failure after retries
     bad_url,
-    crypto,       // token encryption or decryption failed (wrong NUBEFACT_SECRET_KEY)
+    crypto,  // token encryption or decryption failed (wrong NUBEFACT_SECRET_KEY)
     closed,
 };
 const boost::system::error_category& store_category() noexcept;
-inline error_code make_error_code(store_errc e) noexcept { return {static_cast<int>(e), store_category()}; }
+inline error_code make_error_code(store_errc e) noexcept {
+    return {static_cast<int>(e), store_category()};
+}
 
 // Failures of exact decimal parsing and arithmetic.
 enum class decimal_errc {
@@ -73,7 +79,9 @@ enum class decimal_errc {
     division_by_zero,
 };
 const boost::system::error_category& decimal_category() noexcept;
-inline error_code make_error_code(decimal_errc e) noexcept { return {static_cast<int>(e), decimal_category()}; }
+inline error_code make_error_code(decimal_errc e) noexcept {
+    return {static_cast<int>(e), decimal_category()};
+}
 
 }  // namespace nubefact
 

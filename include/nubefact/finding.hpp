@@ -9,8 +9,8 @@ namespace nubefact {
 enum class severity { error, warning };
 
 struct finding {
-    std::string path;      // JSON path of the field: "items[1].igv", "" for the whole document
-    std::string code;      // stable machine code: "mismatch", "required", "catalogue", "parse", …
+    std::string path;  // JSON path of the field: "items[1].igv", "" for the whole document
+    std::string code;  // stable machine code: "mismatch", "required", "catalogue", "parse", …
     severity level = severity::error;
     std::string message;   // one plain sentence for a person
     std::string expected;  // the value the rules give, when there is one ("18.00")

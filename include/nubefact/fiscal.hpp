@@ -22,10 +22,10 @@ struct complete_options {
 void complete(comprobante& doc, const complete_options& opts = {});
 
 struct check_options {
-    decimal tolerance;              // allowed |expected - actual| on computed amounts (default exact)
-    std::optional<date> today;      // issue-date checks run only when a clock is given
-    int max_age_days = 7;           // fecha_de_emision older than today - max_age_days is an error
-    bool lenient = false;           // arithmetic mismatches become warnings (Nubefact demo behaviour)
+    decimal tolerance;          // allowed |expected - actual| on computed amounts (default exact)
+    std::optional<date> today;  // issue-date checks run only when a clock is given
+    int max_age_days = 7;       // fecha_de_emision older than today - max_age_days is an error
+    bool lenient = false;       // arithmetic mismatches become warnings (Nubefact demo behaviour)
 };
 
 // Every rule; returns findings {path, code, severity, message, expected, actual}, errors first.

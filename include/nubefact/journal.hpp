@@ -33,11 +33,11 @@ struct intent_record {
     intent what;
     doc_state state = doc_state::pending;
     int attempts = 0;
-    std::optional<int> codigo;              // Nubefact error codigo, if any
+    std::optional<int> codigo;  // Nubefact error codigo, if any
     std::optional<bool> aceptada_por_sunat;
     std::string sunat_responsecode, sunat_description, sunat_note;
     std::string enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr;
-    std::string error;                      // last error text (never a token)
+    std::string error;  // last error text (never a token)
     std::chrono::system_clock::time_point created_at, updated_at;
 };
 
@@ -55,7 +55,7 @@ struct state_update {
 // Completion callbacks may run on any thread (the store's writer thread); the caller re-dispatches
 // to its own executor. Implementations are thread-safe.
 class intent_journal {
-public:
+  public:
     virtual ~intent_journal() = default;
     // Records the intent durably. If (account, op family, key) is already journaled, nothing is
     // written and the existing record is returned (same payload_hash: ours; other hash: conflict).
@@ -78,9 +78,9 @@ struct audit_record {
     std::string operation;  // "generar_comprobante", …
     std::string document;   // "FFF1-1" (document_key::to_string), "" when none
     int attempt = 1;
-    int http_status = 0;    // 0 when no response arrived
+    int http_status = 0;  // 0 when no response arrived
     std::optional<int> codigo;
-    std::string outcome;    // "ok", "api_error", "timeout", "transport", …
+    std::string outcome;  // "ok", "api_error", "timeout", "transport", …
     std::chrono::microseconds latency{0};
     std::size_t request_bytes = 0, response_bytes = 0;
     std::string request_body, response_body;  // only when bodies are enabled; token-free
@@ -90,7 +90,7 @@ struct audit_record {
 // waits with wait_for_space() (the callback runs once there is room, on any thread) and tries
 // again: back-pressure, never a silent drop. Thread-safe.
 class audit_sink {
-public:
+  public:
     virtual ~audit_sink() = default;
     virtual bool try_write(audit_record&& r) = 0;
     virtual void wait_for_space(std::function<void()> ready) = 0;

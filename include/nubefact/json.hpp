@@ -71,14 +71,14 @@ struct input_document {
 // its line; a framing error the reader cannot recover from is returned as a finding with the line.
 // The callback returns false to stop early.
 class document_reader {
-public:
+  public:
     explicit document_reader(std::FILE* in, std::size_t max_document_bytes = 1 << 20);
     // Returns the next document, or nullopt at end of input (then error() tells whether it ended
     // on a framing error).
     std::optional<input_document> next();
     const std::optional<finding>& error() const { return error_; }
 
-private:
+  private:
     std::FILE* in_;
     std::size_t max_;
     std::optional<finding> error_;
