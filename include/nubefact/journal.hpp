@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace nubefact {
 
@@ -50,7 +51,26 @@ struct state_update {
     std::optional<std::string> sunat_responsecode, sunat_description, sunat_note;
     std::optional<std::string> enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr;
     std::optional<std::string> error;
+    // Which journal row: a void operation (generar_anulacion, generar_reversion_*) addresses the
+    // anulación's own row; anything else (the default) the document itself.
+    std::optional<operation> op;
 };
+
+// Anulaciones/reversiones share the key of the document they void, so the journal keeps them in a
+// separate row family: "void" for those operations, "emit" for every other one.
+inline bool is_void_operation(operation op) noexcept {
+    switch (op) {
+        case operation::generar_anulacion:
+        case operation::consultar_anulacion:
+        case operation::generar_reversion_retencion:
+        case operation::consultar_reversion_retencion:
+        case operation::generar_reversion_percepcion:
+        case operation::consultar_reversion_percepcion:
+            return true;
+        default:
+            return false;
+    }
+}
 
 // Completion callbacks may run on any thread (the store's writer thread); the caller re-dispatches
 // to its own executor. Implementations are thread-safe.
@@ -69,6 +89,12 @@ class intent_journal {
                         std::function<void(result<void>)> done) = 0;
     virtual void find(const std::string& account, const document_key& key,
                       std::function<void(result<std::optional<intent_record>>)> done) = 0;
+    // As find(), for the row family of `op` (see is_void_operation). The default ignores `op`.
+    virtual void find(const std::string& account, operation op, const document_key& key,
+                      std::function<void(result<std::optional<intent_record>>)> done) {
+        (void)op;
+        find(account, key, std::move(done));
+    }
 };
 
 // One HTTP exchange with Nubefact (or the emulator). Never carries the token.
