@@ -1,0 +1,66 @@
+// In-memory implementations of the client's persistence seams (intent_journal, audit_sink).
+// For tests, examples and programs that do not need durability; the store provides durable ones.
+#pragma once
+
+#include <nubefact/journal.hpp>
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+namespace nubefact {
+
+// Thread-safe journal kept in a map; callbacks run inline on the calling thread.
+// Rows are keyed by (account, row family (see is_void_operation), document key).
+class memory_journal final : public intent_journal {
+  public:
+    void record(const intent& what, std::function<void(result<record_result>)> done) override;
+    void update(const std::string& account, const document_key& key, const state_update& u,
+                std::function<void(result<void>)> done) override;
+    void find(const std::string& account, const document_key& key,
+              std::function<void(result<std::optional<intent_record>>)> done) override;
+    void find(const std::string& account, operation op, const document_key& key,
+              std::function<void(result<std::optional<intent_record>>)> done) override;
+
+    // Synchronous helpers for tests.
+    std::optional<intent_record> get(const std::string& account, const document_key& key,
+                                     operation op = operation::generar_comprobante) const;
+    std::vector<intent_record> all() const;
+    std::size_t size() const;
+    // Makes record()/update() fail with client_errc::journal (to test that nothing is sent).
+    void fail_writes(bool on);
+
+  private:
+    using row_key = std::tuple<std::string, bool, document_key>;
+    mutable std::mutex mu_;
+    std::map<row_key, intent_record> rows_;
+    bool fail_ = false;
+};
+
+// Bounded queue of audit records. try_write() fails when `capacity` records are waiting; drain()
+// empties it and wakes the writers waiting in wait_for_space(). Never drops a record. Thread-safe.
+class memory_audit_sink final : public audit_sink {
+  public:
+    explicit memory_audit_sink(std::size_t capacity = 1u << 20);
+    bool try_write(audit_record&& r) override;
+    void wait_for_space(std::function<void()> ready) override;
+
+    // Takes every queued record (oldest first) and wakes waiting writers.
+    std::vector<audit_record> drain();
+    std::size_t size() const;
+    std::size_t waiting_writers() const;
+    // Blocks until at least n records are queued or `timeout` passes (for tests).
+    bool wait_size(std::size_t n, std::chrono::milliseconds timeout) const;
+
+  private:
+    std::size_t capacity_;
+    mutable std::mutex mu_;
+    mutable std::condition_variable cv_;
+    std::deque<audit_record> q_;
+    std::vector<std::function<void()>> waiters_;
+};
+
+}  // namespace nubefact

@@ -1,0 +1,177 @@
+// Sans-io decisions of the client: token bucket, retry policy, exactly-once reconciliation, pool book.
+// Plain classes fed `now` and outcomes; they return the next action. No sockets, no timers, no clock.
+#pragma once
+
+#include <nubefact/config.hpp>
+#include <nubefact/document.hpp>
+#include <nubefact/error.hpp>
+#include <nubefact/journal.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace nubefact::sansio {
+
+using clock = std::chrono::steady_clock;
+using time_point = clock::time_point;
+using duration = clock::duration;
+
+// GCRA token bucket with reservations: every caller gets its own slot in time, so waiters sleep once
+// on a timer (no polling, FIFO). In any closed window of one second at most rate + max(burst, 1)
+// slots are granted. Not thread-safe (the async limiter guards it with a mutex).
+class token_bucket {
+  public:
+    explicit token_bucket(const rate_config& cfg);
+    // Takes the next slot; returns when the caller may send (<= now: at once).
+    time_point reserve(time_point now);
+    // Retry-After: no slot before `until`; afterwards slots resume at the steady rate (no burst).
+    void pause_until(time_point until);
+    time_point paused_until() const { return paused_until_; }
+    bool unlimited() const { return unlimited_; }
+
+  private:
+    bool unlimited_ = false;
+    duration interval_{0};  // 1 / rate
+    duration tau_{0};       // burst tolerance: (capacity - 1) * interval
+    duration min_interval_{0};
+    time_point tat_{};  // theoretical arrival time of the next steady-rate slot
+    time_point last_grant_{};
+    bool granted_any_ = false;
+    time_point paused_until_{};
+};
+
+// How one HTTP exchange ended, as the decisions need it.
+enum class verdict {
+    success,        // 200 with a documented response body
+    api_error,      // a Nubefact error body {"errors","codigo"} with a status < 500 (codigo 40 excepted)
+    ambiguous,      // the request may have been processed: timeout/reset after writing, 5xx, bad 200 body
+    not_delivered,  // failed before any byte of the request left (resolve, connect, TLS): safe to resend
+    throttled,      // 429: not processed, retry after Retry-After
+    permanent,      // a 4xx without a Nubefact body, or TLS verification failed: never retried
+};
+
+struct attempt_view {
+    verdict what = verdict::success;
+    std::optional<int> codigo;            // Nubefact codigo when the body had one
+    std::optional<duration> retry_after;  // from a Retry-After header
+    error_code error;                     // what the caller gets if this is the last attempt
+};
+
+// Codigos that must never be retried: configuration, account and payload problems.
+bool is_permanent_codigo(int codigo) noexcept;  // 10, 11, 12, 20, 21, 22, 24, 50, 51 (and unknown)
+
+// Exponential backoff with full jitter bounded by attempts and a total deadline. Seeded RNG.
+class retry_policy {
+  public:
+    retry_policy(const retry_config& cfg, std::uint64_t seed);
+    // Whether this outcome may be retried at all (ignores the budget).
+    static bool retryable(const attempt_view& a) noexcept;
+    // Delay before the next attempt after `attempts_done` attempts, honouring Retry-After; nullopt
+    // when attempts or the deadline (measured from `first`) are used up.
+    std::optional<duration> next_delay(int attempts_done, time_point first, time_point now,
+                                       std::optional<duration> retry_after = std::nullopt);
+    const retry_config& config() const { return cfg_; }
+
+  private:
+    retry_config cfg_;
+    std::mt19937_64 rng_;
+};
+
+// The journal state of a document after Nubefact has it: rejected when SUNAT said no (aceptada false
+// with a response code other than "0"), otherwise accepted (SUNAT may still be pending).
+doc_state settled_state(const response& r) noexcept;
+
+// One call's exactly-once state machine. For generar_* operations: an ambiguous outcome leads to a
+// consult before any resend; codigo 23 is recovered (consult, adopt) only when the document may have
+// been delivered by us, otherwise it is a conflict. For other operations: plain retries.
+class delivery {
+  public:
+    enum class kind {
+        send,     // send the document (after `delay`)
+        consult,  // call the matching consultar_* (after `delay`)
+        finish,   // done: see outcome
+    };
+    enum class outcome {
+        none,
+        sent,     // the send's 200 response is the answer
+        adopted,  // the consult's 200 response is the answer (recovered)
+        failed,   // error: nothing was created
+        unknown,  // error: it is not known whether Nubefact has the document
+    };
+    struct step {
+        kind what = kind::send;
+        duration delay{0};
+        outcome result = outcome::none;
+        error_code error;           // when result is failed or unknown
+        std::optional<int> codigo;  // Nubefact codigo behind the error, if any
+    };
+
+    // possibly_delivered: an earlier run may have sent this payload (journal attempts > 0).
+    // consult_first: start with a consult (resuming an intent left in sending/unknown/accepted).
+    delivery(bool exactly_once, retry_policy policy, time_point start, bool possibly_delivered = false,
+             bool consult_first = false);
+
+    step begin(time_point now);
+    step on_send(const attempt_view& a, time_point now);
+    step on_consult(const attempt_view& a, time_point now);
+
+    int sends() const { return sends_; }
+    int consults() const { return consults_; }
+    bool possibly_delivered() const { return possibly_delivered_; }
+
+  private:
+    step retry_send(const attempt_view& a, time_point now);
+    step retry_consult(const attempt_view& a, time_point now);
+    step finish(outcome o, error_code ec, std::optional<int> codigo);
+
+    bool exactly_once_;
+    retry_policy policy_;
+    time_point start_;
+    bool possibly_delivered_;
+    bool consult_first_;
+    bool duplicate_seen_ = false;  // a codigo 23 led to the current consult
+    int sends_ = 0;
+    int consults_ = 0;
+    int not_found_after_duplicate_ = 0;
+};
+
+// Keep-alive pool bookkeeping for one host: which connection to reuse, when to open, what to close.
+// Callers hold a concurrency slot, so active() < cap whenever acquire() is called; an idle connection
+// is always reused before a new one is opened, hence total() <= cap at all times.
+class pool_book {
+  public:
+    pool_book(std::size_t cap, duration idle_timeout);
+    struct lease {
+        bool reuse = false;  // true: use idle connection `id`; false: open a new one under `id`
+        std::uint64_t id = 0;
+        std::vector<std::uint64_t> close;  // expired idle connections to close first
+    };
+    lease acquire(time_point now);
+    // The exchange finished: keep `id` for reuse (keep-alive) or forget it (closed/broken).
+    void release(std::uint64_t id, bool reusable, time_point now);
+    // Idle connections unused for longer than idle_timeout: close them.
+    std::vector<std::uint64_t> expire(time_point now);
+    std::size_t active() const { return active_; }
+    std::size_t idle() const { return idle_.size(); }
+    std::size_t total() const { return active_ + idle_.size(); }
+    std::size_t opened() const { return opened_; }
+
+  private:
+    struct idle_entry {
+        std::uint64_t id;
+        time_point since;
+    };
+    std::size_t cap_;
+    duration idle_timeout_;
+    std::deque<idle_entry> idle_;  // oldest first
+    std::size_t active_ = 0;
+    std::uint64_t next_id_ = 1;
+    std::size_t opened_ = 0;
+};
+
+}  // namespace nubefact::sansio

@@ -1,0 +1,169 @@
+// In-memory intent journal and audit sink; also the doc_state names shared with the store.
+#include <nubefact/client_memory.hpp>
+
+#include <array>
+
+namespace nubefact {
+
+namespace {
+constexpr std::array<std::string_view, 6> state_names = {"pending",  "sending", "accepted",
+                                                         "rejected", "failed",  "unknown"};
+}
+
+std::string_view to_string(doc_state s) noexcept {
+    auto i = static_cast<std::size_t>(s);
+    return i < state_names.size() ? state_names[i] : std::string_view{};
+}
+
+std::optional<doc_state> doc_state_from_string(std::string_view s) noexcept {
+    for (std::size_t i = 0; i < state_names.size(); ++i)
+        if (state_names[i] == s) return static_cast<doc_state>(i);
+    return std::nullopt;
+}
+
+// ---- memory_journal --------------------------------------------------------------------------
+
+void memory_journal::record(const intent& what, std::function<void(result<record_result>)> done) {
+    result<record_result> out = record_result{};
+    {
+        std::lock_guard lock(mu_);
+        if (fail_) {
+            out = make_error_code(client_errc::journal);
+        } else {
+            row_key k{what.account, is_void_operation(what.op), what.key};
+            auto it = rows_.find(k);
+            if (it != rows_.end()) {
+                out = record_result{it->second, false};
+            } else {
+                intent_record r;
+                r.what = what;
+                r.state = doc_state::pending;
+                r.created_at = r.updated_at = std::chrono::system_clock::now();
+                rows_.emplace(k, r);
+                out = record_result{std::move(r), true};
+            }
+        }
+    }
+    done(std::move(out));
+}
+
+void memory_journal::update(const std::string& account, const document_key& key, const state_update& u,
+                            std::function<void(result<void>)> done) {
+    result<void> out;
+    {
+        std::lock_guard lock(mu_);
+        auto it = rows_.find(row_key{account, u.op ? is_void_operation(*u.op) : false, key});
+        if (fail_) {
+            out = make_error_code(client_errc::journal);
+        } else if (it == rows_.end()) {
+            out = make_error_code(store_errc::not_found);
+        } else {
+            auto& r = it->second;
+            r.state = u.state;
+            if (u.count_attempt) ++r.attempts;
+            if (u.codigo) r.codigo = u.codigo;
+            if (u.aceptada_por_sunat) r.aceptada_por_sunat = u.aceptada_por_sunat;
+            if (u.sunat_responsecode) r.sunat_responsecode = *u.sunat_responsecode;
+            if (u.sunat_description) r.sunat_description = *u.sunat_description;
+            if (u.sunat_note) r.sunat_note = *u.sunat_note;
+            if (u.enlace) r.enlace = *u.enlace;
+            if (u.enlace_del_pdf) r.enlace_del_pdf = *u.enlace_del_pdf;
+            if (u.enlace_del_xml) r.enlace_del_xml = *u.enlace_del_xml;
+            if (u.enlace_del_cdr) r.enlace_del_cdr = *u.enlace_del_cdr;
+            if (u.error) r.error = *u.error;
+            r.updated_at = std::chrono::system_clock::now();
+        }
+    }
+    done(std::move(out));
+}
+
+void memory_journal::find(const std::string& account, const document_key& key,
+                          std::function<void(result<std::optional<intent_record>>)> done) {
+    find(account, operation::generar_comprobante, key, std::move(done));
+}
+
+void memory_journal::find(const std::string& account, operation op, const document_key& key,
+                          std::function<void(result<std::optional<intent_record>>)> done) {
+    done(get(account, key, op));
+}
+
+std::optional<intent_record> memory_journal::get(const std::string& account, const document_key& key,
+                                                 operation op) const {
+    std::lock_guard lock(mu_);
+    auto it = rows_.find(row_key{account, is_void_operation(op), key});
+    if (it == rows_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::vector<intent_record> memory_journal::all() const {
+    std::lock_guard lock(mu_);
+    std::vector<intent_record> out;
+    out.reserve(rows_.size());
+    for (const auto& [k, v] : rows_) out.push_back(v);
+    return out;
+}
+
+std::size_t memory_journal::size() const {
+    std::lock_guard lock(mu_);
+    return rows_.size();
+}
+
+void memory_journal::fail_writes(bool on) {
+    std::lock_guard lock(mu_);
+    fail_ = on;
+}
+
+// ---- memory_audit_sink -------------------------------------------------------------------------
+
+memory_audit_sink::memory_audit_sink(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
+
+bool memory_audit_sink::try_write(audit_record&& r) {
+    {
+        std::lock_guard lock(mu_);
+        if (q_.size() >= capacity_) return false;
+        q_.push_back(std::move(r));
+    }
+    cv_.notify_all();
+    return true;
+}
+
+void memory_audit_sink::wait_for_space(std::function<void()> ready) {
+    {
+        std::lock_guard lock(mu_);
+        if (q_.size() >= capacity_) {
+            waiters_.push_back(std::move(ready));
+            return;
+        }
+    }
+    ready();
+}
+
+std::vector<audit_record> memory_audit_sink::drain() {
+    std::vector<audit_record> out;
+    std::vector<std::function<void()>> wake;
+    {
+        std::lock_guard lock(mu_);
+        out.assign(std::make_move_iterator(q_.begin()), std::make_move_iterator(q_.end()));
+        q_.clear();
+        wake.swap(waiters_);
+    }
+    for (auto& w : wake) w();
+    return out;
+}
+
+std::size_t memory_audit_sink::size() const {
+    std::lock_guard lock(mu_);
+    return q_.size();
+}
+
+std::size_t memory_audit_sink::waiting_writers() const {
+    std::lock_guard lock(mu_);
+    return waiters_.size();
+}
+
+bool memory_audit_sink::wait_size(std::size_t n, std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return q_.size() >= n; });
+}
+
+}  // namespace nubefact

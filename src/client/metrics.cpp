@@ -1,0 +1,122 @@
+// Client metrics: counters, latency histograms and their Prometheus text rendering.
+#include <nubefact/metrics.hpp>
+
+#include <fmt/format.h>
+
+namespace nubefact {
+namespace {
+
+// Label values escaped as the exposition format requires (backslash, quote, newline).
+std::string esc(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (char c : s) {
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+void client_metrics::histogram::observe(std::chrono::microseconds d) {
+    double s = static_cast<double>(d.count()) / 1e6;
+    std::size_t i = 0;
+    while (i < bucket_bounds.size() && s > bucket_bounds[i]) ++i;
+    ++buckets[i];
+    ++count;
+    sum += s;
+}
+
+void client_metrics::observe_exchange(std::string_view account, std::string_view operation,
+                                      std::string_view outcome, std::chrono::microseconds latency) {
+    std::lock_guard lock(mu_);
+    ++exchanges_[key3{std::string(account), std::string(operation), std::string(outcome)}];
+    exchange_latency_[key2{std::string(account), std::string(operation)}].observe(latency);
+}
+
+void client_metrics::observe_call(std::string_view account, std::string_view operation,
+                                  std::string_view result, std::chrono::microseconds latency) {
+    std::lock_guard lock(mu_);
+    ++calls_[key3{std::string(account), std::string(operation), std::string(result)}];
+    call_latency_[key2{std::string(account), std::string(operation)}].observe(latency);
+}
+
+void client_metrics::add(std::string_view account, std::string_view counter, std::uint64_t n) {
+    std::lock_guard lock(mu_);
+    counters_[key2{std::string(account), std::string(counter)}] += n;
+}
+
+std::uint64_t client_metrics::exchanges(std::string_view account, std::string_view operation,
+                                        std::string_view outcome) const {
+    std::lock_guard lock(mu_);
+    auto it = exchanges_.find(key3{std::string(account), std::string(operation), std::string(outcome)});
+    return it == exchanges_.end() ? 0 : it->second;
+}
+
+std::uint64_t client_metrics::calls(std::string_view account, std::string_view operation,
+                                    std::string_view result) const {
+    std::lock_guard lock(mu_);
+    auto it = calls_.find(key3{std::string(account), std::string(operation), std::string(result)});
+    return it == calls_.end() ? 0 : it->second;
+}
+
+std::uint64_t client_metrics::counter(std::string_view account, std::string_view counter) const {
+    std::lock_guard lock(mu_);
+    auto it = counters_.find(key2{std::string(account), std::string(counter)});
+    return it == counters_.end() ? 0 : it->second;
+}
+
+std::string client_metrics::prometheus() const {
+    std::lock_guard lock(mu_);
+    std::string out;
+    auto counter3 = [&](const char* name, const char* help, const char* third,
+                        const std::map<key3, std::uint64_t>& m) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
+        for (const auto& [k, v] : m)
+            out += fmt::format("{}{{account=\"{}\",operation=\"{}\",{}=\"{}\"}} {}\n", name,
+                               esc(std::get<0>(k)), esc(std::get<1>(k)), third, esc(std::get<2>(k)), v);
+    };
+    auto hist = [&](const char* name, const char* help, const std::map<key2, histogram>& m) {
+        out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+        for (const auto& [k, h] : m) {
+            auto labels =
+                fmt::format("account=\"{}\",operation=\"{}\"", esc(std::get<0>(k)), esc(std::get<1>(k)));
+            std::uint64_t cum = 0;
+            for (std::size_t i = 0; i < bucket_bounds.size(); ++i) {
+                cum += h.buckets[i];
+                out += fmt::format("{}_bucket{{{},le=\"{}\"}} {}\n", name, labels, bucket_bounds[i], cum);
+            }
+            cum += h.buckets.back();
+            out += fmt::format("{}_bucket{{{},le=\"+Inf\"}} {}\n", name, labels, cum);
+            out += fmt::format("{}_sum{{{}}} {}\n{}_count{{{}}} {}\n", name, labels, h.sum, name, labels,
+                               h.count);
+        }
+    };
+    counter3("nubefact_client_exchanges_total", "HTTP exchanges with Nubefact by outcome.", "outcome",
+             exchanges_);
+    hist("nubefact_client_exchange_duration_seconds", "Latency of one HTTP exchange.", exchange_latency_);
+    counter3("nubefact_client_calls_total", "Client calls by final result.", "result", calls_);
+    hist("nubefact_client_call_duration_seconds",
+         "Latency of a whole call (queueing, retries, reconciliation).", call_latency_);
+    out +=
+        "# HELP nubefact_client_events_total Client events (retries, consults, waits).\n"
+        "# TYPE nubefact_client_events_total counter\n";
+    for (const auto& [k, v] : counters_)
+        out += fmt::format("nubefact_client_events_total{{account=\"{}\",event=\"{}\"}} {}\n",
+                           esc(std::get<0>(k)), esc(std::get<1>(k)), v);
+    return out;
+}
+
+client_metrics& default_metrics() {
+    static client_metrics m;
+    return m;
+}
+
+}  // namespace nubefact

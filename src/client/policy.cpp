@@ -1,0 +1,237 @@
+// Sans-io decisions: token bucket (GCRA), retry policy, exactly-once delivery machine, pool book.
+#include <nubefact/client_policy.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace nubefact::sansio {
+
+// ---- token_bucket ------------------------------------------------------------------------------
+
+token_bucket::token_bucket(const rate_config& cfg) {
+    if (!(cfg.requests_per_second > 0)) {
+        unlimited_ = true;
+    } else {
+        interval_ = std::chrono::duration_cast<duration>(
+            std::chrono::duration<double>(1.0 / cfg.requests_per_second));
+        if (interval_.count() <= 0) interval_ = duration(1);
+        auto capacity = std::max(1, cfg.burst);
+        tau_ = interval_ * (capacity - 1);
+    }
+    min_interval_ = std::chrono::duration_cast<duration>(cfg.min_interval);
+}
+
+time_point token_bucket::reserve(time_point now) {
+    time_point grant = now;
+    if (!unlimited_) {
+        auto tat = std::max(tat_, now);
+        grant = std::max(now, tat - tau_);
+        tat_ = tat + interval_;
+    }
+    grant = std::max(grant, paused_until_);
+    if (granted_any_ && min_interval_.count() > 0) grant = std::max(grant, last_grant_ + min_interval_);
+    // Keep the steady-rate timeline behind every grant so spacing never produces a later burst.
+    if (!unlimited_ && tat_ < grant + interval_ - tau_) tat_ = grant + interval_ - tau_;
+    last_grant_ = std::max(last_grant_, grant);
+    granted_any_ = true;
+    return grant;
+}
+
+void token_bucket::pause_until(time_point until) {
+    if (until <= paused_until_) return;
+    paused_until_ = until;
+    // Resume at the steady rate: the first slot at `until`, then one per interval.
+    if (!unlimited_ && tat_ < until + tau_) tat_ = until + tau_;
+}
+
+// ---- retry_policy ------------------------------------------------------------------------------
+
+bool is_permanent_codigo(int codigo) noexcept {
+    return codigo != 40 && codigo != 23;
+}
+
+retry_policy::retry_policy(const retry_config& cfg, std::uint64_t seed) : cfg_(cfg), rng_(seed) {}
+
+bool retry_policy::retryable(const attempt_view& a) noexcept {
+    switch (a.what) {
+        case verdict::success:
+        case verdict::permanent:
+            return false;
+        case verdict::api_error:
+            return a.codigo && *a.codigo == 40;
+        case verdict::ambiguous:
+        case verdict::not_delivered:
+        case verdict::throttled:
+            return true;
+    }
+    return false;
+}
+
+std::optional<duration> retry_policy::next_delay(int attempts_done, time_point first, time_point now,
+                                                 std::optional<duration> retry_after) {
+    if (attempts_done >= cfg_.max_attempts) return std::nullopt;
+    auto deadline = first + std::chrono::duration_cast<duration>(cfg_.total_deadline);
+    auto base = std::chrono::duration_cast<duration>(cfg_.base);
+    auto cap = std::chrono::duration_cast<duration>(cfg_.cap);
+    // base * 2^(attempts_done-1), saturating at cap.
+    duration ceiling = base;
+    for (int i = 1; i < attempts_done && ceiling < cap; ++i) ceiling *= 2;
+    ceiling = std::min(ceiling, cap);
+    duration d{0};
+    if (ceiling.count() > 0) {
+        std::uniform_int_distribution<duration::rep> dist(0, ceiling.count());
+        d = duration(dist(rng_));
+    }
+    if (retry_after) d = std::max(d, *retry_after);
+    if (now + d > deadline) return std::nullopt;
+    return d;
+}
+
+doc_state settled_state(const response& r) noexcept {
+    if (r.aceptada_por_sunat && !*r.aceptada_por_sunat && r.sunat_responsecode &&
+        !r.sunat_responsecode->empty() && *r.sunat_responsecode != "0")
+        return doc_state::rejected;
+    return doc_state::accepted;
+}
+
+// ---- delivery ------------------------------------------------------------------------------------
+
+delivery::delivery(bool exactly_once, retry_policy policy, time_point start, bool possibly_delivered,
+                   bool consult_first)
+    : exactly_once_(exactly_once),
+      policy_(std::move(policy)),
+      start_(start),
+      possibly_delivered_(possibly_delivered),
+      consult_first_(consult_first && exactly_once) {}
+
+delivery::step delivery::begin(time_point) {
+    if (consult_first_) {
+        ++consults_;
+        return {kind::consult};
+    }
+    ++sends_;
+    return {kind::send};
+}
+
+delivery::step delivery::finish(outcome o, error_code ec, std::optional<int> codigo) {
+    step s;
+    s.what = kind::finish;
+    s.result = o;
+    s.error = ec;
+    s.codigo = codigo;
+    return s;
+}
+
+delivery::step delivery::retry_send(const attempt_view& a, time_point now) {
+    auto d = policy_.next_delay(sends_, start_, now, a.retry_after);
+    if (!d) return finish(possibly_delivered_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
+    ++sends_;
+    return {kind::send, *d};
+}
+
+delivery::step delivery::retry_consult(const attempt_view& a, time_point now) {
+    auto d = policy_.next_delay(consults_, start_, now, a.retry_after);
+    if (!d) return finish(outcome::unknown, a.error, a.codigo);
+    ++consults_;
+    return {kind::consult, *d};
+}
+
+delivery::step delivery::on_send(const attempt_view& a, time_point now) {
+    switch (a.what) {
+        case verdict::success:
+            return finish(outcome::sent, {}, std::nullopt);
+        case verdict::not_delivered:
+        case verdict::throttled:
+            return retry_send(a, now);
+        case verdict::permanent:
+            return finish(possibly_delivered_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
+        case verdict::api_error:
+            if (a.codigo && *a.codigo == 23 && exactly_once_) {
+                if (!possibly_delivered_)
+                    return finish(outcome::failed, make_error_code(client_errc::conflict), a.codigo);
+                duplicate_seen_ = true;
+                ++consults_;
+                return {kind::consult};
+            }
+            if (a.codigo && *a.codigo == 40) break;  // internal error: treated as ambiguous below
+            return finish(possibly_delivered_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
+        case verdict::ambiguous:
+            break;
+    }
+    // Ambiguous (or codigo 40): the document may exist now.
+    if (!exactly_once_) return retry_send(a, now);
+    possibly_delivered_ = true;
+    duplicate_seen_ = false;
+    // The consult itself needs budget; when the deadline has passed we cannot know: unknown.
+    auto d = policy_.next_delay(consults_, start_, now);
+    if (!d) return finish(outcome::unknown, a.error, a.codigo);
+    ++consults_;
+    return {kind::consult, duration{0}};
+}
+
+delivery::step delivery::on_consult(const attempt_view& a, time_point now) {
+    switch (a.what) {
+        case verdict::success:
+            return finish(outcome::adopted, {}, std::nullopt);
+        case verdict::api_error:
+            if (a.codigo && *a.codigo == 24) {
+                if (duplicate_seen_) {
+                    // Nubefact said "exists" and then "not found": ask again, never resend blindly.
+                    ++not_found_after_duplicate_;
+                    return retry_consult(a, now);
+                }
+                // Not there: the earlier attempt did not create it, so sending again is safe.
+                consult_first_ = false;
+                return retry_send(a, now);
+            }
+            if (a.codigo && *a.codigo == 40) return retry_consult(a, now);
+            return finish(outcome::unknown, a.error, a.codigo);
+        case verdict::ambiguous:
+        case verdict::not_delivered:
+        case verdict::throttled:
+            return retry_consult(a, now);
+        case verdict::permanent:
+            return finish(outcome::unknown, a.error, a.codigo);
+    }
+    return finish(outcome::unknown, a.error, a.codigo);
+}
+
+// ---- pool_book -----------------------------------------------------------------------------------
+
+pool_book::pool_book(std::size_t cap, duration idle_timeout)
+    : cap_(std::max<std::size_t>(cap, 1)), idle_timeout_(idle_timeout) {}
+
+pool_book::lease pool_book::acquire(time_point now) {
+    lease l;
+    while (!idle_.empty() && now - idle_.front().since >= idle_timeout_) {
+        l.close.push_back(idle_.front().id);
+        idle_.pop_front();
+    }
+    ++active_;
+    if (!idle_.empty()) {
+        // Newest idle first: the least likely to have been closed by the server meanwhile.
+        l.reuse = true;
+        l.id = idle_.back().id;
+        idle_.pop_back();
+        return l;
+    }
+    l.id = next_id_++;
+    ++opened_;
+    return l;
+}
+
+void pool_book::release(std::uint64_t id, bool reusable, time_point now) {
+    if (active_ > 0) --active_;
+    if (reusable && total() < cap_) idle_.push_back({id, now});
+}
+
+std::vector<std::uint64_t> pool_book::expire(time_point now) {
+    std::vector<std::uint64_t> out;
+    while (!idle_.empty() && now - idle_.front().since >= idle_timeout_) {
+        out.push_back(idle_.front().id);
+        idle_.pop_front();
+    }
+    return out;
+}
+
+}  // namespace nubefact::sansio
