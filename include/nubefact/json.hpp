@@ -27,8 +27,9 @@ struct read_result {
 };
 
 struct read_options {
-    std::size_t max_bytes = 1 << 20;  // larger bodies are refused with one finding
-    int max_depth = 32;               // deeper nesting is refused
+    std::size_t max_bytes = 1 << 20;           // larger bodies are refused with one finding
+    int max_depth = 32;                        // deeper nesting is refused
+    std::size_t max_string_bytes = 64 * 1024;  // longer string values: finding "too_long"
 };
 
 // Parses one JSON object. Reads what Nubefact reads: numbers or numeric strings, true/false or

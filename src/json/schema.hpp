@@ -1,0 +1,54 @@
+// Internal field tables of the codec: one per wire object, in fact-sheet order, with fast lookup.
+#pragma once
+
+#include <nubefact/document.hpp>
+
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace nubefact::json::detail {
+
+enum class kind : std::uint8_t { str, integer, dec, boolean, date, array };
+// How a decimal is written: money with (at least) 2 decimals, or the shortest exact form.
+enum class num_fmt : std::uint8_t { none, money, shortest };
+
+struct schema;
+
+struct field {
+    std::string_view name;
+    kind k = kind::str;
+    num_fmt fmt = num_fmt::none;
+    bool local = false;             // written only with write_options::local_fields
+    void* (*get)(void*) = nullptr;  // address of the member inside the object
+    const schema* child = nullptr;  // element schema of an array field
+};
+
+// The fields of one object type plus the type-erased operations the reader and writer need.
+struct schema {
+    std::vector<field> fields;                // wire order
+    extra_fields& (*extra)(void*) = nullptr;  // the object's unknown fields
+    void* (*append)(void* vec) = nullptr;     // vector<T>::emplace_back() when T is an element type
+    std::size_t (*size)(const void* vec) = nullptr;
+    void (*clear)(void* vec) = nullptr;
+    const void* (*element)(const void* vec, std::size_t i) = nullptr;
+    std::vector<std::uint16_t> by_name;  // indices sorted by (length, name)
+
+    void index();  // builds by_name; call once after filling fields
+    // The field with that wire name, or nullptr. O(log n), no allocation.
+    const field* find(std::string_view key) const noexcept;
+    std::size_t position(const field* f) const noexcept {
+        return static_cast<std::size_t>(f - fields.data());
+    }
+};
+
+const schema& comprobante_schema();
+const schema& anulacion_schema();
+const schema& consulta_schema();
+const schema& guia_schema();
+const schema& retencion_schema();   // retencion_percepcion with retención names
+const schema& percepcion_schema();  // retencion_percepcion with percepción names
+const schema& response_schema();
+
+}  // namespace nubefact::json::detail
