@@ -96,6 +96,20 @@ std::optional<input_document> document_reader::next() {
         if (c == '\n') {
             // JSONL: the line ends the document, complete or not; so does a bare top-level scalar.
             if (mode_ == 3 || (depth == 0 && !in_string)) break;
+            // An unfinished first document followed by a line that starts with '{' in column 0 is a
+            // malformed JSONL line, not a pretty-printed object (those indent nested lines): end it
+            // here so the next lines are still read one by one.
+            if (mode_ == 1 && lines_inside == 0) {
+                if (i + 1 >= buf_.size()) {
+                    const std::size_t rel = i - pos_;
+                    fill();
+                    i = pos_ + rel;
+                }
+                if (i + 1 < buf_.size() && buf_[i + 1] == '{') {
+                    mode_ = 3;
+                    break;
+                }
+            }
             ++lines_inside;
         }
         if (in_string) {

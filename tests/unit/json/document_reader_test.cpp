@@ -59,6 +59,39 @@ TEST(DocumentReader, JsonlWithMalformedLine37KeepsGoing) {
     EXPECT_EQ(docs[49].line, 50u);
 }
 
+TEST(DocumentReader, MalformedFirstJsonlLineDoesNotSwallowTheRest) {
+    auto docs = read_all("{\"numero\": 1, \"x\": [\n{\"numero\": 2}\n{\"numero\": \"3\n{\"numero\": 4}\n");
+    ASSERT_EQ(docs.size(), 4u);
+    EXPECT_EQ(docs[0].text, "{\"numero\": 1, \"x\": [");
+    EXPECT_EQ(docs[1].line, 2u);
+    EXPECT_EQ(docs[2].text, "{\"numero\": \"3");
+    EXPECT_EQ(docs[3].line, 4u);
+    EXPECT_EQ(docs[3].text, "{\"numero\": 4}");
+}
+
+TEST(DocumentReader, JsonlDocumentsParseWithTheCodec) {
+    std::string s;
+    for (int i = 1; i <= 40; ++i) {
+        if (i == 37)
+            s += "{\"operacion\":\"generar_comprobante\",\"numero\": \n";
+        else
+            s += "{\"operacion\":\"generar_comprobante\",\"numero\":" + std::to_string(i) + "}\n";
+    }
+    auto docs = read_all(s);
+    ASSERT_EQ(docs.size(), 40u);
+    int bad = 0;
+    for (const auto& d : docs) {
+        auto r = nubefact::json::read_request(d.text);
+        if (nubefact::has_errors(r.findings)) {
+            ++bad;
+            EXPECT_EQ(d.line, 37u);
+        } else {
+            EXPECT_EQ(std::get<nubefact::comprobante>(r.doc).numero, static_cast<std::int64_t>(d.line));
+        }
+    }
+    EXPECT_EQ(bad, 1);
+}
+
 TEST(DocumentReader, BlankLinesAndCrlfAreSkipped) {
     auto docs = read_all("{\"a\":1}\r\n\r\n\n{\"a\":2}\r\n");
     ASSERT_EQ(docs.size(), 2u);
