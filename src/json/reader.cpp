@@ -691,7 +691,7 @@ void parse_failure(std::string_view text, std::size_t at, const error_code& ec, 
     }
     // Boost reports invalid UTF-8 as a syntax error; name it when the offending byte is not ASCII.
     bool non_ascii = false;
-    for (std::size_t i = end; i < text.size() && i < end + 4; ++i)
+    for (std::size_t i = end >= 4 ? end - 4 : 0; i < text.size() && i < end + 4; ++i)
         if (static_cast<unsigned char>(text[i]) >= 0x80) non_ascii = true;
     if (ec == boost::json::error::syntax && non_ascii) {
         out.push_back(finding{"", "encoding", severity::error, "invalid UTF-8 at " + where, "", ""});
@@ -710,6 +710,11 @@ boost::json::parse_options parse_opts(int max_depth) {
     boost::json::parse_options po;
     po.max_depth = max_depth < 1 ? 1 : static_cast<std::size_t>(max_depth);
     return po;
+}
+
+// A UTF-8 byte-order mark (Windows editors add one) is not JSON; it is skipped.
+std::string_view strip_bom(std::string_view t) {
+    return t.substr(0, 3) == "\xEF\xBB\xBF" ? t.substr(3) : t;
 }
 
 bool too_large(std::string_view text, std::size_t max, std::vector<finding>& findings) {
@@ -845,6 +850,7 @@ void parse_into(std::string_view text, const read_options& opts, root_mode mode,
 
 read_result read_request(std::string_view text, const read_options& opts) {
     read_result r;
+    text = strip_bom(text);
     if (too_large(text, opts.max_bytes, r.findings)) return r;
     const std::optional<operation> op = scan_operacion(text, opts.max_depth);
     void* root = nullptr;
@@ -895,6 +901,7 @@ read_result read_request(std::string_view text, const read_options& opts) {
 read_result read_comprobante(std::string_view text, const read_options& opts) {
     read_result r;
     r.op = operation::generar_comprobante;
+    text = strip_bom(text);
     if (too_large(text, opts.max_bytes, r.findings)) return r;
     auto& doc = r.doc.emplace<comprobante>();
     parse_into(text, opts, root_mode::comprobante_only, &doc, &comprobante_schema(), r.findings,
@@ -904,6 +911,7 @@ read_result read_comprobante(std::string_view text, const read_options& opts) {
 
 response_result read_response(std::string_view text) {
     response_result r;
+    text = strip_bom(text);
     read_options opts;
     opts.max_bytes = std::size_t(64) << 20;  // responses may carry base64 PDFs
     if (too_large(text, opts.max_bytes, r.findings)) return r;
