@@ -46,10 +46,11 @@ decimal percent_of(decimal amount, decimal percent) noexcept {
 }
 
 igv_class classify(const item& it) noexcept {
-    if (it.tipo_de_ivap) {
+    // With both codes (an error check() reports) the IGV code wins.
+    if (it.tipo_de_ivap && !it.tipo_de_igv) {
         if (*it.tipo_de_ivap == "17") return igv_class::ivap_gravado;
         if (*it.tipo_de_ivap == "101") return igv_class::ivap_gratuito;
-        if (!it.tipo_de_igv) return igv_class::unknown;
+        return igv_class::unknown;
     }
     if (!it.tipo_de_igv) return igv_class::unknown;
     const auto t = *it.tipo_de_igv;
@@ -107,7 +108,11 @@ line_figures compute_line(const item& it, const doc_context& ctx) noexcept {
     const bool isc_by_rate = it.tipo_de_isc && *it.tipo_de_isc == 1 && it.porcentaje_isc;
     const decimal isc_factor = isc_by_rate ? one + fraction_of_percent(*it.porcentaje_isc) : one;
 
-    if (!it.cantidad || (!it.valor_unitario && !it.precio_unitario)) return f;
+    // Without a usable quantity, unit value or tax class the line cannot be computed; check() reports
+    // the field and skips the arithmetic that depends on it instead of cascading.
+    if (!it.cantidad || it.cantidad->is_negative() || it.cantidad->is_zero() ||
+        (!it.valor_unitario && !it.precio_unitario) || f.cls == igv_class::unknown)
+        return f;
     const decimal cantidad = *it.cantidad;
     if (it.valor_unitario) {
         f.valor_unitario = *it.valor_unitario;
@@ -266,6 +271,11 @@ header_figures compute_header(const comprobante& doc, const line_figures* lines,
     h.total = h.total_gravada + h.total_isc + h.total_igv + h.total_exonerada + h.total_inafecta +
               h.total_impuestos_bolsas + h.total_otros_cargos;
 
+    compute_extras(doc, h);
+    return h;
+}
+
+void compute_extras(const comprobante& doc, header_figures& h) noexcept {
     if (doc.percepcion_tipo) {
         if (auto r = percepcion_rate(*doc.percepcion_tipo)) {
             h.percepcion_base = doc.percepcion_base_imponible.value_or(h.total);
@@ -280,7 +290,6 @@ header_figures compute_header(const comprobante& doc, const line_figures* lines,
         }
     }
     if (doc.detraccion_porcentaje) h.detraccion_total = percent_of(h.total, *doc.detraccion_porcentaje);
-    return h;
 }
 
 }  // namespace detail

@@ -220,7 +220,7 @@ void check_dates_and_money(doc_view& v) {
                     ">= " + d.fecha_de_emision->to_wire(), d.fecha_de_vencimiento->to_wire());
     }
     int_range(c, d.moneda, "moneda", true, 1, 4);
-    if (d.moneda && *d.moneda != 1) {
+    if (d.moneda && *d.moneda >= 2 && *d.moneda <= 4) {
         if (!d.tipo_de_cambio)
             c.error("tipo_de_cambio", "required", "tipo_de_cambio is required when moneda is not 1 (soles).");
         else
@@ -619,11 +619,13 @@ void check_misc(doc_view& v) {
 std::vector<finding> check(const comprobante& doc, const check_options& opts) {
     collector c(opts);
     doc_view v{doc, c};
-    const doc_context ctx = context_of(doc, std::nullopt);
+    doc_context ctx = context_of(doc, std::nullopt);
 
     check_serie_and_notes(v);
     check_dates_and_money(v);
     check_rate(v, ctx);
+    // 4 % on IGV lines is reported once (igv_rate); the lines are then checked at the general rate.
+    if (ctx.has_igv && ctx.rate == ivap_rate) ctx.rate = default_igv_rate;
 
     if (doc.items.empty()) c.error("items", "required", "A comprobante needs at least one item.");
     std::vector<line_figures> lines;
@@ -634,9 +636,17 @@ std::vector<finding> check(const comprobante& doc, const check_options& opts) {
         lines.push_back(compute_line(it, ctx));
         check_item_arith(c, it, i, lines.back());
     }
-    const header_figures h = compute_header(doc, lines.data(), lines.size(), ctx);
+    header_figures h = compute_header(doc, lines.data(), lines.size(), ctx);
     check_customer(v, h.total);
-    check_totals(v, h);
+    // A line that cannot be computed has its own finding; header totals would only echo it.
+    const bool all_computable =
+        std::all_of(lines.begin(), lines.end(), [](const line_figures& f) { return f.computable; });
+    if (all_computable) {
+        check_totals(v, h);
+    } else if (doc.total) {
+        h.total = *doc.total;  // percepción/retención/detracción/cuotas against the document's total
+        compute_extras(doc, h);
+    }
     check_percepcion_retencion(v, h);
     check_detraccion(v, h);
     check_cuotas(v, h);

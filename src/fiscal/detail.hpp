@@ -83,6 +83,9 @@ struct header_figures {
 header_figures compute_header(const comprobante& doc, const line_figures* lines, std::size_t n,
                               const doc_context& ctx) noexcept;
 
+// Percepción, retención and detracción amounts from h.total (called by compute_header).
+void compute_extras(const comprobante& doc, header_figures& h) noexcept;
+
 std::optional<decimal> percepcion_rate(std::int64_t tipo) noexcept;  // 1: 2, 2: 1, 3: 0.5 (percent)
 std::optional<decimal> retencion_rate(std::int64_t tipo) noexcept;   // 1: 3, 2: 6
 std::optional<decimal> retper_rate(bool percepcion, std::int64_t tipo_de_tasa) noexcept;
