@@ -1,0 +1,192 @@
+// The emulator's request handling and state, independent of sockets: one HTTP request in, one reply out.
+#pragma once
+
+#include <nubefact/emulator.hpp>
+
+#include "protocol.hpp"
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace nubefact::emulator::detail {
+
+inline constexpr int op_count = 14;
+inline constexpr int op_none = 14;   // operation unknown or unreadable
+inline constexpr int op_admin = 15;  // /__emulator endpoints
+inline constexpr int op_slots = 16;
+
+// Outcome slots of the request counters.
+enum outcome : int {
+    out_ok = 0,
+    out_c10,
+    out_c11,
+    out_c12,
+    out_c20,
+    out_c21,
+    out_c22,
+    out_c23,
+    out_c24,
+    out_c40,
+    out_c50,
+    out_c51,
+    out_h404,
+    out_h405,
+    out_h413,
+    out_h431,
+    out_h400,
+    out_fault0,  // + fault_kind
+    out_slots = out_fault0 + fault_kind_count,
+};
+std::string outcome_name(int o);
+
+// One HTTP request as the core sees it.
+struct request_view {
+    std::string_view method;  // "POST", "GET", …
+    std::string_view target;
+    std::optional<std::string_view> authorization;
+    std::optional<std::string_view> content_type;
+    std::string_view body;
+};
+
+// What to send back, or which fault to apply instead.
+struct reply {
+    unsigned status = 200;
+    std::string body;
+    std::optional<fault_kind> fault;  // applied by the session; pre faults carry their own body
+    std::chrono::microseconds delay{0};
+    unsigned retry_after = 0;  // seconds, for 429/503
+    bool allow_post = false;   // 405: add "Allow: POST"
+    bool close = false;        // close after answering
+    int op = op_none;
+    int outcome = out_ok;
+};
+
+// A stored document.
+struct record {
+    std::string kind;  // comprobante, guia, retencion, percepcion
+    document_key key;
+    std::string codigo_unico;
+    std::int64_t created_ms = 0;
+    std::string uuid, hash, qr;
+    std::string reject_code;  // "" accepted
+    bool pending = false;     // boleta left pending (options::boletas_pending)
+    bool anulacion = false;
+    std::int64_t anulacion_ms = 0;
+    std::string ticket, anulacion_uuid;
+    bool reversed = false;
+    std::int64_t reversed_ms = 0;
+    std::string reversion_uuid;
+    std::uint32_t creations = 0;
+    std::uint32_t duplicates = 0;
+};
+
+struct account_slot {
+    account acct;
+    std::atomic<int> state{0};
+    mutable std::mutex mu;
+    std::unordered_map<std::string, record> docs;           // by key_string()
+    std::unordered_map<std::string, std::string> by_unico;  // codigo_unico -> key_string
+};
+
+// Settings that may change while the server runs (swapped as a whole).
+struct dyn_config {
+    latency_model latency;
+    std::map<operation, latency_model> latency_by_op;
+    fault_rates faults;
+    std::vector<reject_rule> reject;
+};
+
+class core {
+  public:
+    explicit core(options opts);
+    ~core();
+
+    // Replays the state file and opens it for appending.
+    bool open_state(std::string& error);
+    void set_link_host(std::string h) { link_host_ = std::move(h); }
+
+    // The whole request: routing, auth, validation, state, and the fault / latency decision.
+    reply handle(const request_view& req, std::mt19937_64& rng);
+    // Reply for a failure found while reading the request (413, 431, 400).
+    reply http_error(unsigned status, std::string_view message) const;
+
+    void record_outcome(int op, int outcome) noexcept;
+    void count_fault(fault_kind k) noexcept;
+
+    const options& opts() const noexcept { return opts_; }
+
+    // Library API.
+    void add_account(account a);
+    bool set_account_state(std::string_view ruta, account_state s);
+    const account& first_account() const;
+    void push_fault(scripted_fault f);
+    void clear_faults();
+    void set_fault_rates(const fault_rates& r);
+    void set_latency(const latency_model& m, std::optional<operation> only);
+    void set_sunat_reject(std::vector<reject_rule> rules);
+    stats snapshot() const;
+    std::string stats_json(bool with_documents) const;
+    std::optional<document_info> find(std::string_view ruta, const document_key& k) const;
+    std::vector<document_info> documents(std::string_view ruta) const;
+    void reset();
+
+    std::atomic<std::uint64_t> in_flight{0};
+    std::atomic<std::uint64_t> open_connections{0};
+    std::atomic<std::uint64_t> connections_accepted{0};
+
+  private:
+    struct parsed;
+    std::shared_ptr<account_slot> find_account(std::string_view ruta) const;
+    std::optional<fault_kind> pick_fault(int op, std::mt19937_64& rng, const dyn_config& cfg);
+    std::chrono::microseconds sample_latency(int op, std::mt19937_64& rng, const dyn_config& cfg) const;
+    reply error(unsigned status, int codigo, std::string_view message, int op) const;
+    reply admin(const request_view& req);
+    reply process(account_slot& a, const parsed& p, std::mt19937_64& rng, const dyn_config& cfg);
+    std::int64_t now_ms() const;
+    std::int64_t today_days() const;
+    std::string make_uuid(std::mt19937_64& rng) const;
+    document_info info(const record& r) const;
+
+    // Response bodies.
+    std::string comprobante_body(const account_slot& a, const record& r, bool consult) const;
+    std::string anulacion_body(const record& r) const;
+    std::string guia_body(const record& r, bool generar) const;
+    std::string retper_body(const record& r, bool reversion) const;
+    std::string link(std::string_view kind, std::string_view uuid) const;
+
+    // State file.
+    void persist(std::string_view ruta, const record& r, char type);
+    bool replay(std::FILE* f, std::string& error);
+
+    options opts_;
+    std::string link_host_;
+    mutable std::shared_mutex accounts_mu_;
+    std::unordered_map<std::string, std::shared_ptr<account_slot>> accounts_;
+    std::vector<std::shared_ptr<account_slot>> account_order_;
+
+    std::shared_ptr<const dyn_config> cfg_;
+    mutable std::mutex cfg_mu_;
+
+    std::mutex faults_mu_;
+    std::deque<scripted_fault> scripted_;
+    std::atomic<int> scripted_count_{0};
+
+    std::mutex file_mu_;
+    std::FILE* state_ = nullptr;
+
+    // Counters.
+    std::array<std::array<std::atomic<std::uint64_t>, out_slots>, op_slots> requests_{};
+    std::array<std::atomic<std::uint64_t>, fault_kind_count> faults_{};
+    std::atomic<std::uint64_t> created_{0}, duplicates_{0}, created_twice_{0}, rejected_{0};
+};
+
+}  // namespace nubefact::emulator::detail

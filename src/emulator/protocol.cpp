@@ -1,0 +1,444 @@
+// Emulator internals without I/O: header parsing, the top-level JSON scanner, wire formatting.
+#include "protocol.hpp"
+
+#include <openssl/evp.h>
+#include <boost/json/basic_parser_impl.hpp>
+
+#include <array>
+#include <cctype>
+
+namespace nubefact::emulator::detail {
+namespace {
+
+std::string_view trim(std::string_view s) noexcept {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+            return false;
+    return true;
+}
+
+bool istarts_with(std::string_view s, std::string_view p) noexcept {
+    return s.size() >= p.size() && iequals(s.substr(0, p.size()), p);
+}
+
+}  // namespace
+
+std::string_view parse_authorization(std::string_view value) noexcept {
+    value = trim(value);
+    auto space = value.find(' ');
+    if (space == std::string_view::npos) return value;  // bare token
+    auto scheme = value.substr(0, space);
+    auto rest = trim(value.substr(space + 1));
+    if (iequals(scheme, "Bearer")) return rest;
+    if (!iequals(scheme, "Token")) return {};
+    if (istarts_with(rest, "token=")) {
+        rest = trim(rest.substr(6));
+        if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"')
+            rest = rest.substr(1, rest.size() - 2);
+    }
+    return rest;
+}
+
+bool json_content_type(std::string_view value) noexcept {
+    auto semi = value.find(';');
+    auto media = trim(value.substr(0, semi));
+    if (!iequals(media, "application/json")) return false;
+    if (semi == std::string_view::npos) return true;
+    // Parameters: only a charset is meaningful; accept utf-8 (any case) and ignore the rest.
+    auto params = value.substr(semi + 1);
+    while (!params.empty()) {
+        auto next = params.find(';');
+        auto p = trim(params.substr(0, next));
+        if (istarts_with(p, "charset=")) {
+            auto cs = trim(p.substr(8));
+            if (cs.size() >= 2 && cs.front() == '"' && cs.back() == '"') cs = cs.substr(1, cs.size() - 2);
+            if (!iequals(cs, "utf-8") && !iequals(cs, "utf8")) return false;
+        }
+        if (next == std::string_view::npos) break;
+        params.remove_prefix(next + 1);
+    }
+    return true;
+}
+
+bool equal_ct(std::string_view a, std::string_view b) noexcept {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    std::size_t n = a.size() < b.size() ? a.size() : b.size();
+    for (std::size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out.push_back('"');
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        switch (c) {
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            default:
+                if (u < 0x20) {
+                    out += "\\u00";
+                    out.push_back(hex[u >> 4]);
+                    out.push_back(hex[u & 15]);
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+    out.push_back('"');
+}
+
+std::int64_t days_from_civil(int y, int m, int d) noexcept {
+    y -= m <= 2;
+    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = static_cast<unsigned>(y - era * 400);
+    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+date civil_from_days(std::int64_t z) noexcept {
+    z += 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    return date{static_cast<int>(y + (m <= 2)), static_cast<int>(m), static_cast<int>(d)};
+}
+
+std::optional<date> parse_date(std::string_view s) noexcept {
+    auto num = [&](std::size_t pos, std::size_t len) -> int {
+        int v = 0;
+        for (std::size_t i = pos; i < pos + len; ++i) {
+            if (s[i] < '0' || s[i] > '9') return -1;
+            v = v * 10 + (s[i] - '0');
+        }
+        return v;
+    };
+    if (s.size() != 10) return std::nullopt;
+    date d;
+    if (s[2] == '-' && s[5] == '-') {
+        d = {num(6, 4), num(3, 2), num(0, 2)};
+    } else if (s[4] == '-' && s[7] == '-') {
+        d = {num(0, 4), num(5, 2), num(8, 2)};
+    } else {
+        return std::nullopt;
+    }
+    if (d.year < 1900 || d.month < 1 || d.month > 12 || d.day < 1) return std::nullopt;
+    static constexpr int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0;
+    int max = mdays[d.month - 1] + (d.month == 2 && leap ? 1 : 0);
+    if (d.day > max) return std::nullopt;
+    return d;
+}
+
+std::optional<std::int64_t> parse_cents(std::string_view s) noexcept {
+    bool neg = false;
+    if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
+        neg = s.front() == '-';
+        s.remove_prefix(1);
+    }
+    if (s.empty()) return std::nullopt;
+    std::int64_t whole = 0;
+    std::size_t i = 0;
+    int int_digits = 0;
+    for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+        if (++int_digits > 15) return std::nullopt;
+        whole = whole * 10 + (s[i] - '0');
+    }
+    std::int64_t frac = 0;
+    int frac_digits = 0;
+    bool round_up = false;
+    if (i < s.size() && s[i] == '.') {
+        ++i;
+        std::size_t start = i;
+        for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i) {
+            if (frac_digits < 2) {
+                frac = frac * 10 + (s[i] - '0');
+                ++frac_digits;
+            } else if (i == start + 2) {
+                round_up = s[i] >= '5';
+            }
+        }
+        if (i == start && int_digits == 0) return std::nullopt;
+    }
+    if (int_digits == 0 && frac_digits == 0) return std::nullopt;
+    if (i != s.size()) return std::nullopt;  // exponents and junk are not money
+    while (frac_digits < 2) {
+        frac *= 10;
+        ++frac_digits;
+    }
+    std::int64_t cents = whole * 100 + frac + (round_up ? 1 : 0);
+    return neg ? -cents : cents;
+}
+
+std::string format_cents(std::int64_t cents) {
+    bool neg = cents < 0;
+    std::uint64_t u = neg ? static_cast<std::uint64_t>(-(cents + 1)) + 1 : static_cast<std::uint64_t>(cents);
+    std::string out = neg ? "-" : "";
+    out += std::to_string(u / 100);
+    out.push_back('.');
+    out.push_back(static_cast<char>('0' + (u % 100) / 10));
+    out.push_back(static_cast<char>('0' + u % 10));
+    return out;
+}
+
+std::string sha1_base64(std::string_view data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha1(), nullptr);
+    std::string out(((len + 2) / 3) * 4, '\0');
+    EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), md.data(), static_cast<int>(len));
+    return out;
+}
+
+namespace {
+
+// SAX handler for boost::json::basic_parser: keeps the top-level scalars the emulator needs.
+struct scan_handler {
+    static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+    static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+    doc_view* out = nullptr;
+    int depth = 0;
+    bool root_is_object = false;
+    std::string key;      // current top-level key
+    std::string key_buf;  // key being assembled
+    std::string str;      // string value being assembled
+    std::string num;      // number text being assembled
+
+    enum class field {
+        other,
+        operacion,
+        tipo,
+        serie,
+        numero,
+        codigo_unico,
+        fecha,
+        total,
+        igv,
+        cliente_tipo,
+        cliente_numero,
+        motivo
+    };
+    field current() const {
+        if (depth != 1) return field::other;
+        if (key == "operacion") return field::operacion;
+        if (key == "tipo_de_comprobante") return field::tipo;
+        if (key == "serie") return field::serie;
+        if (key == "numero") return field::numero;
+        if (key == "codigo_unico") return field::codigo_unico;
+        if (key == "fecha_de_emision") return field::fecha;
+        if (key == "total") return field::total;
+        if (key == "total_igv") return field::igv;
+        if (key == "cliente_tipo_de_documento") return field::cliente_tipo;
+        if (key == "cliente_numero_de_documento") return field::cliente_numero;
+        if (key == "motivo") return field::motivo;
+        return field::other;
+    }
+    void bad() {
+        if (out->bad_field.empty()) out->bad_field = key;
+    }
+    static std::optional<std::int64_t> as_int(std::string_view t) {
+        if (t.empty() || t.size() > 12) return std::nullopt;
+        std::int64_t v = 0;
+        for (char c : t) {
+            if (c < '0' || c > '9') return std::nullopt;
+            v = v * 10 + (c - '0');
+        }
+        return v;
+    }
+    // A scalar in text form (strings as read, numbers as written, booleans as true/false).
+    void scalar(std::string_view t, bool is_string) {
+        auto f = current();
+        if (f == field::other) return;
+        if (is_string && t.empty() && f != field::operacion) return;  // "" is absent
+        switch (f) {
+            case field::operacion:
+                if (!is_string) return bad();
+                out->operacion.assign(t);
+                break;
+            case field::tipo:
+            case field::numero: {
+                auto v = as_int(t);
+                if (!v) return bad();
+                (f == field::tipo ? out->tipo : out->numero) = v;
+                break;
+            }
+            case field::serie:
+                if (!is_string) return bad();
+                out->serie = std::string(t);
+                break;
+            case field::codigo_unico:
+                out->codigo_unico.assign(t);
+                break;
+            case field::fecha:
+                out->fecha_text.assign(t);
+                out->fecha = parse_date(t);
+                if (!out->fecha) bad();
+                break;
+            case field::total:
+            case field::igv: {
+                auto c = parse_cents(t);
+                if (!c) return bad();
+                (f == field::total ? out->total_cents : out->igv_cents) = c;
+                break;
+            }
+            case field::cliente_tipo:
+                out->cliente_tipo.assign(t);
+                break;
+            case field::cliente_numero:
+                out->cliente_numero.assign(t);
+                break;
+            case field::motivo:
+                out->motivo.assign(t);
+                break;
+            case field::other:
+                break;
+        }
+    }
+
+    bool not_object(boost::system::error_code& ec) {
+        ec = boost::json::error::syntax;
+        return false;
+    }
+    bool on_document_begin(boost::system::error_code&) { return true; }
+    bool on_document_end(boost::system::error_code&) { return true; }
+    bool on_array_begin(boost::system::error_code& ec) {
+        if (depth == 0) return not_object(ec);
+        if (depth == 1 && current() != field::other) bad();
+        ++depth;
+        return true;
+    }
+    bool on_array_end(std::size_t, boost::system::error_code&) {
+        --depth;
+        return true;
+    }
+    bool on_object_begin(boost::system::error_code&) {
+        if (depth == 0) root_is_object = true;
+        if (depth == 1 && current() != field::other) bad();
+        ++depth;
+        return true;
+    }
+    bool on_object_end(std::size_t, boost::system::error_code&) {
+        --depth;
+        return true;
+    }
+    bool on_string_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        if (depth == 1) str.append(s.data(), s.size());
+        return true;
+    }
+    bool on_string(boost::json::string_view s, std::size_t, boost::system::error_code& ec) {
+        if (depth == 0) return not_object(ec);
+        if (depth == 1) {
+            str.append(s.data(), s.size());
+            scalar(str, true);
+            str.clear();
+        }
+        return true;
+    }
+    bool on_key_part(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        if (depth == 1) key_buf.append(s.data(), s.size());
+        return true;
+    }
+    bool on_key(boost::json::string_view s, std::size_t, boost::system::error_code&) {
+        if (depth == 1) {
+            key_buf.append(s.data(), s.size());
+            key.swap(key_buf);
+            key_buf.clear();
+        }
+        return true;
+    }
+    bool on_number_part(boost::json::string_view s, boost::system::error_code&) {
+        if (depth == 1) num.append(s.data(), s.size());
+        return true;
+    }
+    bool number(boost::json::string_view s, boost::system::error_code& ec) {
+        if (depth == 0) return not_object(ec);
+        if (depth == 1) {
+            num.append(s.data(), s.size());
+            scalar(num, false);
+            num.clear();
+        }
+        return true;
+    }
+    bool on_int64(std::int64_t, boost::json::string_view s, boost::system::error_code& ec) {
+        return number(s, ec);
+    }
+    bool on_uint64(std::uint64_t, boost::json::string_view s, boost::system::error_code& ec) {
+        return number(s, ec);
+    }
+    bool on_double(double, boost::json::string_view s, boost::system::error_code& ec) {
+        return number(s, ec);
+    }
+    bool on_bool(bool, boost::system::error_code& ec) {
+        if (depth == 0) return not_object(ec);
+        if (depth == 1 && current() != field::other) bad();
+        return true;
+    }
+    bool on_null(boost::system::error_code& ec) { return depth != 0 || not_object(ec); }
+    bool on_comment_part(boost::json::string_view, boost::system::error_code&) { return true; }
+    bool on_comment(boost::json::string_view, boost::system::error_code&) { return true; }
+};
+
+}  // namespace
+
+bool scan_body(std::string_view body, doc_view& out, std::string& error, int max_depth) {
+    boost::json::parse_options po;
+    po.max_depth = static_cast<std::size_t>(max_depth);
+    boost::json::basic_parser<scan_handler> p(po);
+    p.handler().out = &out;
+    boost::system::error_code ec;
+    auto n = p.write_some(false, body.data(), body.size(), ec);
+    if (!ec && n < body.size()) {
+        // Only whitespace may follow the document.
+        for (auto i = n; i < body.size(); ++i)
+            if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t') {
+                ec = boost::json::error::extra_data;
+                break;
+            }
+    }
+    if (ec || !p.done()) {
+        if (!p.handler().root_is_object && !ec) {
+            error = "el cuerpo no es un objeto JSON";
+        } else if (ec == boost::json::error::extra_data) {
+            error = "hay datos después del objeto JSON";
+        } else if (ec == boost::json::error::too_deep) {
+            error = "JSON anidado demasiado profundo";
+        } else if (!p.handler().root_is_object) {
+            error = "el cuerpo no es un objeto JSON";
+        } else {
+            error = "JSON inválido cerca del byte " + std::to_string(n) + " (" + ec.message() + ")";
+        }
+        return false;
+    }
+    return true;
+}
+
+}  // namespace nubefact::emulator::detail

@@ -1,0 +1,59 @@
+// Emulator internals without I/O: header parsing, the top-level JSON scanner, wire formatting.
+#pragma once
+
+#include <nubefact/document.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace nubefact::emulator::detail {
+
+// Token from an Authorization value: bare, `Token token="x"`, `Token token=x`, `Token x`,
+// `Bearer x` (scheme case-insensitive). Empty when the value carries no token.
+std::string_view parse_authorization(std::string_view value) noexcept;
+
+// True for application/json with optional parameters (charset=utf-8), case-insensitive.
+bool json_content_type(std::string_view value) noexcept;
+
+// Constant-time comparison (tokens).
+bool equal_ct(std::string_view a, std::string_view b) noexcept;
+
+// Appends `s` as a JSON string literal (quotes included).
+void append_json_string(std::string& out, std::string_view s);
+
+// Days since 1970-01-01 of a civil date and back.
+std::int64_t days_from_civil(int y, int m, int d) noexcept;
+date civil_from_days(std::int64_t days) noexcept;
+// DD-MM-YYYY or YYYY-MM-DD; nullopt when not a real calendar day.
+std::optional<date> parse_date(std::string_view s) noexcept;
+
+// A decimal literal ("708", "23.6", "-1.005") as cents, rounded half-up; nullopt when not a number
+// or out of range. Never passes through double.
+std::optional<std::int64_t> parse_cents(std::string_view s) noexcept;
+std::string format_cents(std::int64_t cents);  // "708.00"
+
+// Base64 of SHA-1 (28 chars).
+std::string sha1_base64(std::string_view data);
+
+// What the emulator needs from a request body. Filled by scan_body (no validation) or from the
+// codec's typed document (validation on).
+struct doc_view {
+    std::string operacion;  // as sent ("" when absent)
+    std::optional<std::int64_t> tipo, numero;
+    std::optional<std::string> serie;
+    std::string codigo_unico;
+    std::optional<date> fecha;
+    std::string fecha_text;
+    std::optional<std::int64_t> total_cents, igv_cents;
+    std::string cliente_tipo, cliente_numero;
+    std::string motivo;
+    std::string bad_field;  // first top-level field whose type is unusable (scan_body)
+};
+
+// Scans a JSON object: validates the whole text (UTF-8 included) and keeps the top-level scalar
+// fields above. Returns false with `error` set when the text is not one JSON object.
+bool scan_body(std::string_view body, doc_view& out, std::string& error, int max_depth = 32);
+
+}  // namespace nubefact::emulator::detail
