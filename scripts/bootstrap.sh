@@ -12,6 +12,8 @@ PKGS=(
 )
 # Extra packages: bootstrap.sh --with-postgres adds a PostgreSQL 15 server for the pg tests.
 if [[ "${1:-}" == "--with-postgres" ]]; then PKGS+=(postgresql-15 postgresql-client-15); fi
+# Optional, not installed by default: the `fuzz` preset (tests/fuzz, libFuzzer) needs
+#   apt-get install clang-14 libclang-rt-14-dev
 
 missing=()
 for p in "${PKGS[@]}"; do
