@@ -1,0 +1,858 @@
+// Client engine: shared limits, exactly-once delivery (journal, consult before resend), audit, metrics.
+// GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (custom frame allocator).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include <nubefact/client.hpp>
+#include <nubefact/client_memory.hpp>
+#include <nubefact/client_policy.hpp>
+#include <nubefact/client_transport.hpp>
+#include <nubefact/json.hpp>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/throw_exception.hpp>
+
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+namespace nubefact {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+using sansio::clock;
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+
+std::string payload_hash(std::string_view body) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_Digest(body.data(), body.size(), md, &len, EVP_sha256(), nullptr);
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out(len * 2, '0');
+    for (unsigned i = 0; i < len; ++i) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    return out;
+}
+
+std::string client_error::what() const {
+    std::string s = code.message();
+    if (!message.empty()) s += ": " + message;
+    if (http_status) s += fmt::format(" (HTTP {})", http_status);
+    if (!findings.empty()) {
+        const auto& f = findings.front();
+        s += fmt::format(" [{}{}{}]", f.path, f.path.empty() ? "" : ": ", f.message);
+        if (findings.size() > 1) s += fmt::format(" and {} more finding(s)", findings.size() - 1);
+    }
+    return s;
+}
+
+void throw_exception_from_error(const client_error& e, const boost::source_location& loc) {
+    boost::throw_exception(boost::system::system_error(e.code, e.what()), loc);
+}
+
+namespace detail {
+
+// Rate and concurrency limits of one account, shared by every client of that account name in the
+// process. Thread-safe; waiters sleep on their own timers and are woken by posting to them.
+class account_limiter {
+  public:
+    struct waiter {
+        explicit waiter(const asio::any_io_executor& ex) : timer(ex) {}
+        asio::steady_timer timer;
+        bool granted = false;  // guarded by the limiter's mutex
+    };
+
+    explicit account_limiter(const account_config& c)
+        : bucket_(c.rate), max_(std::max(1, c.max_concurrency)) {}
+
+    clock::time_point reserve(clock::time_point now) {
+        std::lock_guard l(mu_);
+        return bucket_.reserve(now);
+    }
+    void pause_until(clock::time_point t) {
+        std::lock_guard l(mu_);
+        bucket_.pause_until(t);
+    }
+    clock::time_point paused_until() {
+        std::lock_guard l(mu_);
+        return bucket_.paused_until();
+    }
+    bool try_acquire() {
+        std::lock_guard l(mu_);
+        if (in_use_ < max_) {
+            ++in_use_;
+            return true;
+        }
+        return false;
+    }
+    // Takes a slot at once (true) or queues `w` (false; release() grants and wakes it).
+    bool acquire_or_enqueue(const std::shared_ptr<waiter>& w) {
+        std::lock_guard l(mu_);
+        if (in_use_ < max_) {
+            ++in_use_;
+            return true;
+        }
+        q_.push_back(w);
+        return false;
+    }
+    // After the waiter's timer fired: true when a slot was handed over, else it leaves the queue.
+    bool finish_wait(const std::shared_ptr<waiter>& w) {
+        std::lock_guard l(mu_);
+        if (w->granted) return true;
+        for (auto it = q_.begin(); it != q_.end(); ++it)
+            if (*it == w) {
+                q_.erase(it);
+                break;
+            }
+        return false;
+    }
+    void release() {
+        std::shared_ptr<waiter> w;
+        {
+            std::lock_guard l(mu_);
+            if (q_.empty()) {
+                --in_use_;
+                return;
+            }
+            w = std::move(q_.front());
+            q_.pop_front();
+            w->granted = true;  // the slot passes to w; in_use_ unchanged
+        }
+        asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+    }
+    int in_use() {
+        std::lock_guard l(mu_);
+        return in_use_;
+    }
+
+  private:
+    std::mutex mu_;
+    sansio::token_bucket bucket_;
+    int max_;
+    int in_use_ = 0;
+    std::deque<std::shared_ptr<waiter>> q_;
+};
+
+std::shared_ptr<account_limiter> shared_limiter(const account_config& c) {
+    static std::mutex mu;
+    static std::map<std::string, std::weak_ptr<account_limiter>> registry;
+    std::lock_guard l(mu);
+    auto& slot = registry[c.name];
+    if (auto p = slot.lock()) return p;
+    auto p = std::make_shared<account_limiter>(c);
+    slot = p;
+    return p;
+}
+
+// Awaits a callback-style API: `start(cb)` must call cb(T) once, on any thread.
+template <class T, class Start>
+asio::awaitable<T> await_callback(Start start) {
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+        [ex, start = std::move(start)](auto handler) mutable {
+            auto h = std::make_shared<decltype(handler)>(std::move(handler));
+            start([ex, h](T v) {
+                asio::post(ex, [h, v = std::move(v)]() mutable { std::move (*h)(std::move(v)); });
+            });
+        },
+        asio::use_awaitable);
+}
+
+}  // namespace detail
+
+namespace {
+
+bool is_retper_family(operation op) {
+    switch (op) {
+        case operation::generar_retencion:
+        case operation::consultar_retencion:
+        case operation::generar_reversion_retencion:
+        case operation::consultar_reversion_retencion:
+        case operation::generar_percepcion:
+        case operation::consultar_percepcion:
+        case operation::generar_reversion_percepcion:
+        case operation::consultar_reversion_percepcion:
+            return true;
+        default:
+            return false;
+    }
+}
+
+std::string consult_body(operation op, const document_key& key) {
+    consulta c;
+    c.op = consult_for(op);
+    if (!is_retper_family(op)) c.tipo_de_comprobante = key.tipo;
+    c.serie = key.serie;
+    c.numero = key.numero;
+    return json::write(json::request{std::move(c)});
+}
+
+struct slot_guard {
+    detail::account_limiter* l = nullptr;
+    bool held = false;
+    void release() {
+        if (held) {
+            held = false;
+            l->release();
+        }
+    }
+    ~slot_guard() { release(); }
+};
+
+}  // namespace
+
+// ---- engine ----------------------------------------------------------------------------------------
+
+struct client::engine : std::enable_shared_from_this<engine> {
+    account_config cfg;
+    asio::strand<asio::any_io_executor> strand;
+    std::shared_ptr<intent_journal> journal;
+    std::shared_ptr<audit_sink> audit;
+    client_metrics* metrics;
+    std::shared_ptr<transport::transport> tx;
+    std::shared_ptr<detail::account_limiter> limiter;
+    transport::endpoint ep;
+    std::string host_header, auth_header;
+    std::mt19937_64 seeder;
+
+    engine(asio::any_io_executor ex, account_config c, client_options o)
+        : cfg(std::move(c)), strand(asio::make_strand(std::move(ex))) {
+        validate_config(cfg);
+        auto e = transport::parse_ruta(cfg.ruta);
+        if (!e) throw config_error("account '" + cfg.name + "': ruta is not a valid http(s) URL");
+        ep = *e;
+        bool default_port = (ep.tls && ep.port == "443") || (!ep.tls && ep.port == "80");
+        bool v6 = ep.host.find(':') != std::string::npos;
+        host_header = (v6 ? "[" + ep.host + "]" : ep.host) + (default_port ? "" : ":" + ep.port);
+        auth_header = cfg.auth == auth_scheme::bare ? cfg.token : "Token token=\"" + cfg.token + "\"";
+        journal = o.journal ? o.journal : std::make_shared<memory_journal>();
+        audit = o.audit;
+        metrics = o.metrics ? o.metrics : &default_metrics();
+        tx = o.transport ? o.transport : transport::make_http_transport(strand, cfg);
+        limiter = detail::shared_limiter(cfg);
+        seeder.seed(o.seed ? *o.seed : std::random_device{}());
+        if (cfg.danger_disable_tls_verification && ep.tls)
+            spdlog::warn(
+                "account '{}': TLS certificate verification is DISABLED (danger_disable_tls_verification); "
+                "anyone on the network path can read the token and forge answers",
+                cfg.name);
+    }
+
+    transport::request make_request(const std::string& body) const {
+        transport::request req{http::verb::post, ep.target, 11};
+        req.set(http::field::host, host_header);
+        req.set(http::field::content_type, "application/json");
+        req.set(http::field::accept, "application/json");
+        req.set(http::field::authorization, auth_header);
+        req.set(http::field::user_agent, "nubefact-cpp/0.1");
+        req.keep_alive(true);
+        req.body() = body;
+        req.prepare_payload();
+        return req;
+    }
+
+    struct exchange_outcome {
+        sansio::attempt_view view;
+        std::optional<response> resp;
+        std::string message;
+        std::string outcome;  // audit/metrics label
+        int status = 0;
+    };
+
+    static void classify(transport::exchange_result& r, exchange_outcome& o) {
+        auto& v = o.view;
+        o.status = r.status;
+        if (r.ec) {
+            if (r.ec == client_errc::tls_verify) {
+                v.what = sansio::verdict::permanent;
+                v.error = r.ec;
+                o.outcome = "tls_verify";
+            } else {
+                v.error = make_error_code(r.timed_out ? client_errc::timeout : client_errc::transport);
+                v.what = r.written ? sansio::verdict::ambiguous : sansio::verdict::not_delivered;
+                o.outcome = r.timed_out ? "timeout" : "transport";
+            }
+            o.message = r.detail.empty() ? r.ec.message() : r.detail;
+            if (r.timed_out) o.message = (r.written ? "no answer in time" : "could not connect in time");
+            return;
+        }
+        v.retry_after = r.retry_after;
+        std::optional<json::response_result> parsed;
+        if (!r.body.empty()) parsed = json::read_response(r.body);
+        const response* resp = nullptr;
+        const error_body* eb = nullptr;
+        if (parsed && !has_errors(parsed->findings)) {
+            resp = std::get_if<response>(&parsed->body);
+            eb = std::get_if<error_body>(&parsed->body);
+        }
+        if (eb) {
+            o.message = eb->errors;
+            v.codigo = eb->codigo;
+            v.error = error_code(eb->codigo, api_category());
+        }
+        if (r.status == 429) {
+            v.what = sansio::verdict::throttled;
+            v.error = make_error_code(client_errc::rate_limited);
+            o.outcome = "rate_limited";
+            if (o.message.empty()) o.message = "HTTP 429 Too Many Requests";
+            return;
+        }
+        if (r.status >= 500) {
+            v.what = sansio::verdict::ambiguous;
+            if (!eb) {
+                v.error = make_error_code(client_errc::http_status);
+                o.message = fmt::format("HTTP {} without a Nubefact error body", r.status);
+            }
+            o.outcome = eb ? "api_error" : "http_status";
+            return;
+        }
+        if (eb) {
+            v.what = sansio::verdict::api_error;
+            o.outcome = "api_error";
+            return;
+        }
+        if (r.status == 200) {
+            if (resp) {
+                v.what = sansio::verdict::success;
+                o.resp = *resp;
+                o.outcome = "ok";
+            } else {
+                v.what = sansio::verdict::ambiguous;
+                v.error = make_error_code(client_errc::bad_response);
+                o.outcome = "bad_response";
+                o.message = parsed && !parsed->findings.empty()
+                                ? "malformed 200 body: " + parsed->findings.front().message
+                                : "empty 200 body";
+            }
+            return;
+        }
+        v.what = sansio::verdict::permanent;
+        v.error = make_error_code(client_errc::http_status);
+        o.outcome = "http_status";
+        o.message = fmt::format("HTTP {} without a Nubefact error body", r.status);
+    }
+
+    asio::awaitable<bool> acquire_slot(clock::time_point deadline) {
+        if (limiter->try_acquire()) co_return true;
+        auto w = std::make_shared<detail::account_limiter::waiter>(co_await asio::this_coro::executor);
+        if (limiter->acquire_or_enqueue(w)) co_return true;
+        metrics->add(cfg.name, "concurrency_waits");
+        w->timer.expires_at(deadline);
+        co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_return limiter->finish_wait(w);
+    }
+
+    asio::awaitable<bool> wait_rate(clock::time_point deadline) {
+        std::optional<asio::steady_timer> t;
+        for (int i = 0; i < 64; ++i) {
+            auto now = clock::now();
+            auto g = limiter->reserve(now);
+            if (g > deadline) co_return false;
+            if (g > now) {
+                if (!t) t.emplace(co_await asio::this_coro::executor);
+                metrics->add(cfg.name, "rate_limit_waits");
+                t->expires_at(g);
+                co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            // A Retry-After that arrived while we slept moves us behind it.
+            if (limiter->paused_until() <= clock::now()) co_return true;
+        }
+        co_return false;
+    }
+
+    asio::awaitable<void> write_audit(const audit_record& rec) {
+        for (;;) {
+            audit_record copy = rec;
+            if (audit->try_write(std::move(copy))) co_return;
+            metrics->add(cfg.name, "back_pressure_waits");
+            co_await detail::await_callback<bool>(
+                [a = audit](std::function<void(bool)> cb) { a->wait_for_space([cb] { cb(true); }); });
+        }
+    }
+
+    asio::awaitable<exchange_outcome> exchange(operation xop, const document_key& key,
+                                               const std::string& body, int attempt,
+                                               clock::time_point deadline) {
+        exchange_outcome out;
+        auto not_sent = [&](std::string msg) {
+            out.view.what = sansio::verdict::not_delivered;
+            out.view.error = make_error_code(client_errc::timeout);
+            out.outcome = "timeout";
+            out.message = std::move(msg);
+        };
+        slot_guard slot{limiter.get(), false};
+        if (!co_await acquire_slot(deadline)) {
+            not_sent(
+                fmt::format("no free slot before the deadline (max_concurrency {})", cfg.max_concurrency));
+            co_return out;
+        }
+        slot.held = true;
+        if (!co_await wait_rate(deadline)) {
+            not_sent("the rate limit allows no request before the deadline");
+            co_return out;
+        }
+        auto start = clock::now();
+        if (start >= deadline) {
+            not_sent("total_timeout passed before sending");
+            co_return out;
+        }
+        auto left = deadline - start;
+        transport::timeouts t{std::min<clock::duration>(cfg.connect_timeout, left),
+                              std::min<clock::duration>(cfg.request_timeout, left)};
+        auto at = std::chrono::system_clock::now();
+        auto r = co_await tx->exchange(make_request(body), t);
+        auto latency = duration_cast<microseconds>(clock::now() - start);
+        slot.release();
+        classify(r, out);
+        if (out.view.retry_after && (r.status == 429 || r.status == 503))
+            limiter->pause_until(clock::now() + *out.view.retry_after);
+        metrics->observe_exchange(cfg.name, to_string(xop), out.outcome, latency);
+        if (audit) {
+            audit_record a;
+            a.at = at;
+            a.account = cfg.name;
+            a.operation = std::string(to_string(xop));
+            a.document = key.serie.empty() ? std::string() : key.to_string();
+            a.attempt = attempt;
+            a.http_status = r.status;
+            a.codigo = out.view.codigo;
+            a.outcome = out.outcome;
+            a.latency = latency;
+            a.request_bytes = r.request_bytes;
+            a.response_bytes = r.response_bytes;
+            if (cfg.audit_bodies) {
+                a.request_body = body;
+                a.response_body = r.body;
+            }
+            co_await write_audit(a);
+        }
+        co_return out;
+    }
+
+    client_result<reply> fail(operation op, clock::time_point t0, client_error e, std::string_view label) {
+        metrics->observe_call(cfg.name, to_string(op), label, duration_cast<microseconds>(clock::now() - t0));
+        return e;
+    }
+
+    asio::awaitable<result<void>> journal_update(operation op, const document_key& key, state_update u) {
+        u.op = op;
+        co_return co_await detail::await_callback<result<void>>(
+            [j = journal, name = cfg.name, key, u = std::move(u)](std::function<void(result<void>)> cb) {
+                j->update(name, key, u, std::move(cb));
+            });
+    }
+
+    // One call: journal, delivery machine, final state.
+    static asio::awaitable<client_result<reply>> run(std::shared_ptr<engine> self, operation op,
+                                                     document_key key, std::string body) {
+        auto& e = *self;
+        auto t0 = clock::now();
+        auto deadline = t0 + duration_cast<clock::duration>(e.cfg.total_timeout);
+        bool eo = is_generar(op);
+        bool possibly = false, consult_first = false;
+        if (eo) {
+            intent in{e.cfg.name, op, key, payload_hash(body), body};
+            auto rec = co_await detail::await_callback<result<intent_journal::record_result>>(
+                [j = e.journal, &in](std::function<void(result<intent_journal::record_result>)> cb) {
+                    j->record(in, std::move(cb));
+                });
+            if (!rec) {
+                client_error err{make_error_code(client_errc::journal),
+                                 "could not record the intent (nothing was sent): " + rec.error().message()};
+                co_return e.fail(op, t0, std::move(err), "journal");
+            }
+            if (!rec->created) {
+                const auto& r = rec->record;
+                if (r.what.payload_hash != in.payload_hash) {
+                    client_error err{
+                        make_error_code(client_errc::conflict),
+                        fmt::format("{} is already journaled for account '{}' with another payload "
+                                    "(hash {}…, this one {}…); a number is never re-sent with other "
+                                    "content: use the next correlativo",
+                                    key.to_string(), e.cfg.name, r.what.payload_hash.substr(0, 12),
+                                    in.payload_hash.substr(0, 12))};
+                    err.codigo = std::nullopt;
+                    co_return e.fail(op, t0, std::move(err), "conflict");
+                }
+                switch (r.state) {
+                    case doc_state::pending:
+                    case doc_state::failed:
+                        break;
+                    default:  // sending, unknown, accepted, rejected: it may exist; ask first
+                        possibly = true;
+                        consult_first = true;
+                }
+            }
+        }
+        sansio::delivery d(eo, sansio::retry_policy(e.cfg.retry, e.seeder()), t0, possibly, consult_first);
+        auto step = d.begin(clock::now());
+        int exchanges = 0;
+        exchange_outcome last;
+        std::string cbody;
+        std::optional<asio::steady_timer> timer;
+        bool journal_failed = false;
+        while (step.what != sansio::delivery::kind::finish) {
+            if (step.delay.count() > 0) {
+                if (clock::now() + step.delay >= deadline) {
+                    step = {sansio::delivery::kind::finish,
+                            {},
+                            d.possibly_delivered() ? sansio::delivery::outcome::unknown
+                                                   : sansio::delivery::outcome::failed,
+                            last.view.error ? last.view.error : make_error_code(client_errc::timeout),
+                            last.view.codigo};
+                    break;
+                }
+                if (!timer) timer.emplace(co_await asio::this_coro::executor);
+                e.metrics->add(e.cfg.name, "retries");
+                timer->expires_after(step.delay);
+                co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
+            }
+            bool sending = step.what == sansio::delivery::kind::send;
+            if (sending && eo) {
+                state_update u;
+                u.state = doc_state::sending;
+                u.count_attempt = true;
+                auto ur = co_await e.journal_update(op, key, u);
+                if (!ur) {
+                    journal_failed = true;
+                    last.message = "could not journal the attempt (not sent): " + ur.error().message();
+                    step = {sansio::delivery::kind::finish,
+                            {},
+                            d.possibly_delivered() ? sansio::delivery::outcome::unknown
+                                                   : sansio::delivery::outcome::failed,
+                            make_error_code(client_errc::journal),
+                            std::nullopt};
+                    break;
+                }
+            } else if (!sending) {
+                e.metrics->add(e.cfg.name, "consults");
+                if (cbody.empty()) cbody = consult_body(op, key);
+            }
+            operation xop = sending ? op : consult_for(op);
+            last = co_await e.exchange(xop, key, sending ? body : cbody, ++exchanges, deadline);
+            auto now = clock::now();
+            step = sending ? d.on_send(last.view, now) : d.on_consult(last.view, now);
+            if (step.what != sansio::delivery::kind::finish && now >= deadline) {
+                step = {sansio::delivery::kind::finish,
+                        {},
+                        d.possibly_delivered() ? sansio::delivery::outcome::unknown
+                                               : sansio::delivery::outcome::failed,
+                        make_error_code(client_errc::timeout),
+                        last.view.codigo};
+            }
+        }
+
+        using outcome = sansio::delivery::outcome;
+        if (step.result == outcome::sent || step.result == outcome::adopted) {
+            reply rep;
+            rep.body = std::move(*last.resp);
+            rep.state = sansio::settled_state(rep.body);
+            rep.recovered = step.result == outcome::adopted;
+            rep.attempts = exchanges;
+            if (eo) {
+                state_update u;
+                u.state = rep.state;
+                const auto& b = rep.body;
+                u.aceptada_por_sunat = b.aceptada_por_sunat;
+                u.sunat_responsecode = b.sunat_responsecode;
+                u.sunat_description = b.sunat_description;
+                u.sunat_note = b.sunat_note;
+                u.enlace = b.enlace;
+                u.enlace_del_pdf = b.enlace_del_pdf;
+                u.enlace_del_xml = b.enlace_del_xml;
+                u.enlace_del_cdr = b.enlace_del_cdr;
+                auto ur = co_await e.journal_update(op, key, u);
+                if (!ur)
+                    spdlog::warn(
+                        "account '{}': {} {}: could not journal the final state ({}); a resume will consult",
+                        e.cfg.name, to_string(op), key.to_string(), ur.error().message());
+            }
+            e.metrics->observe_call(e.cfg.name, to_string(op), rep.recovered ? "recovered" : "sent",
+                                    duration_cast<microseconds>(clock::now() - t0));
+            co_return rep;
+        }
+
+        client_error err;
+        err.code = step.error ? step.error : make_error_code(client_errc::retries_exhausted);
+        err.codigo = step.codigo;
+        err.http_status = last.status;
+        err.attempts = exchanges;
+        err.state = step.result == outcome::unknown ? doc_state::unknown : doc_state::failed;
+        err.message = last.message;
+        std::string label = step.result == outcome::unknown ? "unknown" : "failed";
+        if (err.code == client_errc::conflict) {
+            label = "conflict";
+            err.message = fmt::format(
+                "Nubefact already has {} but this client never sent it: the number belongs to another "
+                "document "
+                "(Nubefact: {})",
+                key.to_string(), last.message);
+        } else if (err.state == doc_state::unknown) {
+            err.message += fmt::format(
+                " — outcome unknown after {} exchange(s): Nubefact may have {}; the journal keeps it as "
+                "'unknown' "
+                "and the next call for it consults before sending",
+                exchanges, key.to_string());
+        }
+        if (eo && !journal_failed) {
+            state_update u;
+            u.state = err.state;
+            u.codigo = err.codigo;
+            u.error = err.what();
+            auto ur = co_await e.journal_update(op, key, u);
+            if (!ur)
+                spdlog::warn("account '{}': {} {}: could not journal the final state ({})", e.cfg.name,
+                             to_string(op), key.to_string(), ur.error().message());
+        }
+        co_return e.fail(op, t0, std::move(err), label);
+    }
+};
+
+// ---- client ---------------------------------------------------------------------------------------
+
+client::client(asio::any_io_executor ex, account_config cfg, client_options opts)
+    : e_(std::make_shared<engine>(std::move(ex), std::move(cfg), std::move(opts))) {}
+
+client::~client() = default;
+
+const account_config& client::config() const {
+    return e_->cfg;
+}
+const std::shared_ptr<intent_journal>& client::journal() const {
+    return e_->journal;
+}
+std::size_t client::open_connections() const {
+    return e_->tx->open_connections();
+}
+std::size_t client::connections_opened() const {
+    return e_->tx->connections_opened();
+}
+
+asio::awaitable<client::result_type> client::send(operation op, document_key key,
+                                                  std::string canonical_body) {
+    auto e = e_;
+    auto fn = [e, op, key = std::move(key), body = std::move(canonical_body)]() mutable {
+        return engine::run(e, op, std::move(key), std::move(body));
+    };
+    co_return co_await asio::co_spawn(e->strand, std::move(fn), asio::use_awaitable);
+}
+
+namespace {
+
+template <class Doc>
+std::optional<client_error> validate(const account_config& cfg, const Doc& doc, const call_options& o) {
+    if (!o.validate.value_or(cfg.validate)) return std::nullopt;
+    auto findings = fiscal::check(doc, o.check);
+    if (!has_errors(findings)) return std::nullopt;
+    client_error err{make_error_code(client_errc::validation), "the document was not sent"};
+    for (auto& f : findings)
+        if (f.level == severity::error) err.findings.push_back(std::move(f));
+    return err;
+}
+
+document_key retper_key(operation op, const std::string& serie, std::int64_t numero) {
+    bool per = op == operation::generar_percepcion || op == operation::consultar_percepcion ||
+               op == operation::generar_reversion_percepcion ||
+               op == operation::consultar_reversion_percepcion;
+    return document_key{per ? 40 : 20, serie, numero};
+}
+
+}  // namespace
+
+asio::awaitable<client::result_type> client::generar_comprobante(comprobante doc, call_options o) {
+    if (auto err = validate(e_->cfg, doc, o))
+        co_return e_->fail(operation::generar_comprobante, clock::now(), *err, "validation");
+    co_return co_await send(operation::generar_comprobante, doc.key(), json::write(doc));
+}
+
+asio::awaitable<client::result_type> client::consultar_comprobante(document_key key) {
+    co_return co_await send(operation::consultar_comprobante, key,
+                            consult_body(operation::consultar_comprobante, key));
+}
+
+asio::awaitable<client::result_type> client::generar_anulacion(anulacion doc, call_options o) {
+    if (auto err = validate(e_->cfg, doc, o))
+        co_return e_->fail(operation::generar_anulacion, clock::now(), *err, "validation");
+    document_key key{static_cast<int>(doc.tipo_de_comprobante.value_or(0)), doc.serie.value_or(""),
+                     doc.numero.value_or(0)};
+    co_return co_await send(operation::generar_anulacion, key, json::write(json::request{std::move(doc)}));
+}
+
+asio::awaitable<client::result_type> client::consultar_anulacion(document_key key) {
+    co_return co_await send(operation::consultar_anulacion, key,
+                            consult_body(operation::consultar_anulacion, key));
+}
+
+asio::awaitable<client::result_type> client::generar_guia(guia doc, call_options o) {
+    if (auto err = validate(e_->cfg, doc, o))
+        co_return e_->fail(operation::generar_guia, clock::now(), *err, "validation");
+    auto key = doc.key();
+    co_return co_await send(operation::generar_guia, key, json::write(json::request{std::move(doc)}));
+}
+
+asio::awaitable<client::result_type> client::consultar_guia(document_key key) {
+    co_return co_await send(operation::consultar_guia, key, consult_body(operation::consultar_guia, key));
+}
+
+asio::awaitable<client::result_type> client::generar_retencion(retencion_percepcion doc, call_options o) {
+    doc.percepcion = false;
+    if (auto err = validate(e_->cfg, doc, o))
+        co_return e_->fail(operation::generar_retencion, clock::now(), *err, "validation");
+    auto key = doc.key();
+    co_return co_await send(operation::generar_retencion, key, json::write(json::request{std::move(doc)}));
+}
+
+asio::awaitable<client::result_type> client::generar_percepcion(retencion_percepcion doc, call_options o) {
+    doc.percepcion = true;
+    if (auto err = validate(e_->cfg, doc, o))
+        co_return e_->fail(operation::generar_percepcion, clock::now(), *err, "validation");
+    auto key = doc.key();
+    co_return co_await send(operation::generar_percepcion, key, json::write(json::request{std::move(doc)}));
+}
+
+namespace {
+std::string reversion_body(operation op, const std::string& serie, std::int64_t numero,
+                           const std::string& motivo) {
+    consulta c;
+    c.op = op;
+    c.serie = serie;
+    c.numero = numero;
+    if (!motivo.empty()) c.motivo = motivo;
+    return json::write(json::request{std::move(c)});
+}
+}  // namespace
+
+#define NUBEFACT_RETPER_METHODS(kind)                                                                       \
+    asio::awaitable<client::result_type> client::consultar_##kind(std::string serie, std::int64_t numero) { \
+        auto op = operation::consultar_##kind;                                                              \
+        auto key = retper_key(op, serie, numero);                                                           \
+        co_return co_await send(op, key, consult_body(op, key));                                            \
+    }                                                                                                       \
+    asio::awaitable<client::result_type> client::generar_reversion_##kind(                                  \
+        std::string serie, std::int64_t numero, std::string motivo) {                                       \
+        auto op = operation::generar_reversion_##kind;                                                      \
+        co_return co_await send(op, retper_key(op, serie, numero),                                          \
+                                reversion_body(op, serie, numero, motivo));                                 \
+    }                                                                                                       \
+    asio::awaitable<client::result_type> client::consultar_reversion_##kind(std::string serie,              \
+                                                                            std::int64_t numero) {          \
+        auto op = operation::consultar_reversion_##kind;                                                    \
+        auto key = retper_key(op, serie, numero);                                                           \
+        co_return co_await send(op, key, consult_body(op, key));                                            \
+    }
+NUBEFACT_RETPER_METHODS(retencion)
+NUBEFACT_RETPER_METHODS(percepcion)
+#undef NUBEFACT_RETPER_METHODS
+
+// ---- blocking_client ------------------------------------------------------------------------------
+
+struct blocking_client::impl {
+    asio::io_context io{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+    std::unique_ptr<client> c;
+    std::thread th;
+
+    impl(account_config cfg, client_options opts)
+        : c(std::make_unique<client>(io.get_executor(), std::move(cfg), std::move(opts))) {
+        th = std::thread([this] { io.run(); });
+    }
+    ~impl() {
+        guard.reset();
+        io.stop();
+        if (th.joinable()) th.join();
+        c.reset();
+    }
+    template <class F>
+    result_type call(F f) {
+        return asio::co_spawn(io, std::move(f), asio::use_future).get();
+    }
+};
+
+blocking_client::blocking_client(account_config cfg, client_options opts)
+    : impl_(std::make_unique<impl>(std::move(cfg), std::move(opts))) {}
+blocking_client::~blocking_client() = default;
+
+client& blocking_client::async() {
+    return *impl_->c;
+}
+const account_config& blocking_client::config() const {
+    return impl_->c->config();
+}
+const std::shared_ptr<intent_journal>& blocking_client::journal() const {
+    return impl_->c->journal();
+}
+
+#define NUBEFACT_BLOCK(expr) \
+    return impl_->call(      \
+        [&, c = impl_->c.get()]() -> asio::awaitable<result_type> { co_return co_await (expr); })
+
+blocking_client::result_type blocking_client::generar_comprobante(const comprobante& d,
+                                                                  const call_options& o) {
+    NUBEFACT_BLOCK(c->generar_comprobante(d, o));
+}
+blocking_client::result_type blocking_client::consultar_comprobante(const document_key& k) {
+    NUBEFACT_BLOCK(c->consultar_comprobante(k));
+}
+blocking_client::result_type blocking_client::generar_anulacion(const anulacion& d, const call_options& o) {
+    NUBEFACT_BLOCK(c->generar_anulacion(d, o));
+}
+blocking_client::result_type blocking_client::consultar_anulacion(const document_key& k) {
+    NUBEFACT_BLOCK(c->consultar_anulacion(k));
+}
+blocking_client::result_type blocking_client::generar_guia(const guia& d, const call_options& o) {
+    NUBEFACT_BLOCK(c->generar_guia(d, o));
+}
+blocking_client::result_type blocking_client::consultar_guia(const document_key& k) {
+    NUBEFACT_BLOCK(c->consultar_guia(k));
+}
+blocking_client::result_type blocking_client::generar_retencion(const retencion_percepcion& d,
+                                                                const call_options& o) {
+    NUBEFACT_BLOCK(c->generar_retencion(d, o));
+}
+blocking_client::result_type blocking_client::consultar_retencion(const std::string& s, std::int64_t n) {
+    NUBEFACT_BLOCK(c->consultar_retencion(s, n));
+}
+blocking_client::result_type blocking_client::generar_reversion_retencion(const std::string& s,
+                                                                          std::int64_t n,
+                                                                          const std::string& m) {
+    NUBEFACT_BLOCK(c->generar_reversion_retencion(s, n, m));
+}
+blocking_client::result_type blocking_client::consultar_reversion_retencion(const std::string& s,
+                                                                            std::int64_t n) {
+    NUBEFACT_BLOCK(c->consultar_reversion_retencion(s, n));
+}
+blocking_client::result_type blocking_client::generar_percepcion(const retencion_percepcion& d,
+                                                                 const call_options& o) {
+    NUBEFACT_BLOCK(c->generar_percepcion(d, o));
+}
+blocking_client::result_type blocking_client::consultar_percepcion(const std::string& s, std::int64_t n) {
+    NUBEFACT_BLOCK(c->consultar_percepcion(s, n));
+}
+blocking_client::result_type blocking_client::generar_reversion_percepcion(const std::string& s,
+                                                                           std::int64_t n,
+                                                                           const std::string& m) {
+    NUBEFACT_BLOCK(c->generar_reversion_percepcion(s, n, m));
+}
+blocking_client::result_type blocking_client::consultar_reversion_percepcion(const std::string& s,
+                                                                             std::int64_t n) {
+    NUBEFACT_BLOCK(c->consultar_reversion_percepcion(s, n));
+}
+blocking_client::result_type blocking_client::send(operation op, const document_key& k, std::string body) {
+    NUBEFACT_BLOCK(c->send(op, k, std::move(body)));
+}
+#undef NUBEFACT_BLOCK
+
+}  // namespace nubefact
