@@ -1,0 +1,118 @@
+// Durable store: accounts, the intent journal (documents) and the audit trail (api_calls) on
+// SQLite or PostgreSQL, chosen by URL; writes go through one batching writer thread.
+#pragma once
+
+#include <nubefact/config.hpp>
+#include <nubefact/document.hpp>
+#include <nubefact/error.hpp>
+#include <nubefact/journal.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace nubefact::store {
+
+// One configured Nubefact account as kept in the accounts table: the client's account_config
+// (name, ruta, token, auth, rate, burst, min_interval, max_concurrency, connect/request/total
+// timeouts are stored; its other fields keep their defaults) plus the RUC and an enabled flag.
+// config.token is plain text in memory; the store encrypts it at rest when NUBEFACT_SECRET_KEY is set.
+struct account {
+    account_config config;
+    std::string ruc;
+    bool enabled = true;
+    std::chrono::system_clock::time_point created_at, updated_at;  // set by the store
+};
+
+// "••••…1234": everything but the last 4 characters hidden (all of it when shorter than 8).
+std::string mask_token(std::string_view token);
+
+// Filters for log queries; empty fields do not filter.
+struct log_query {
+    std::optional<std::chrono::system_clock::time_point> since;
+    std::string account, operation, outcome;
+    std::size_t limit = 100;  // newest first
+};
+
+// An audit row as stored, with its id.
+struct stored_audit {
+    std::int64_t id = 0;
+    audit_record record;
+};
+
+// Filters for document lookups (`nubefact status`); empty fields do not filter.
+struct document_query {
+    std::string serie;
+    std::optional<std::int64_t> numero;
+    std::optional<int> tipo;
+    std::string account;
+    std::size_t limit = 100;
+};
+
+// Tuning of the writer thread and the caches. Defaults suit a CLI and a gateway alike.
+struct store_options {
+    std::size_t audit_queue_capacity = 65536;             // try_write() returns false beyond this
+    std::size_t max_batch = 1000;                         // rows per transaction
+    std::chrono::microseconds max_linger{5000};           // audit-only batches wait this long to fill up
+    std::chrono::milliseconds account_cache_check{2000};  // how often cached accounts are revalidated
+    std::optional<std::string> secret_key;  // default: env NUBEFACT_SECRET_KEY; empty = no encryption
+    std::function<std::chrono::steady_clock::time_point()> steady_now;  // default steady_clock::now
+};
+
+// The store. Thread-safe. journal() and audit() never block the caller on the database: rows are
+// queued for the writer thread, which commits them in batches; callbacks run on that thread after
+// the commit. The synchronous methods (accounts, queries) use a separate reader connection.
+class store {
+  public:
+    virtual ~store() = default;
+
+    virtual std::string_view backend() const noexcept = 0;  // "sqlite" or "postgresql"
+    virtual int schema_version() const noexcept = 0;
+    // Text of the last failed synchronous call on this store (database message; never a token,
+    // never a parameter value). For diagnostics only.
+    virtual std::string last_error() const = 0;
+
+    // Accounts. add: store_errc::constraint when the name exists; set/remove: not_found when not.
+    virtual result<void> add_account(const account& a) = 0;
+    virtual result<void> update_account(const account& a) = 0;
+    virtual result<void> remove_account(std::string_view name) = 0;
+    virtual result<std::vector<account>> list_accounts() = 0;
+    // Served from a cache revalidated at most every account_cache_check (a version counter).
+    virtual result<std::optional<account>> find_account(std::string_view name) = 0;
+
+    // Documents and audit rows, read synchronously (CLI, gateway).
+    virtual result<std::vector<intent_record>> find_documents(const document_query& q) = 0;
+    virtual result<std::vector<stored_audit>> query_log(const log_query& q) = 0;
+
+    // The durable seams for the client.
+    virtual intent_journal& journal() noexcept = 0;
+    virtual audit_sink& audit() noexcept = 0;
+
+    // Blocks until everything queued before the call is committed (or failed).
+    virtual void flush() = 0;
+    // Flushes and stops the writer; later writes fail with store_errc::closed. Idempotent; the
+    // destructor calls it.
+    virtual void close() = 0;
+};
+
+// Opens (creating if needed) and migrates a store:
+//   sqlite:PATH | sqlite://PATH  (WAL, busy_timeout; ?synchronous=normal|full, default full)
+//   postgresql://… | postgres://… (a libpq URI)
+// Errors: bad_url, open_failed, migration_failed. `diagnostic`, when given, receives the database's
+// message on failure; it never contains the URL's password.
+result<std::unique_ptr<store>> open_store(std::string_view url, store_options options = {},
+                                          std::string* diagnostic = nullptr);
+
+// The URL the CLI uses when --store is absent: env NUBEFACT_STORE, else "sqlite:./nubefact.db".
+std::string default_store_url();
+
+// The URL with any password replaced by "***" (for messages).
+std::string redact_url(std::string_view url);
+
+}  // namespace nubefact::store

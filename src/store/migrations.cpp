@@ -1,0 +1,147 @@
+// Versioned schema migrations, applied on open under a write lock (BEGIN IMMEDIATE / advisory lock).
+#include "db.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace nubefact::store::detail {
+namespace {
+
+struct migration {
+    int version;
+    const char* sql;  // "{pk}" becomes the dialect's auto-increment primary key
+};
+
+// Times are microseconds since the Unix epoch (UTC); booleans are 0/1 integers on both backends.
+constexpr migration migrations[] = {
+    {1, R"sql(
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('accounts_version', 0);
+CREATE TABLE accounts (
+    id {pk},
+    name TEXT NOT NULL UNIQUE,
+    ruc TEXT NOT NULL,
+    ruta TEXT NOT NULL,
+    token TEXT NOT NULL,
+    auth TEXT NOT NULL DEFAULT 'bare',
+    rate DOUBLE PRECISION NOT NULL,
+    burst INTEGER NOT NULL,
+    min_interval_ms BIGINT NOT NULL,
+    max_concurrency INTEGER NOT NULL,
+    connect_timeout_ms BIGINT NOT NULL,
+    request_timeout_ms BIGINT NOT NULL,
+    total_timeout_ms BIGINT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE documents (
+    id {pk},
+    account TEXT NOT NULL,
+    family TEXT NOT NULL CHECK (family IN ('emit', 'void')),
+    tipo INTEGER NOT NULL,
+    serie TEXT NOT NULL,
+    numero BIGINT NOT NULL,
+    op TEXT NOT NULL,
+    payload_hash TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'accepted', 'rejected', 'failed', 'unknown')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    codigo INTEGER,
+    aceptada_por_sunat INTEGER,
+    sunat_responsecode TEXT NOT NULL DEFAULT '',
+    sunat_description TEXT NOT NULL DEFAULT '',
+    sunat_note TEXT NOT NULL DEFAULT '',
+    enlace TEXT NOT NULL DEFAULT '',
+    enlace_del_pdf TEXT NOT NULL DEFAULT '',
+    enlace_del_xml TEXT NOT NULL DEFAULT '',
+    enlace_del_cdr TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (account, family, tipo, serie, numero)
+);
+CREATE INDEX documents_serie_numero ON documents (serie, numero);
+CREATE INDEX documents_state ON documents (state);
+CREATE TABLE api_calls (
+    id {pk},
+    at BIGINT NOT NULL,
+    account TEXT NOT NULL,
+    operation TEXT NOT NULL,
+    document TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    http_status INTEGER NOT NULL,
+    codigo INTEGER,
+    outcome TEXT NOT NULL,
+    latency_us BIGINT NOT NULL,
+    request_bytes BIGINT NOT NULL,
+    response_bytes BIGINT NOT NULL,
+    request_body TEXT,
+    response_body TEXT
+);
+CREATE INDEX api_calls_at ON api_calls (at);
+CREATE INDEX api_calls_account_at ON api_calls (account, at);
+)sql"},
+};
+
+std::string render(const char* sql, dialect d) {
+    std::string s(sql);
+    const std::string pk =
+        d == dialect::sqlite ? "INTEGER PRIMARY KEY" : "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY";
+    for (std::size_t p; (p = s.find("{pk}")) != std::string::npos;) s.replace(p, 4, pk);
+    return s;
+}
+
+std::int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+int latest_schema_version() noexcept {
+    return migrations[std::size(migrations) - 1].version;
+}
+
+result<int> migrate(connection& c, std::string* diagnostic) {
+    auto failed = [&](error_code) -> result<int> {
+        if (diagnostic) *diagnostic = c.last_error();
+        c.rollback();
+        return store_errc::migration_failed;
+    };
+    if (auto r = c.begin_write(); !r) return failed(r.error());
+    if (c.kind() == dialect::postgresql) {
+        // Serialises concurrent openers (CREATE TABLE IF NOT EXISTS alone races in PostgreSQL).
+        if (auto r = c.query("SELECT pg_advisory_xact_lock(7201865031)"); !r) return failed(r.error());
+    }
+    if (auto r = c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, "
+                        "applied_at BIGINT NOT NULL)");
+        !r)
+        return failed(r.error());
+    auto cur = c.query("SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (!cur) return failed(cur.error());
+    int version = std::stoi(cur->at(0).at(0).value_or("0"));
+    if (version > latest_schema_version()) {
+        if (diagnostic)
+            *diagnostic = "database schema version " + std::to_string(version) +
+                          " is newer than this build (" + std::to_string(latest_schema_version()) + ")";
+        c.rollback();
+        return store_errc::migration_failed;
+    }
+    for (const auto& m : migrations) {
+        if (m.version <= version) continue;
+        if (auto r = c.exec(render(m.sql, c.kind())); !r) return failed(r.error());
+        value params[] = {std::int64_t{m.version}, now_us()};
+        if (auto r = c.query("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)", params); !r)
+            return failed(r.error());
+        version = m.version;
+    }
+    if (auto r = c.commit(); !r) return failed(r.error());
+    return version;
+}
+
+}  // namespace nubefact::store::detail

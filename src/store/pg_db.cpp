@@ -1,0 +1,159 @@
+// PostgreSQL connection over libpq: prepared statements, text parameters, one reconnect on loss.
+#include "db.hpp"
+
+#include <libpq-fe.h>
+
+#include <cstdio>
+#include <cstring>
+#include <unordered_map>
+
+namespace nubefact::store::detail {
+namespace {
+
+// SQLSTATE classes: 23 integrity, 40001 serialization, 40P01 deadlock, 55P03 lock not available.
+error_code map_sqlstate(const char* state) {
+    if (!state) return store_errc::query_failed;
+    if (std::strncmp(state, "23", 2) == 0) return store_errc::constraint;
+    if (std::strcmp(state, "40001") == 0 || std::strcmp(state, "40P01") == 0 ||
+        std::strcmp(state, "55P03") == 0)
+        return store_errc::busy;
+    if (std::strncmp(state, "08", 2) == 0) return store_errc::closed;
+    return store_errc::query_failed;
+}
+
+struct result_guard {
+    PGresult* r;
+    ~result_guard() { PQclear(r); }
+};
+
+class pg_connection final : public connection {
+  public:
+    explicit pg_connection(PGconn* c) : conn_(c) {}
+    ~pg_connection() override { PQfinish(conn_); }
+
+    dialect kind() const noexcept override { return dialect::postgresql; }
+    const std::string& last_error() const noexcept override { return error_; }
+
+    result<rows> query(std::string_view sql, std::span<const value> params) override {
+        if (!ensure_connected()) return store_errc::closed;
+        std::string key(sql);
+        std::string name;
+        if (auto it = prepared_.find(key); it != prepared_.end()) {
+            name = it->second;
+        } else {
+            if (prepared_.size() > 512) deallocate_all();
+            name = "nf" + std::to_string(++next_id_);
+            result_guard p{PQprepare(conn_, name.c_str(), key.c_str(), 0, nullptr)};
+            if (PQresultStatus(p.r) != PGRES_COMMAND_OK) return fail(p.r);
+            prepared_.emplace(std::move(key), name);
+        }
+        std::vector<std::string> texts(params.size());
+        std::vector<const char*> ptrs(params.size(), nullptr);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const value& v = params[i];
+            if (std::holds_alternative<std::monostate>(v)) continue;
+            if (auto* n = std::get_if<std::int64_t>(&v)) {
+                texts[i] = std::to_string(*n);
+            } else if (auto* d = std::get_if<double>(&v)) {
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "%.17g", *d);
+                texts[i] = buf;
+            } else {
+                texts[i] = std::get<std::string>(v);
+            }
+            ptrs[i] = texts[i].c_str();
+        }
+        result_guard r{PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), ptrs.data(),
+                                      nullptr, nullptr, 0)};
+        auto st = PQresultStatus(r.r);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return fail(r.r);
+        rows out;
+        int n = PQntuples(r.r), nf = PQnfields(r.r);
+        out.reserve(static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i) {
+            row rw(static_cast<std::size_t>(nf));
+            for (int f = 0; f < nf; ++f) {
+                if (PQgetisnull(r.r, i, f)) continue;
+                rw[static_cast<std::size_t>(f)].emplace(PQgetvalue(r.r, i, f),
+                                                        static_cast<std::size_t>(PQgetlength(r.r, i, f)));
+            }
+            out.push_back(std::move(rw));
+        }
+        return out;
+    }
+
+    result<void> exec(std::string_view script) override {
+        if (!ensure_connected()) return store_errc::closed;
+        std::string s(script);
+        result_guard r{PQexec(conn_, s.c_str())};
+        auto st = PQresultStatus(r.r);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return fail(r.r);
+        return {};
+    }
+
+    result<void> begin_write() override { return exec("BEGIN"); }
+    result<void> commit() override {
+        auto r = exec("COMMIT");
+        if (!r) rollback();
+        return r;
+    }
+    void rollback() noexcept override {
+        if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+            PGresult* r = PQexec(conn_, "ROLLBACK");
+            PQclear(r);
+        }
+    }
+
+  private:
+    // A dropped connection is re-established once, outside any transaction; prepared statements
+    // die with the old session.
+    bool ensure_connected() {
+        if (PQstatus(conn_) == CONNECTION_OK) return true;
+        PQreset(conn_);
+        prepared_.clear();
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            error_ = "connection to PostgreSQL lost";
+            return false;
+        }
+        return true;
+    }
+    void deallocate_all() {
+        PGresult* r = PQexec(conn_, "DEALLOCATE ALL");
+        PQclear(r);
+        prepared_.clear();
+    }
+    // Only the primary message: DETAIL lines can echo row values (a token in "Failing row contains").
+    error_code fail(PGresult* r) {
+        const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+        error_ = primary ? primary : "PostgreSQL connection error";
+        if (PQstatus(conn_) != CONNECTION_OK) return store_errc::closed;
+        return map_sqlstate(r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr);
+    }
+
+    PGconn* conn_;
+    std::unordered_map<std::string, std::string> prepared_;
+    unsigned long next_id_ = 0;
+    std::string error_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<connection>> open_postgresql(const std::string& conninfo, std::string* diagnostic) {
+    PGconn* c = PQconnectdb(conninfo.c_str());
+    if (!c || PQstatus(c) != CONNECTION_OK) {
+        // libpq's message names host/port/user, never the password.
+        if (diagnostic) *diagnostic = c ? PQerrorMessage(c) : "out of memory";
+        while (diagnostic && !diagnostic->empty() && (diagnostic->back() == '\n')) diagnostic->pop_back();
+        PQfinish(c);
+        return store_errc::open_failed;
+    }
+    auto conn = std::make_unique<pg_connection>(c);
+    auto r = conn->exec("SET client_min_messages = warning");
+    if (!r) {
+        if (diagnostic) *diagnostic = conn->last_error();
+        return store_errc::open_failed;
+    }
+    return std::unique_ptr<connection>(std::move(conn));
+}
+
+}  // namespace nubefact::store::detail

@@ -1,0 +1,999 @@
+// The store on top of detail::connection: writer thread with batched transactions, durable intent
+// journal and audit sink, accounts with an encrypted token column and a revalidated cache.
+#include "crypto.hpp"
+#include "db.hpp"
+
+#include <nubefact/store.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <variant>
+
+namespace nubefact::store {
+namespace {
+
+using detail::value;
+using sys_clock = std::chrono::system_clock;
+
+std::int64_t to_us(sys_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+sys_clock::time_point from_us(std::int64_t us) {
+    return sys_clock::time_point(
+        std::chrono::duration_cast<sys_clock::duration>(std::chrono::microseconds(us)));
+}
+std::int64_t now_us() {
+    return to_us(sys_clock::now());
+}
+
+std::int64_t as_i64(const std::optional<std::string>& s, std::int64_t dflt = 0) {
+    if (!s) return dflt;
+    std::int64_t v = dflt;
+    std::from_chars(s->data(), s->data() + s->size(), v);
+    return v;
+}
+double as_f64(const std::optional<std::string>& s) {
+    if (!s) return 0;
+    double v = 0;
+    std::from_chars(s->data(), s->data() + s->size(), v);
+    return v;
+}
+std::optional<int> as_opt_int(const std::optional<std::string>& s) {
+    if (!s) return std::nullopt;
+    return static_cast<int>(as_i64(s));
+}
+value opt_value(const std::optional<std::string>& s) {
+    if (!s) return std::monostate{};
+    return *s;
+}
+value opt_value(const std::optional<int>& i) {
+    if (!i) return std::monostate{};
+    return std::int64_t{*i};
+}
+value opt_value(const std::optional<bool>& b) {
+    if (!b) return std::monostate{};
+    return std::int64_t{*b ? 1 : 0};
+}
+
+constexpr std::string_view state_names[] = {"pending",  "sending", "accepted",
+                                            "rejected", "failed",  "unknown"};
+std::string_view state_name(doc_state s) {
+    return state_names[static_cast<std::size_t>(s)];
+}
+doc_state state_from(std::string_view s) {
+    for (std::size_t i = 0; i < std::size(state_names); ++i)
+        if (state_names[i] == s) return static_cast<doc_state>(i);
+    return doc_state::unknown;
+}
+std::string family_of(operation op) {
+    return is_void_operation(op) ? "void" : "emit";
+}
+
+std::string_view auth_name(auth_scheme a) {
+    return a == auth_scheme::token_token ? "token_token" : "bare";
+}
+auth_scheme auth_from(std::string_view s) {
+    return s == "token_token" ? auth_scheme::token_token : auth_scheme::bare;
+}
+
+// Replaces every occurrence of each known token (defence in depth: audit rows are token-free by contract).
+void scrub(std::string& s, const std::vector<std::string>& tokens) {
+    for (const auto& t : tokens) {
+        if (t.size() < 4) continue;
+        for (std::size_t p; (p = s.find(t)) != std::string::npos;) s.replace(p, t.size(), "***");
+    }
+}
+
+constexpr const char* doc_columns =
+    "account, op, tipo, serie, numero, payload_hash, payload, state, attempts, codigo, aceptada_por_sunat, "
+    "sunat_responsecode, sunat_description, sunat_note, enlace, enlace_del_pdf, enlace_del_xml, "
+    "enlace_del_cdr, "
+    "error, created_at, updated_at";
+
+intent_record parse_document(const detail::row& r) {
+    intent_record d;
+    d.what.account = r[0].value_or("");
+    d.what.op = operation_from_string(r[1].value_or("")).value_or(operation::generar_comprobante);
+    d.what.key.tipo = static_cast<int>(as_i64(r[2]));
+    d.what.key.serie = r[3].value_or("");
+    d.what.key.numero = as_i64(r[4]);
+    d.what.payload_hash = r[5].value_or("");
+    d.what.payload = r[6].value_or("");
+    d.state = state_from(r[7].value_or(""));
+    d.attempts = static_cast<int>(as_i64(r[8]));
+    d.codigo = as_opt_int(r[9]);
+    if (r[10]) d.aceptada_por_sunat = as_i64(r[10]) != 0;
+    d.sunat_responsecode = r[11].value_or("");
+    d.sunat_description = r[12].value_or("");
+    d.sunat_note = r[13].value_or("");
+    d.enlace = r[14].value_or("");
+    d.enlace_del_pdf = r[15].value_or("");
+    d.enlace_del_xml = r[16].value_or("");
+    d.enlace_del_cdr = r[17].value_or("");
+    d.error = r[18].value_or("");
+    d.created_at = from_us(as_i64(r[19]));
+    d.updated_at = from_us(as_i64(r[20]));
+    return d;
+}
+
+constexpr const char* account_columns =
+    "name, ruc, ruta, token, auth, rate, burst, min_interval_ms, max_concurrency, connect_timeout_ms, "
+    "request_timeout_ms, total_timeout_ms, enabled, created_at, updated_at";
+
+constexpr std::size_t audit_cols = 13;
+constexpr std::size_t audit_rows_per_insert = 64;
+
+// ---- queued operations -------------------------------------------------------------------
+
+struct audit_op {
+    audit_record rec;
+};
+struct record_op {
+    intent what;
+    std::function<void(result<intent_journal::record_result>)> done;
+};
+struct update_op {
+    std::string account;
+    document_key key;
+    state_update u;
+    std::function<void(result<void>)> done;
+};
+struct find_op {
+    std::string account;
+    std::string family;
+    document_key key;
+    std::function<void(result<std::optional<intent_record>>)> done;
+};
+struct flush_op {
+    std::shared_ptr<std::promise<void>> p;
+};
+using queued_op = std::variant<audit_op, record_op, update_op, find_op, flush_op>;
+
+void fail_op(queued_op& op, error_code ec) {
+    std::visit(
+        [&](auto& o) {
+            using T = std::decay_t<decltype(o)>;
+            if constexpr (std::is_same_v<T, flush_op>) {
+                o.p->set_value();
+            } else if constexpr (!std::is_same_v<T, audit_op>) {
+                if (o.done) o.done(ec);
+            }
+        },
+        op);
+}
+
+class sql_store;
+
+class durable_journal final : public intent_journal {
+  public:
+    explicit durable_journal(sql_store& s) : s_(s) {}
+    void record(const intent& what, std::function<void(result<record_result>)> done) override;
+    void update(const std::string& account, const document_key& key, const state_update& u,
+                std::function<void(result<void>)> done) override;
+    void find(const std::string& account, const document_key& key,
+              std::function<void(result<std::optional<intent_record>>)> done) override;
+    void find(const std::string& account, operation op, const document_key& key,
+              std::function<void(result<std::optional<intent_record>>)> done) override;
+
+  private:
+    sql_store& s_;
+};
+
+class durable_audit final : public audit_sink {
+  public:
+    explicit durable_audit(sql_store& s) : s_(s) {}
+    bool try_write(audit_record&& r) override;
+    void wait_for_space(std::function<void()> ready) override;
+
+  private:
+    sql_store& s_;
+};
+
+class sql_store final : public store {
+  public:
+    sql_store(std::unique_ptr<detail::connection> writer, std::unique_ptr<detail::connection> admin,
+              int version, store_options opt, std::optional<detail::token_cipher> cipher)
+        : writer_conn_(std::move(writer)),
+          admin_(std::move(admin)),
+          version_(version),
+          opt_(std::move(opt)),
+          cipher_(std::move(cipher)),
+          journal_(*this),
+          audit_(*this) {
+        if (!opt_.steady_now) opt_.steady_now = [] { return std::chrono::steady_clock::now(); };
+        if (opt_.max_batch == 0) opt_.max_batch = 1;
+        if (opt_.audit_queue_capacity == 0) opt_.audit_queue_capacity = 1;
+        tokens_ = std::make_shared<const std::vector<std::string>>();
+        {
+            std::lock_guard lk(cache_mu_);
+            (void)revalidate_cache_locked(true);
+        }
+        writer_ = std::thread([this] { writer_loop(); });
+    }
+    ~sql_store() override { close(); }
+
+    std::string_view backend() const noexcept override {
+        return admin_->kind() == detail::dialect::sqlite ? "sqlite" : "postgresql";
+    }
+    int schema_version() const noexcept override { return version_; }
+    std::string last_error() const override {
+        std::lock_guard lk(err_mu_);
+        return last_error_;
+    }
+
+    // ---- accounts ----
+
+    result<void> add_account(const account& a) override {
+        auto token = seal(a.config.name, a.config.token);
+        if (!token) return token.error();
+        auto now = now_us();
+        std::vector<value> p = account_params(a, *token);
+        p.push_back(now);
+        auto r = admin_write([&](detail::connection& c) -> result<void> {
+            auto q = c.query(
+                "INSERT INTO accounts (name, ruc, ruta, token, auth, rate, burst, min_interval_ms, "
+                "max_concurrency, "
+                "connect_timeout_ms, request_timeout_ms, total_timeout_ms, enabled, created_at, updated_at) "
+                "VALUES "
+                "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+                p);
+            if (!q) return q.error();
+            return bump_accounts_version(c);
+        });
+        invalidate_cache();
+        return r;
+    }
+
+    result<void> update_account(const account& a) override {
+        auto token = seal(a.config.name, a.config.token);
+        if (!token) return token.error();
+        std::vector<value> p = account_params(a, *token);
+        p.push_back(now_us());
+        auto r = admin_write([&](detail::connection& c) -> result<void> {
+            auto q = c.query(
+                "UPDATE accounts SET ruc = $2, ruta = $3, token = $4, auth = $5, rate = $6, burst = $7, "
+                "min_interval_ms = $8, max_concurrency = $9, connect_timeout_ms = $10, request_timeout_ms = "
+                "$11, "
+                "total_timeout_ms = $12, enabled = $13, updated_at = $14 WHERE name = $1 RETURNING id",
+                p);
+            if (!q) return q.error();
+            if (q->empty()) return store_errc::not_found;
+            return bump_accounts_version(c);
+        });
+        invalidate_cache();
+        return r;
+    }
+
+    result<void> remove_account(std::string_view name) override {
+        value p[] = {std::string(name)};
+        auto r = admin_write([&](detail::connection& c) -> result<void> {
+            auto q = c.query("DELETE FROM accounts WHERE name = $1 RETURNING id", p);
+            if (!q) return q.error();
+            if (q->empty()) return store_errc::not_found;
+            return bump_accounts_version(c);
+        });
+        invalidate_cache();
+        return r;
+    }
+
+    result<std::vector<account>> list_accounts() override {
+        std::lock_guard lk(admin_mu_);
+        return load_accounts_locked(false);
+    }
+
+    result<std::optional<account>> find_account(std::string_view name) override {
+        std::lock_guard lk(cache_mu_);
+        if (auto r = revalidate_cache_locked(false); !r) return r.error();
+        auto it = cache_.find(name);
+        if (it == cache_.end()) return std::optional<account>{};
+        if (it->second.config.token.starts_with(detail::enc_prefix)) {
+            remember_error("the account's token is encrypted and NUBEFACT_SECRET_KEY is missing or wrong");
+            return store_errc::crypto;
+        }
+        return std::optional<account>{it->second};
+    }
+
+    // ---- reads ----
+
+    result<std::vector<intent_record>> find_documents(const document_query& q) override {
+        std::string sql = std::string("SELECT ") + doc_columns + " FROM documents WHERE 1 = 1";
+        std::vector<value> p;
+        auto add = [&](const char* cond, value v) {
+            p.push_back(std::move(v));
+            sql += std::string(" AND ") + cond + " = $" + std::to_string(p.size());
+        };
+        if (!q.serie.empty()) add("serie", q.serie);
+        if (q.numero) add("numero", *q.numero);
+        if (q.tipo) add("tipo", std::int64_t{*q.tipo});
+        if (!q.account.empty()) add("account", q.account);
+        p.push_back(static_cast<std::int64_t>(q.limit));
+        sql += " ORDER BY updated_at DESC, id DESC LIMIT $" + std::to_string(p.size());
+        std::lock_guard lk(admin_mu_);
+        auto r = admin_->query(sql, p);
+        if (!r) return remember(r.error());
+        std::vector<intent_record> out;
+        for (auto& row : *r) out.push_back(parse_document(row));
+        return out;
+    }
+
+    result<std::vector<stored_audit>> query_log(const log_query& q) override {
+        std::string sql =
+            "SELECT id, at, account, operation, document, attempt, http_status, codigo, outcome, latency_us, "
+            "request_bytes, response_bytes, request_body, response_body FROM api_calls WHERE 1 = 1";
+        std::vector<value> p;
+        auto add = [&](const char* cond, value v) {
+            p.push_back(std::move(v));
+            sql += std::string(" AND ") + cond + " $" + std::to_string(p.size());
+        };
+        if (q.since) add("at >=", to_us(*q.since));
+        if (!q.account.empty()) add("account =", q.account);
+        if (!q.operation.empty()) add("operation =", q.operation);
+        if (!q.outcome.empty()) add("outcome =", q.outcome);
+        p.push_back(static_cast<std::int64_t>(q.limit));
+        sql += " ORDER BY id DESC LIMIT $" + std::to_string(p.size());
+        std::lock_guard lk(admin_mu_);
+        auto r = admin_->query(sql, p);
+        if (!r) return remember(r.error());
+        std::vector<stored_audit> out;
+        for (auto& row : *r) {
+            stored_audit s;
+            s.id = as_i64(row[0]);
+            auto& a = s.record;
+            a.at = from_us(as_i64(row[1]));
+            a.account = row[2].value_or("");
+            a.operation = row[3].value_or("");
+            a.document = row[4].value_or("");
+            a.attempt = static_cast<int>(as_i64(row[5]));
+            a.http_status = static_cast<int>(as_i64(row[6]));
+            a.codigo = as_opt_int(row[7]);
+            a.outcome = row[8].value_or("");
+            a.latency = std::chrono::microseconds(as_i64(row[9]));
+            a.request_bytes = static_cast<std::size_t>(as_i64(row[10]));
+            a.response_bytes = static_cast<std::size_t>(as_i64(row[11]));
+            a.request_body = row[12].value_or("");
+            a.response_body = row[13].value_or("");
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+    intent_journal& journal() noexcept override { return journal_; }
+    audit_sink& audit() noexcept override { return audit_; }
+
+    void flush() override {
+        auto p = std::make_shared<std::promise<void>>();
+        auto f = p->get_future();
+        enqueue_control(flush_op{p});
+        f.wait();
+    }
+
+    void close() override {
+        {
+            std::lock_guard lk(q_mu_);
+            if (stopping_) {
+                // Another caller is closing (or has closed); wait for the writer below.
+            }
+            stopping_ = true;
+        }
+        q_cv_.notify_all();
+        std::lock_guard jl(join_mu_);
+        if (writer_.joinable()) writer_.join();
+        std::vector<std::function<void()>> waiters;
+        {
+            std::lock_guard lk(q_mu_);
+            waiters.swap(space_waiters_);
+        }
+        for (auto& w : waiters) safe_call(w);
+    }
+
+    // ---- queue (used by the journal and the audit sink) ----
+
+    void enqueue_control(queued_op op) {
+        {
+            std::lock_guard lk(q_mu_);
+            if (!closed_) {
+                q_.push_back(std::move(op));
+                ++control_queued_;
+                q_cv_.notify_one();
+                return;
+            }
+        }
+        fail_op(op, store_errc::closed);
+    }
+
+    bool try_write(audit_record&& r) {
+        std::lock_guard lk(q_mu_);
+        if (closed_) {
+            ++dropped_after_close_;
+            return true;  // shutting down: accepted and discarded, never blocks the caller
+        }
+        if (audit_queued_ >= opt_.audit_queue_capacity) return false;
+        bool was_empty = q_.empty();
+        q_.push_back(audit_op{std::move(r)});
+        ++audit_queued_;
+        if (was_empty || q_.size() >= opt_.max_batch) q_cv_.notify_one();
+        return true;
+    }
+
+    void wait_for_space(std::function<void()> ready) {
+        {
+            std::lock_guard lk(q_mu_);
+            if (!closed_ && audit_queued_ >= opt_.audit_queue_capacity) {
+                space_waiters_.push_back(std::move(ready));
+                return;
+            }
+        }
+        safe_call(ready);
+    }
+
+  private:
+    static void safe_call(const std::function<void()>& f) {
+        try {
+            if (f) f();
+        } catch (const std::exception& e) {
+            spdlog::error("store: a completion callback threw: {}", e.what());
+        } catch (...) {
+            spdlog::error("store: a completion callback threw");
+        }
+    }
+
+    void remember_error(std::string text) {
+        std::lock_guard lk(err_mu_);
+        last_error_ = std::move(text);
+    }
+    error_code remember(error_code ec) {
+        remember_error(admin_->last_error());
+        return ec;
+    }
+
+    result<std::string> seal(const std::string& name, const std::string& token) {
+        if (!cipher_) return token;
+        return cipher_->encrypt(token, name);
+    }
+
+    std::vector<value> account_params(const account& a, const std::string& stored_token) {
+        const auto& c = a.config;
+        return {c.name,
+                a.ruc,
+                c.ruta,
+                stored_token,
+                std::string(auth_name(c.auth)),
+                c.rate.requests_per_second,
+                std::int64_t{c.rate.burst},
+                static_cast<std::int64_t>(c.rate.min_interval.count()),
+                std::int64_t{c.max_concurrency},
+                static_cast<std::int64_t>(c.connect_timeout.count()),
+                static_cast<std::int64_t>(c.request_timeout.count()),
+                static_cast<std::int64_t>(c.total_timeout.count()),
+                std::int64_t{a.enabled ? 1 : 0}};
+    }
+
+    static result<void> bump_accounts_version(detail::connection& c) {
+        auto q = c.query("UPDATE meta SET value = value + 1 WHERE key = 'accounts_version'");
+        if (!q) return q.error();
+        return {};
+    }
+
+    template <class F>
+    result<void> admin_write(F&& body) {
+        std::lock_guard lk(admin_mu_);
+        for (int attempt = 0;; ++attempt) {
+            auto r = admin_->begin_write();
+            if (r) r = body(*admin_);
+            if (r) r = admin_->commit();
+            if (r) return r;
+            remember_error(admin_->last_error());
+            admin_->rollback();
+            if (r.error() != store_errc::busy || attempt >= 3) return r;
+        }
+    }
+
+    // Reads every account; tokens decrypted when possible, else left as stored ("enc:v1:…").
+    result<std::vector<account>> load_accounts_locked(bool quiet) {
+        auto r = admin_->query(std::string("SELECT ") + account_columns + " FROM accounts ORDER BY name");
+        if (!r) {
+            if (!quiet) remember_error(admin_->last_error());
+            return r.error();
+        }
+        std::vector<account> out;
+        for (auto& row : *r) {
+            account a;
+            a.config.name = row[0].value_or("");
+            a.ruc = row[1].value_or("");
+            a.config.ruta = row[2].value_or("");
+            std::string tok = row[3].value_or("");
+            if (tok.starts_with(detail::enc_prefix) && cipher_) {
+                if (auto plain = cipher_->decrypt(tok, a.config.name)) tok = std::move(*plain);
+            }
+            a.config.token = std::move(tok);
+            a.config.auth = auth_from(row[4].value_or(""));
+            a.config.rate.requests_per_second = as_f64(row[5]);
+            a.config.rate.burst = static_cast<int>(as_i64(row[6]));
+            a.config.rate.min_interval = std::chrono::milliseconds(as_i64(row[7]));
+            a.config.max_concurrency = static_cast<int>(as_i64(row[8]));
+            a.config.connect_timeout = std::chrono::milliseconds(as_i64(row[9]));
+            a.config.request_timeout = std::chrono::milliseconds(as_i64(row[10]));
+            a.config.total_timeout = std::chrono::milliseconds(as_i64(row[11]));
+            a.enabled = as_i64(row[12]) != 0;
+            a.created_at = from_us(as_i64(row[13]));
+            a.updated_at = from_us(as_i64(row[14]));
+            out.push_back(std::move(a));
+        }
+        return out;
+    }
+
+    void invalidate_cache() {
+        std::lock_guard lk(cache_mu_);
+        (void)revalidate_cache_locked(true);
+    }
+
+    // Reloads the accounts when the version counter moved; checks at most every account_cache_check.
+    result<void> revalidate_cache_locked(bool force) {
+        auto now = opt_.steady_now();
+        if (!force && cache_version_ && now - cache_checked_ < opt_.account_cache_check) return {};
+        std::lock_guard lk(admin_mu_);
+        auto v = admin_->query("SELECT value FROM meta WHERE key = 'accounts_version'");
+        if (!v) {
+            remember_error(admin_->last_error());
+            return v.error();
+        }
+        std::int64_t ver = v->empty() ? 0 : as_i64(v->front()[0]);
+        cache_checked_ = now;
+        if (!force && cache_version_ && *cache_version_ == ver) return {};
+        auto all = load_accounts_locked(false);
+        if (!all) return all.error();
+        cache_.clear();
+        auto toks = std::make_shared<std::vector<std::string>>();
+        for (auto& a : *all) {
+            if (!a.config.token.starts_with(detail::enc_prefix)) toks->push_back(a.config.token);
+            std::string name = a.config.name;
+            cache_.emplace(std::move(name), std::move(a));
+        }
+        cache_version_ = ver;
+        std::lock_guard tl(tokens_mu_);
+        tokens_ = std::move(toks);
+        return {};
+    }
+
+    std::shared_ptr<const std::vector<std::string>> tokens() {
+        std::lock_guard tl(tokens_mu_);
+        return tokens_;
+    }
+
+    // ---- writer thread ----
+
+    void writer_loop() {
+        std::vector<queued_op> batch;
+        batch.reserve(opt_.max_batch);
+        for (;;) {
+            std::vector<std::function<void()>> waiters;
+            {
+                std::unique_lock lk(q_mu_);
+                q_cv_.wait(lk, [&] { return !q_.empty() || stopping_; });
+                if (q_.empty()) {
+                    closed_ = true;  // decided under the lock: nothing can slip in after this
+                    return;
+                }
+                if (control_queued_ == 0 && q_.size() < opt_.max_batch && opt_.max_linger.count() > 0 &&
+                    !stopping_) {
+                    q_cv_.wait_for(lk, opt_.max_linger, [&] {
+                        return q_.size() >= opt_.max_batch || control_queued_ > 0 || stopping_;
+                    });
+                }
+                std::size_t n = std::min(q_.size(), opt_.max_batch);
+                for (std::size_t i = 0; i < n; ++i) {
+                    if (std::holds_alternative<audit_op>(q_.front()))
+                        --audit_queued_;
+                    else
+                        --control_queued_;
+                    batch.push_back(std::move(q_.front()));
+                    q_.pop_front();
+                }
+                if (!space_waiters_.empty() && audit_queued_ < opt_.audit_queue_capacity)
+                    waiters.swap(space_waiters_);
+            }
+            for (auto& w : waiters) safe_call(w);
+            process(batch);
+            batch.clear();
+        }
+    }
+
+    void process(std::vector<queued_op>& batch) {
+        std::vector<std::function<void()>> completions;
+        auto r = run_transaction(batch.data(), batch.size(), completions);
+        if (r) {
+            for (auto& c : completions) safe_call(c);
+            return;
+        }
+        // One bad row must not sink the others: replay one operation per transaction.
+        for (auto& op : batch) {
+            completions.clear();
+            auto r1 = batch.size() == 1 ? r : run_transaction(&op, 1, completions);
+            if (r1) {
+                for (auto& c : completions) safe_call(c);
+            } else {
+                if (std::holds_alternative<audit_op>(op)) {
+                    spdlog::error("store: audit row lost: {}", writer_conn_->last_error());
+                }
+                fail_op(op, r1.error());
+            }
+        }
+    }
+
+    result<void> run_transaction(queued_op* ops, std::size_t n,
+                                 std::vector<std::function<void()>>& completions) {
+        for (int attempt = 0;; ++attempt) {
+            completions.clear();
+            auto r = try_transaction(ops, n, completions);
+            if (r) return r;
+            writer_conn_->rollback();
+            if (r.error() != store_errc::busy && r.error() != store_errc::closed) return r;
+            if (attempt >= 4) return r;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
+        }
+    }
+
+    result<void> try_transaction(queued_op* ops, std::size_t n,
+                                 std::vector<std::function<void()>>& completions) {
+        auto& c = *writer_conn_;
+        if (auto r = c.begin_write(); !r) return r;
+        auto toks = tokens();
+        std::size_t i = 0;
+        while (i < n) {
+            if (std::holds_alternative<audit_op>(ops[i])) {
+                std::size_t j = i;
+                while (j < n && j - i < audit_rows_per_insert && std::holds_alternative<audit_op>(ops[j]))
+                    ++j;
+                if (auto r = insert_audit(c, ops + i, j - i, *toks); !r) return r;
+                i = j;
+                continue;
+            }
+            auto r = std::visit(
+                [&](auto& o) -> result<void> {
+                    using T = std::decay_t<decltype(o)>;
+                    if constexpr (std::is_same_v<T, record_op>) return do_record(c, o, completions);
+                    if constexpr (std::is_same_v<T, update_op>) return do_update(c, o, *toks, completions);
+                    if constexpr (std::is_same_v<T, find_op>) return do_find(c, o, completions);
+                    if constexpr (std::is_same_v<T, flush_op>) {
+                        completions.push_back([p = o.p] { p->set_value(); });
+                        return {};
+                    }
+                    return {};
+                },
+                ops[i]);
+            if (!r) return r;
+            ++i;
+        }
+        return c.commit();
+    }
+
+    result<void> insert_audit(detail::connection& c, queued_op* ops, std::size_t n,
+                              const std::vector<std::string>& toks) {
+        std::string sql =
+            "INSERT INTO api_calls (at, account, operation, document, attempt, http_status, codigo, outcome, "
+            "latency_us, request_bytes, response_bytes, request_body, response_body) VALUES ";
+        std::vector<value> p;
+        p.reserve(n * audit_cols);
+        for (std::size_t k = 0; k < n; ++k) {
+            auto& a = std::get<audit_op>(ops[k]).rec;
+            if (k) sql += ", ";
+            sql += '(';
+            for (std::size_t col = 0; col < audit_cols; ++col) {
+                if (col) sql += ", ";
+                sql += '$' + std::to_string(k * audit_cols + col + 1);
+            }
+            sql += ')';
+            if (!a.request_body.empty()) scrub(a.request_body, toks);
+            if (!a.response_body.empty()) scrub(a.response_body, toks);
+            p.emplace_back(to_us(a.at));
+            p.emplace_back(a.account);
+            p.emplace_back(a.operation);
+            p.emplace_back(a.document);
+            p.emplace_back(std::int64_t{a.attempt});
+            p.emplace_back(std::int64_t{a.http_status});
+            p.push_back(opt_value(a.codigo));
+            p.emplace_back(a.outcome);
+            p.emplace_back(static_cast<std::int64_t>(a.latency.count()));
+            p.emplace_back(static_cast<std::int64_t>(a.request_bytes));
+            p.emplace_back(static_cast<std::int64_t>(a.response_bytes));
+            p.push_back(a.request_body.empty() ? value{} : value{a.request_body});
+            p.push_back(a.response_body.empty() ? value{} : value{a.response_body});
+        }
+        auto r = c.query(sql, p);
+        if (!r) return r.error();
+        return {};
+    }
+
+    result<std::optional<intent_record>> select_document(detail::connection& c, const std::string& account,
+                                                         const std::string& family, const document_key& key) {
+        value p[] = {account, family, std::int64_t{key.tipo}, key.serie, key.numero};
+        auto r =
+            c.query(std::string("SELECT ") + doc_columns +
+                        " FROM documents WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 "
+                        "AND numero = $5",
+                    p);
+        if (!r) return r.error();
+        if (r->empty()) return std::optional<intent_record>{};
+        return std::optional<intent_record>{parse_document(r->front())};
+    }
+
+    result<void> do_record(detail::connection& c, record_op& o,
+                           std::vector<std::function<void()>>& completions) {
+        const auto& w = o.what;
+        auto now = sys_clock::now();
+        std::string family = family_of(w.op);
+        value p[] = {w.account,      family,       std::int64_t{w.key.tipo},
+                     w.key.serie,    w.key.numero, std::string(to_string(w.op)),
+                     w.payload_hash, w.payload,    to_us(now)};
+        auto ins = c.query(
+            "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, payload, state, "
+            "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) "
+            "ON CONFLICT (account, family, tipo, serie, numero) DO NOTHING RETURNING id",
+            p);
+        if (!ins) return ins.error();
+        intent_journal::record_result res;
+        if (!ins->empty()) {
+            res.created = true;
+            res.record.what = w;
+            res.record.state = doc_state::pending;
+            // Stored with microsecond precision; report what a later find() returns.
+            res.record.created_at = res.record.updated_at = from_us(to_us(now));
+        } else {
+            // Already journaled (by us earlier, or by another process: ON CONFLICT waited for it).
+            auto existing = select_document(c, w.account, family, w.key);
+            if (!existing) return existing.error();
+            if (!*existing) return store_errc::query_failed;
+            res.record = std::move(**existing);
+        }
+        completions.push_back([done = std::move(o.done), res = std::move(res)]() mutable {
+            if (done) done(std::move(res));
+        });
+        return {};
+    }
+
+    result<void> do_update(detail::connection& c, update_op& o, const std::vector<std::string>& toks,
+                           std::vector<std::function<void()>>& completions) {
+        const auto& u = o.u;
+        std::optional<std::string> err = u.error;
+        if (err) scrub(*err, toks);
+        std::string family = family_of(u.op.value_or(operation::generar_comprobante));
+        value p[] = {std::string(state_name(u.state)),
+                     std::int64_t{u.count_attempt ? 1 : 0},
+                     opt_value(u.codigo),
+                     opt_value(u.aceptada_por_sunat),
+                     opt_value(u.sunat_responsecode),
+                     opt_value(u.sunat_description),
+                     opt_value(u.sunat_note),
+                     opt_value(u.enlace),
+                     opt_value(u.enlace_del_pdf),
+                     opt_value(u.enlace_del_xml),
+                     opt_value(u.enlace_del_cdr),
+                     opt_value(err),
+                     now_us(),
+                     o.account,
+                     family,
+                     std::int64_t{o.key.tipo},
+                     o.key.serie,
+                     o.key.numero};
+        auto r = c.query(
+            "UPDATE documents SET state = $1, attempts = attempts + $2, "
+            "codigo = COALESCE(CAST($3 AS INTEGER), codigo), "
+            "aceptada_por_sunat = COALESCE(CAST($4 AS INTEGER), aceptada_por_sunat), "
+            "sunat_responsecode = COALESCE(CAST($5 AS TEXT), sunat_responsecode), "
+            "sunat_description = COALESCE(CAST($6 AS TEXT), sunat_description), "
+            "sunat_note = COALESCE(CAST($7 AS TEXT), sunat_note), "
+            "enlace = COALESCE(CAST($8 AS TEXT), enlace), "
+            "enlace_del_pdf = COALESCE(CAST($9 AS TEXT), enlace_del_pdf), "
+            "enlace_del_xml = COALESCE(CAST($10 AS TEXT), enlace_del_xml), "
+            "enlace_del_cdr = COALESCE(CAST($11 AS TEXT), enlace_del_cdr), "
+            "error = COALESCE(CAST($12 AS TEXT), error), updated_at = $13 "
+            "WHERE account = $14 AND family = $15 AND tipo = $16 AND serie = $17 AND numero = $18 RETURNING "
+            "id",
+            p);
+        if (!r) return r.error();
+        result<void> res;
+        if (r->empty()) res = store_errc::not_found;
+        completions.push_back([done = std::move(o.done), res] {
+            if (done) done(res);
+        });
+        return {};
+    }
+
+    result<void> do_find(detail::connection& c, find_op& o, std::vector<std::function<void()>>& completions) {
+        auto r = select_document(c, o.account, o.family, o.key);
+        if (!r) return r.error();
+        completions.push_back([done = std::move(o.done), rec = std::move(*r)]() mutable {
+            if (done) done(std::move(rec));
+        });
+        return {};
+    }
+
+    std::unique_ptr<detail::connection> writer_conn_;  // the writer thread's only
+    std::unique_ptr<detail::connection> admin_;        // everything synchronous, under admin_mu_
+    std::mutex admin_mu_;
+    int version_;
+    store_options opt_;
+    std::optional<detail::token_cipher> cipher_;
+    durable_journal journal_;
+    durable_audit audit_;
+
+    mutable std::mutex err_mu_;
+    std::string last_error_;
+
+    std::mutex cache_mu_;  // lock order: cache_mu_, then admin_mu_, then tokens_mu_
+    std::map<std::string, account, std::less<>> cache_;
+    std::optional<std::int64_t> cache_version_;
+    std::chrono::steady_clock::time_point cache_checked_{};
+    std::mutex tokens_mu_;
+    std::shared_ptr<const std::vector<std::string>> tokens_;
+
+    std::mutex q_mu_;
+    std::condition_variable q_cv_;
+    std::deque<queued_op> q_;
+    std::size_t audit_queued_ = 0, control_queued_ = 0;
+    std::uint64_t dropped_after_close_ = 0;
+    bool stopping_ = false, closed_ = false;
+    std::vector<std::function<void()>> space_waiters_;
+    std::mutex join_mu_;
+    std::thread writer_;
+};
+
+void durable_journal::record(const intent& what, std::function<void(result<record_result>)> done) {
+    s_.enqueue_control(record_op{what, std::move(done)});
+}
+void durable_journal::update(const std::string& account, const document_key& key, const state_update& u,
+                             std::function<void(result<void>)> done) {
+    s_.enqueue_control(update_op{account, key, u, std::move(done)});
+}
+void durable_journal::find(const std::string& account, const document_key& key,
+                           std::function<void(result<std::optional<intent_record>>)> done) {
+    s_.enqueue_control(find_op{account, "emit", key, std::move(done)});
+}
+void durable_journal::find(const std::string& account, operation op, const document_key& key,
+                           std::function<void(result<std::optional<intent_record>>)> done) {
+    s_.enqueue_control(find_op{account, family_of(op), key, std::move(done)});
+}
+bool durable_audit::try_write(audit_record&& r) {
+    return s_.try_write(std::move(r));
+}
+void durable_audit::wait_for_space(std::function<void()> ready) {
+    s_.wait_for_space(std::move(ready));
+}
+
+// "sqlite:PATH?synchronous=normal" -> path and flag; nullopt when malformed.
+struct sqlite_url {
+    std::string path;
+    bool synchronous_full = true;
+};
+std::optional<sqlite_url> parse_sqlite_url(std::string_view rest) {
+    sqlite_url u;
+    if (rest.starts_with("//")) rest.remove_prefix(2);
+    std::string_view query;
+    if (auto q = rest.find('?'); q != std::string_view::npos) {
+        query = rest.substr(q + 1);
+        rest = rest.substr(0, q);
+    }
+    u.path = rest.empty() ? "./nubefact.db" : std::string(rest);
+    if (u.path == ":memory:") return std::nullopt;  // two connections would see two databases
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        auto kv = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        if (kv == "synchronous=full")
+            u.synchronous_full = true;
+        else if (kv == "synchronous=normal")
+            u.synchronous_full = false;
+        else if (!kv.empty())
+            return std::nullopt;
+    }
+    return u;
+}
+
+}  // namespace
+
+std::string mask_token(std::string_view token) {
+    if (token.size() < 8) return std::string(token.size() ? 4 : 0, '*');
+    return std::string(token.size() - 4 > 12 ? 12 : token.size() - 4, '*') +
+           std::string(token.substr(token.size() - 4));
+}
+
+std::string default_store_url() {
+    const char* env = std::getenv("NUBEFACT_STORE");
+    if (env && *env) return env;
+    return "sqlite:./nubefact.db";
+}
+
+std::string redact_url(std::string_view url) {
+    std::string s(url);
+    if (auto scheme = s.find("://"); scheme != std::string::npos) {
+        auto start = scheme + 3;
+        auto end = s.find_first_of("/?", start);
+        auto at = s.rfind('@', end == std::string::npos ? s.size() : end);
+        if (at != std::string::npos && at > start) {
+            auto colon = s.find(':', start);
+            if (colon != std::string::npos && colon < at) s.replace(colon + 1, at - colon - 1, "***");
+        }
+    }
+    for (std::size_t p = 0; (p = s.find("password=", p)) != std::string::npos;) {
+        auto v = p + 9;
+        auto e = s.find_first_of("& ", v);
+        s.replace(v, (e == std::string::npos ? s.size() : e) - v, "***");
+        p = v + 3;
+    }
+    return s;
+}
+
+result<std::unique_ptr<store>> open_store(std::string_view url, store_options options,
+                                          std::string* diagnostic) {
+    std::string diag;
+    std::unique_ptr<detail::connection> writer, admin;
+    if (url.starts_with("sqlite:")) {
+        auto u = parse_sqlite_url(url.substr(7));
+        if (!u) {
+            if (diagnostic)
+                *diagnostic = "expected sqlite:PATH[?synchronous=full|normal] (a file, not :memory:)";
+            return store_errc::bad_url;
+        }
+        auto w = detail::open_sqlite(u->path, u->synchronous_full, &diag);
+        if (!w) {
+            if (diagnostic) *diagnostic = diag;
+            return w.error();
+        }
+        writer = std::move(*w);
+        auto a = detail::open_sqlite(u->path, u->synchronous_full, &diag);
+        if (!a) {
+            if (diagnostic) *diagnostic = diag;
+            return a.error();
+        }
+        admin = std::move(*a);
+    } else if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+        std::string conninfo(url);
+        auto w = detail::open_postgresql(conninfo, &diag);
+        if (!w) {
+            if (diagnostic) *diagnostic = diag;
+            return w.error();
+        }
+        writer = std::move(*w);
+        auto a = detail::open_postgresql(conninfo, &diag);
+        if (!a) {
+            if (diagnostic) *diagnostic = diag;
+            return a.error();
+        }
+        admin = std::move(*a);
+    } else {
+        if (diagnostic) *diagnostic = "expected sqlite:PATH or postgresql://…";
+        return store_errc::bad_url;
+    }
+    auto v = detail::migrate(*writer, &diag);
+    if (!v) {
+        if (diagnostic) *diagnostic = diag;
+        return v.error();
+    }
+    std::optional<detail::token_cipher> cipher;
+    std::string secret;
+    if (options.secret_key) {
+        secret = *options.secret_key;
+    } else if (const char* env = std::getenv("NUBEFACT_SECRET_KEY")) {
+        secret = env;
+    }
+    if (!secret.empty()) {
+        cipher = detail::token_cipher::from_secret(secret);
+        if (!cipher) {
+            if (diagnostic) *diagnostic = "could not derive the token key from NUBEFACT_SECRET_KEY";
+            return store_errc::crypto;
+        }
+    }
+    return std::unique_ptr<store>(std::make_unique<sql_store>(std::move(writer), std::move(admin), *v,
+                                                              std::move(options), std::move(cipher)));
+}
+
+}  // namespace nubefact::store

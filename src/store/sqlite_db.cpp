@@ -1,0 +1,188 @@
+// SQLite connection: WAL, busy timeout, cached prepared statements, ?N parameters.
+#include "db.hpp"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <thread>
+#include <unordered_map>
+
+namespace nubefact::store::detail {
+namespace {
+
+// "$12" -> "?12"; '$' inside string literals is left alone.
+std::string to_sqlite_placeholders(std::string_view sql) {
+    std::string out;
+    out.reserve(sql.size());
+    bool in_str = false;
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        char c = sql[i];
+        if (c == '\'') in_str = !in_str;
+        if (!in_str && c == '$' && i + 1 < sql.size() && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+            out += '?';
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+error_code map_sqlite(int rc) {
+    switch (rc & 0xff) {
+        case SQLITE_CONSTRAINT:
+            return store_errc::constraint;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return store_errc::busy;
+        default:
+            return store_errc::query_failed;
+    }
+}
+
+class sqlite_connection final : public connection {
+  public:
+    explicit sqlite_connection(sqlite3* db) : db_(db) {}
+    ~sqlite_connection() override {
+        for (auto& [_, st] : stmts_) sqlite3_finalize(st);
+        sqlite3_close_v2(db_);
+    }
+
+    dialect kind() const noexcept override { return dialect::sqlite; }
+    const std::string& last_error() const noexcept override { return error_; }
+
+    result<rows> query(std::string_view sql, std::span<const value> params) override {
+        std::string key(sql);
+        sqlite3_stmt* st = nullptr;
+        if (auto it = stmts_.find(key); it != stmts_.end()) {
+            st = it->second;
+        } else {
+            std::string text = to_sqlite_placeholders(sql);
+            int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()),
+                                        SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+            if (rc != SQLITE_OK) return fail(rc);
+            // Multi-row inserts come in many sizes; keep the cache bounded.
+            if (stmts_.size() > 512) {
+                for (auto& [_, old] : stmts_) sqlite3_finalize(old);
+                stmts_.clear();
+            }
+            stmts_.emplace(std::move(key), st);
+        }
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            int idx = static_cast<int>(i + 1);
+            int rc = std::visit(
+                [&](const auto& v) -> int {
+                    using T = std::decay_t<decltype(v)>;
+                    if constexpr (std::is_same_v<T, std::monostate>) {
+                        return sqlite3_bind_null(st, idx);
+                    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                        return sqlite3_bind_int64(st, idx, v);
+                    } else if constexpr (std::is_same_v<T, double>) {
+                        return sqlite3_bind_double(st, idx, v);
+                    } else {
+                        return sqlite3_bind_text(st, idx, v.data(), static_cast<int>(v.size()),
+                                                 SQLITE_TRANSIENT);
+                    }
+                },
+                params[i]);
+            if (rc != SQLITE_OK) {
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+                return fail(rc);
+            }
+        }
+        rows out;
+        int ncol = sqlite3_column_count(st);
+        for (;;) {
+            int rc = sqlite3_step(st);
+            if (rc == SQLITE_DONE) break;
+            if (rc != SQLITE_ROW) {
+                auto ec = fail(rc);
+                sqlite3_reset(st);
+                sqlite3_clear_bindings(st);
+                return ec;
+            }
+            row r(static_cast<std::size_t>(ncol));
+            for (int c = 0; c < ncol; ++c) {
+                if (sqlite3_column_type(st, c) == SQLITE_NULL) continue;
+                auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
+                r[static_cast<std::size_t>(c)].emplace(p,
+                                                       static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
+            }
+            out.push_back(std::move(r));
+        }
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        return out;
+    }
+
+    result<void> exec(std::string_view script) override {
+        std::string s(script);
+        char* msg = nullptr;
+        int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &msg);
+        if (rc != SQLITE_OK) {
+            error_ = msg ? msg : sqlite3_errstr(rc);
+            sqlite3_free(msg);
+            return map_sqlite(rc);
+        }
+        return {};
+    }
+
+    result<void> begin_write() override {
+        // busy_timeout already waits; a few extra rounds cover long checkpoints.
+        for (int i = 0;; ++i) {
+            auto r = exec("BEGIN IMMEDIATE");
+            if (r || r.error() != store_errc::busy || i >= 5) return r;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10 << i));
+        }
+    }
+    result<void> commit() override {
+        auto r = exec("COMMIT");
+        if (!r) rollback();
+        return r;
+    }
+    void rollback() noexcept override {
+        if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+
+  private:
+    error_code fail(int rc) {
+        error_ = sqlite3_errmsg(db_);
+        return map_sqlite(rc);
+    }
+
+    sqlite3* db_;
+    std::unordered_map<std::string, sqlite3_stmt*> stmts_;
+    std::string error_;
+};
+
+}  // namespace
+
+result<std::unique_ptr<connection>> open_sqlite(const std::string& path, bool synchronous_full,
+                                                std::string* diagnostic) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+        if (diagnostic) *diagnostic = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        sqlite3_close_v2(db);
+        return store_errc::open_failed;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_extended_result_codes(db, 1);
+    auto conn = std::make_unique<sqlite_connection>(db);
+    std::string pragmas = "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=";
+    pragmas += synchronous_full ? "FULL;" : "NORMAL;";
+    // journal_mode=WAL needs a moment of exclusive access when the file is new; retry on busy.
+    for (int i = 0;; ++i) {
+        auto r = conn->exec(pragmas);
+        if (r) break;
+        if (r.error() != store_errc::busy || i >= 20) {
+            if (diagnostic) *diagnostic = conn->last_error();
+            return store_errc::open_failed;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return std::unique_ptr<connection>(std::move(conn));
+}
+
+}  // namespace nubefact::store::detail

@@ -1,0 +1,416 @@
+// The store contract: one typed test suite every backend must pass (SQLite always, PostgreSQL when
+// NUBEFACT_TEST_PG_URL is set). Instantiated in contract_sqlite.cpp and ../pg/contract_pg.cpp.
+#pragma once
+
+#include "integration/store/support.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+namespace nubefact::store::testing {
+
+template <class Backend>
+class store_contract : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (!backend_.available()) GTEST_SKIP() << "NUBEFACT_TEST_PG_URL not set (scripts/pg.sh start)";
+    }
+    std::unique_ptr<store> open(store_options opt = {}) {
+        if (!opt.secret_key) opt.secret_key = "";  // ignore the developer's environment
+        return open_or_die(backend_.url(), std::move(opt));
+    }
+    static account make_account(std::string name, std::string token = "0123456789abcdef0123456789abcdef") {
+        account a;
+        a.config.name = std::move(name);
+        a.config.ruta = "https://api.nubefact.com/api/v1/48239908-7ae7-4353-824d-071765d4";
+        a.config.token = std::move(token);
+        a.ruc = "20600695771";
+        a.config.rate.requests_per_second = 12.5;
+        a.config.rate.burst = 20;
+        a.config.rate.min_interval = std::chrono::milliseconds(15);
+        a.config.max_concurrency = 6;
+        a.config.connect_timeout = std::chrono::milliseconds(3000);
+        a.config.request_timeout = std::chrono::milliseconds(20000);
+        a.config.total_timeout = std::chrono::milliseconds(90000);
+        a.config.auth = auth_scheme::token_token;
+        return a;
+    }
+    Backend backend_;
+};
+
+TYPED_TEST_SUITE_P(store_contract);
+
+TYPED_TEST_P(store_contract, opens_migrated_and_reopens) {
+    auto s = this->open();
+    EXPECT_GE(s->schema_version(), 1);
+    EXPECT_EQ(s->backend(), TypeParam::is_pg ? "postgresql" : "sqlite");
+    s.reset();
+    auto again = this->open();  // migrations are not re-applied
+    EXPECT_EQ(again->schema_version(), 1);
+}
+
+TYPED_TEST_P(store_contract, accounts_crud) {
+    auto s = this->open();
+    auto a = this->make_account("acme");
+    ASSERT_TRUE(s->add_account(a));
+    auto dup = s->add_account(a);
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error(), store_errc::constraint);
+    ASSERT_TRUE(s->add_account(this->make_account("beta")));
+
+    auto all = s->list_accounts();
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), 2u);
+    const auto& got = (*all)[0];
+    EXPECT_EQ(got.config.name, "acme");
+    EXPECT_EQ(got.ruc, "20600695771");
+    EXPECT_EQ(got.config.token, a.config.token);
+    EXPECT_EQ(got.config.ruta, a.config.ruta);
+    EXPECT_DOUBLE_EQ(got.config.rate.requests_per_second, 12.5);
+    EXPECT_EQ(got.config.rate.burst, 20);
+    EXPECT_EQ(got.config.rate.min_interval, std::chrono::milliseconds(15));
+    EXPECT_EQ(got.config.max_concurrency, 6);
+    EXPECT_EQ(got.config.connect_timeout, std::chrono::milliseconds(3000));
+    EXPECT_EQ(got.config.request_timeout, std::chrono::milliseconds(20000));
+    EXPECT_EQ(got.config.total_timeout, std::chrono::milliseconds(90000));
+    EXPECT_EQ(got.config.auth, auth_scheme::token_token);
+    EXPECT_TRUE(got.enabled);
+    EXPECT_GT(got.created_at.time_since_epoch().count(), 0);
+
+    a.config.rate.burst = 3;
+    a.enabled = false;
+    ASSERT_TRUE(s->update_account(a));
+    auto one = s->find_account("acme");
+    ASSERT_TRUE(one && *one);
+    EXPECT_EQ((*one)->config.rate.burst, 3);
+    EXPECT_FALSE((*one)->enabled);
+
+    auto missing = s->update_account(this->make_account("nobody"));
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error(), store_errc::not_found);
+    ASSERT_TRUE(s->remove_account("beta"));
+    EXPECT_EQ(s->remove_account("beta").error(), store_errc::not_found);
+    auto none = s->find_account("beta");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+}
+
+TYPED_TEST_P(store_contract, token_encrypted_at_rest) {
+    const std::string token = "feedc0de11223344556677889900aabbccddeeff";
+    {
+        store_options o;
+        o.secret_key = "correct horse battery staple";
+        auto s = this->open(o);
+        ASSERT_TRUE(s->add_account(this->make_account("enc", token)));
+        auto a = s->find_account("enc");
+        ASSERT_TRUE(a && *a);
+        EXPECT_EQ((*a)->config.token, token);
+    }
+    {
+        auto s = this->open();  // no key: the stored form is visible, never the token
+        auto all = s->list_accounts();
+        ASSERT_TRUE(all);
+        ASSERT_EQ(all->size(), 1u);
+        EXPECT_TRUE((*all)[0].config.token.starts_with("enc:v1:"));
+        EXPECT_EQ((*all)[0].config.token.find(token), std::string::npos);
+        auto f = s->find_account("enc");
+        ASSERT_FALSE(f);
+        EXPECT_EQ(f.error(), store_errc::crypto);
+        EXPECT_EQ(s->last_error().find(token), std::string::npos);
+    }
+    {
+        store_options o;
+        o.secret_key = "wrong key";
+        auto s = this->open(o);
+        auto f = s->find_account("enc");
+        ASSERT_FALSE(f);
+        EXPECT_EQ(f.error(), store_errc::crypto);
+    }
+}
+
+TYPED_TEST_P(store_contract, account_cache_reloads_after_change) {
+    auto fake_now = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    store_options o;
+    o.account_cache_check = std::chrono::seconds(5);
+    o.steady_now = [fake_now] { return *fake_now; };
+    auto reader = this->open(o);
+    auto writer = this->open();
+    auto a = this->make_account("cached");
+    ASSERT_TRUE(writer->add_account(a));
+    // The reader checked at open; the change is seen after the check interval, not before.
+    auto r1 = reader->find_account("cached");
+    ASSERT_TRUE(r1);
+    EXPECT_FALSE(r1->has_value());
+    *fake_now += std::chrono::seconds(6);
+    auto r2 = reader->find_account("cached");
+    ASSERT_TRUE(r2 && *r2);
+    EXPECT_EQ((*r2)->config.rate.burst, 20);
+    a.config.rate.burst = 7;
+    ASSERT_TRUE(writer->update_account(a));
+    EXPECT_EQ((*reader->find_account("cached"))->config.rate.burst, 20);
+    *fake_now += std::chrono::seconds(6);
+    EXPECT_EQ((*reader->find_account("cached"))->config.rate.burst, 7);
+    // Own writes are visible at once.
+    a.config.rate.burst = 9;
+    ASSERT_TRUE(reader->update_account(a));
+    EXPECT_EQ((*reader->find_account("cached"))->config.rate.burst, 9);
+}
+
+TYPED_TEST_P(store_contract, journal_record_is_idempotent) {
+    auto s = this->open();
+    auto& j = s->journal();
+    auto i = make_intent("acme", "F001", 1, "hash-a");
+    auto first = record_sync(j, i);
+    ASSERT_TRUE(first) << first.error().message();
+    EXPECT_TRUE(first->created);
+    EXPECT_EQ(first->record.state, doc_state::pending);
+    auto again = record_sync(j, i);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->created);
+    EXPECT_EQ(again->record.what.payload_hash, "hash-a");
+    EXPECT_EQ(again->record.what.payload, i.payload);
+    EXPECT_EQ(again->record.created_at, first->record.created_at);
+    auto other = record_sync(j, make_intent("acme", "F001", 1, "hash-b"));
+    ASSERT_TRUE(other);
+    EXPECT_FALSE(other->created);
+    EXPECT_EQ(other->record.what.payload_hash, "hash-a");  // the caller sees the conflict
+    // Same key, another account or tipo: a different document.
+    EXPECT_TRUE(record_sync(j, make_intent("other", "F001", 1))->created);
+    EXPECT_TRUE(
+        record_sync(j, make_intent("acme", "F001", 1, "h", operation::generar_comprobante, 3))->created);
+}
+
+TYPED_TEST_P(store_contract, journal_update_and_find) {
+    auto s = this->open();
+    auto& j = s->journal();
+    auto i = make_intent("acme", "F001", 7);
+    ASSERT_TRUE(record_sync(j, i));
+    state_update u;
+    u.state = doc_state::sending;
+    u.count_attempt = true;
+    ASSERT_TRUE(update_sync(j, "acme", i.key, u));
+    state_update done;
+    done.state = doc_state::accepted;
+    done.aceptada_por_sunat = true;
+    done.sunat_responsecode = "0";
+    done.sunat_description = "La Factura numero F001-7, ha sido aceptada";
+    done.enlace = "https://www.nubefact.com/cpe/abc";
+    done.enlace_del_pdf = "https://www.nubefact.com/cpe/abc.pdf";
+    done.enlace_del_xml = "https://www.nubefact.com/cpe/abc.xml";
+    done.enlace_del_cdr = "https://www.nubefact.com/cpe/abc.cdr";
+    ASSERT_TRUE(update_sync(j, "acme", i.key, done));
+    state_update note_only;
+    note_only.state = doc_state::accepted;
+    note_only.sunat_note = "obs";
+    ASSERT_TRUE(update_sync(j, "acme", i.key, note_only));
+
+    auto f = find_sync(j, "acme", i.key);
+    ASSERT_TRUE(f && *f);
+    const auto& d = **f;
+    EXPECT_EQ(d.state, doc_state::accepted);
+    EXPECT_EQ(d.attempts, 1);
+    EXPECT_EQ(d.aceptada_por_sunat, true);
+    EXPECT_EQ(d.sunat_responsecode, "0");  // kept: later updates leave it alone
+    EXPECT_EQ(d.sunat_description, "La Factura numero F001-7, ha sido aceptada");
+    EXPECT_EQ(d.sunat_note, "obs");
+    EXPECT_EQ(d.enlace_del_cdr, "https://www.nubefact.com/cpe/abc.cdr");
+    EXPECT_FALSE(d.codigo.has_value());
+    EXPECT_EQ(d.what.op, operation::generar_comprobante);
+    EXPECT_GE(d.updated_at, d.created_at);
+
+    state_update rej;
+    rej.state = doc_state::rejected;
+    rej.codigo = 21;
+    rej.error = "codigo 21: El numero de RUC del receptor no es valido";
+    ASSERT_TRUE(update_sync(j, "acme", i.key, rej));
+    auto f2 = find_sync(j, "acme", i.key);
+    EXPECT_EQ((*f2)->codigo, 21);
+    EXPECT_EQ((*f2)->error, *rej.error);
+
+    auto missing = update_sync(j, "acme", {1, "F001", 999}, u);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error(), store_errc::not_found);
+    auto nf = find_sync(j, "acme", {1, "F001", 999});
+    ASSERT_TRUE(nf);
+    EXPECT_FALSE(nf->has_value());
+
+    document_query q;
+    q.serie = "F001";
+    q.numero = 7;
+    auto docs = s->find_documents(q);
+    ASSERT_TRUE(docs);
+    ASSERT_EQ(docs->size(), 1u);
+    EXPECT_EQ((*docs)[0].state, doc_state::rejected);
+}
+
+TYPED_TEST_P(store_contract, void_operations_have_their_own_row) {
+    auto s = this->open();
+    auto& j = s->journal();
+    auto cpe = make_intent("acme", "F001", 3, "h-cpe");
+    auto baja = make_intent("acme", "F001", 3, "h-baja", operation::generar_anulacion);
+    EXPECT_TRUE(record_sync(j, cpe)->created);
+    EXPECT_TRUE(record_sync(j, baja)->created);
+    state_update u;
+    u.state = doc_state::accepted;
+    u.op = operation::generar_anulacion;
+    ASSERT_TRUE(update_sync(j, "acme", baja.key, u));
+    auto emit = find_sync(j, "acme", cpe.key);
+    EXPECT_EQ((*emit)->state, doc_state::pending);
+    auto v = find_sync(j, "acme", baja.key, operation::generar_anulacion);
+    ASSERT_TRUE(v && *v);
+    EXPECT_EQ((*v)->state, doc_state::accepted);
+    EXPECT_EQ((*v)->what.op, operation::generar_anulacion);
+    EXPECT_EQ((*v)->what.payload_hash, "h-baja");
+}
+
+TYPED_TEST_P(store_contract, audit_rows_written_and_queried) {
+    auto s = this->open();
+    auto t0 = std::chrono::system_clock::now();
+    for (int i = 0; i < 2500; ++i) {
+        auto a = make_audit(i % 2 ? "acme" : "beta", "F001-" + std::to_string(i), i % 5 ? "ok" : "timeout");
+        a.attempt = 1 + i % 3;
+        if (i % 7 == 0) a.codigo = 23;
+        if (i == 42) {
+            a.request_body = R"({"operacion":"generar_comprobante"})";
+            a.response_body = R"({"errors":"x","codigo":23})";
+        }
+        write_audit(s->audit(), std::move(a));
+    }
+    s->flush();
+    EXPECT_EQ(count_audit(*s), 2500u);
+    EXPECT_EQ(count_audit(*s, "acme"), 1250u);
+    log_query q;
+    q.outcome = "timeout";
+    q.limit = 100000;
+    EXPECT_EQ(s->query_log(q)->size(), 500u);
+    q = {};
+    q.limit = 3;
+    auto newest = s->query_log(q);
+    ASSERT_TRUE(newest);
+    ASSERT_EQ(newest->size(), 3u);
+    EXPECT_EQ((*newest)[0].record.document, "F001-2499");  // newest first
+    EXPECT_GT((*newest)[0].id, (*newest)[1].id);
+    q = {};
+    q.since = std::chrono::system_clock::now() + std::chrono::hours(1);
+    EXPECT_TRUE(s->query_log(q)->empty());
+    q.since = t0 - std::chrono::seconds(1);
+    q.account = "beta";
+    q.limit = 100000;
+    auto beta = s->query_log(q);
+    ASSERT_EQ(beta->size(), 1250u);
+    for (auto& row : *beta) {
+        if (row.record.document != "F001-42") continue;
+        EXPECT_EQ(row.record.request_body, R"({"operacion":"generar_comprobante"})");
+        EXPECT_EQ(row.record.codigo, 23);
+        EXPECT_EQ(row.record.latency, std::chrono::microseconds(1234));
+        EXPECT_EQ(row.record.request_bytes, 900u);
+    }
+}
+
+TYPED_TEST_P(store_contract, back_pressure_never_drops) {
+    store_options o;
+    o.audit_queue_capacity = 8;
+    o.max_batch = 5;
+    auto s = this->open(o);
+    std::atomic<int> refused{0};
+    std::vector<std::thread> producers;
+    for (int t = 0; t < 3; ++t) {
+        producers.emplace_back([&, t] {
+            for (int i = 0; i < 400; ++i) {
+                auto a = make_audit("p" + std::to_string(t), std::to_string(i));
+                while (!s->audit().try_write(audit_record(a))) {
+                    ++refused;
+                    std::promise<void> p;
+                    auto f = p.get_future();
+                    s->audit().wait_for_space([&p] { p.set_value(); });
+                    f.wait();
+                }
+            }
+        });
+    }
+    for (auto& p : producers) p.join();
+    s->flush();
+    EXPECT_EQ(count_audit(*s), 1200u);
+    EXPECT_GT(refused.load(), 0);  // the tiny queue did push back
+}
+
+TYPED_TEST_P(store_contract, close_flushes_and_later_writes_fail_cleanly) {
+    auto s = this->open();
+    for (int i = 0; i < 300; ++i) ASSERT_TRUE(s->audit().try_write(make_audit("acme", std::to_string(i))));
+    std::promise<result<intent_journal::record_result>> p;
+    s->journal().record(make_intent("acme", "F009", 1),
+                        [&p](result<intent_journal::record_result> r) { p.set_value(std::move(r)); });
+    s->close();
+    ASSERT_TRUE(p.get_future().get());
+    auto late = record_sync(s->journal(), make_intent("acme", "F009", 2));
+    ASSERT_FALSE(late);
+    EXPECT_EQ(late.error(), store_errc::closed);
+    EXPECT_TRUE(s->audit().try_write(make_audit("acme", "late")));  // discarded, never blocks
+    s->close();                                                     // idempotent
+    s.reset();
+    auto again = this->open();
+    EXPECT_EQ(count_audit(*again), 300u);
+    auto f = find_sync(again->journal(), "acme", {1, "F009", 1});
+    EXPECT_TRUE(f && *f);
+}
+
+TYPED_TEST_P(store_contract, concurrent_records_create_each_key_once) {
+    auto s1 = this->open();
+    auto s2 = this->open();  // two stores = two writer connections on the same database
+    constexpr int keys = 150;
+    std::atomic<int> created{0}, failed{0};
+    auto worker = [&](store& s, int salt) {
+        std::vector<std::future<void>> waits;
+        for (int k = 0; k < keys; ++k) {
+            auto p = std::make_shared<std::promise<void>>();
+            waits.push_back(p->get_future());
+            s.journal().record(make_intent("acme", "B001", k, "same"),
+                               [&, p](result<intent_journal::record_result> r) {
+                                   if (!r)
+                                       ++failed;
+                                   else if (r->created)
+                                       ++created;
+                                   p->set_value();
+                               });
+            state_update u;
+            u.state = doc_state::sending;
+            u.count_attempt = true;
+            s.journal().update("acme", {1, "B001", k}, u, [&](result<void> r) {
+                if (!r) ++failed;
+            });
+        }
+        for (auto& w : waits) w.wait();
+        (void)salt;
+    };
+    std::thread a([&] { worker(*s1, 1); });
+    std::thread b([&] { worker(*s2, 2); });
+    a.join();
+    b.join();
+    s1->flush();
+    s2->flush();
+    EXPECT_EQ(failed.load(), 0);
+    EXPECT_EQ(created.load(), keys);
+    document_query q;
+    q.serie = "B001";
+    q.limit = 100000;
+    auto docs = s1->find_documents(q);
+    ASSERT_TRUE(docs);
+    EXPECT_EQ(docs->size(), static_cast<std::size_t>(keys));
+    std::set<std::int64_t> numeros;
+    for (auto& d : *docs) {
+        numeros.insert(d.what.key.numero);
+        EXPECT_EQ(d.attempts, 2);  // both increments landed: no lost update
+    }
+    EXPECT_EQ(numeros.size(), static_cast<std::size_t>(keys));
+}
+
+REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts_crud,
+                            token_encrypted_at_rest, account_cache_reloads_after_change,
+                            journal_record_is_idempotent, journal_update_and_find,
+                            void_operations_have_their_own_row, audit_rows_written_and_queried,
+                            back_pressure_never_drops, close_flushes_and_later_writes_fail_cleanly,
+                            concurrent_records_create_each_key_once);
+
+}  // namespace nubefact::store::testing
