@@ -146,7 +146,7 @@ void bool_field(std::string& o, std::string_view name, bool v) {
 }
 
 // Message text for codigo 20 built from a finding.
-[[maybe_unused]] std::string format_message(const finding& f) {
+std::string format_message(const finding& f) {
     std::string m{msg_20};
     m += ": ";
     if (!f.path.empty()) {
@@ -156,6 +156,40 @@ void bool_field(std::string& o, std::string_view name, bool v) {
     m += f.message.empty() ? f.code : f.message;
     if (m.size() > 400) m.resize(400);
     return m;
+}
+
+std::optional<std::int64_t> cents(const opt_dec& d) {
+    if (!d) return std::nullopt;
+    return static_cast<std::int64_t>(d->round(2).raw() / 100'000'000);
+}
+
+// The fields the emulator needs, from the codec's typed document.
+void fill_view(const json::read_result& rr, doc_view& v) {
+    if (rr.op) v.operacion = std::string(to_string(*rr.op));
+    std::visit(
+        [&](const auto& d) {
+            using T = std::decay_t<decltype(d)>;
+            v.serie = d.serie;
+            v.numero = d.numero;
+            if constexpr (!std::is_same_v<T, retencion_percepcion>) v.tipo = d.tipo_de_comprobante;
+            if constexpr (std::is_same_v<T, comprobante> || std::is_same_v<T, guia> ||
+                          std::is_same_v<T, retencion_percepcion>) {
+                v.fecha = d.fecha_de_emision;
+                if (d.fecha_de_emision) v.fecha_text = d.fecha_de_emision->to_wire();
+                v.cliente_tipo = d.cliente_tipo_de_documento.value_or("");
+                v.cliente_numero = d.cliente_numero_de_documento.value_or("");
+            }
+            if constexpr (std::is_same_v<T, comprobante>) {
+                v.total_cents = cents(d.total);
+                v.igv_cents = cents(d.total_igv);
+            }
+            if constexpr (std::is_same_v<T, retencion_percepcion>) v.total_cents = cents(d.total_pagado);
+            if constexpr (std::is_same_v<T, comprobante> || std::is_same_v<T, retencion_percepcion>)
+                v.codigo_unico = d.codigo_unico.value_or("");
+            if constexpr (std::is_same_v<T, anulacion> || std::is_same_v<T, consulta>)
+                v.motivo = d.motivo.value_or("");
+        },
+        rr.doc);
 }
 
 }  // namespace
@@ -587,12 +621,36 @@ reply core::handle(const request_view& req, std::mt19937_64& rng) {
 
     // Body.
     parsed p;
-    std::string scan_error;
     if (req.body.empty()) return error(400, 20, std::string(msg_20) + ": el cuerpo está vacío", op_none);
-    if (!scan_body(req.body, p.v, scan_error))
-        return error(400, 20, std::string(msg_20) + ": " + scan_error, op_none);
-    p.op = operation_from_string(p.v.operacion);
-    p.canonical = req.body;
+    std::optional<json::read_result> typed;
+    if (opts_.validate) {
+        // The codec reads the body once; its findings name the field.
+        json::read_options ro;
+        ro.max_bytes = opts_.max_body;
+        typed = json::read_request(req.body, ro);
+        p.op = typed->op;
+        if (!p.op || has_errors(typed->findings)) {
+            const finding* first = nullptr;
+            for (const auto& f : typed->findings)
+                if (f.level == severity::error) {
+                    first = &f;
+                    break;
+                }
+            if (!p.op || first) {
+                finding generic{"operacion", "required", severity::error,
+                                "falta el campo o su valor es desconocido"};
+                return error(400, 20, format_message(first ? *first : generic),
+                             p.op ? static_cast<int>(*p.op) : op_none);
+            }
+        }
+        fill_view(*typed, p.v);
+    } else {
+        std::string scan_error;
+        if (!scan_body(req.body, p.v, scan_error))
+            return error(400, 20, std::string(msg_20) + ": " + scan_error, op_none);
+        p.op = operation_from_string(p.v.operacion);
+        p.canonical = req.body;
+    }
     int op = p.op ? static_cast<int>(*p.op) : op_none;
     auto cfg = [&] {
         std::lock_guard lk(cfg_mu_);
@@ -615,6 +673,40 @@ reply core::handle(const request_view& req, std::mt19937_64& rng) {
         r.fault = fault;
         r.delay = sample_latency(op, rng, *cfg);
         return r;
+    }
+
+    if (typed && p.op) {
+        // The fiscal rules, with the emulator's clock as "today".
+        fiscal::check_options co;
+        co.today = civil_from_days(today_days());
+        co.max_age_days = opts_.max_age_days;
+        co.lenient = opts_.lenient;
+        auto fs = fiscal::check(typed->doc, co);
+        const finding* first = nullptr;
+        const finding* period = nullptr;
+        for (const auto& f : fs) {
+            if (f.level != severity::error) continue;
+            if (f.code == "out_of_period") {
+                if (!period) period = &f;
+            } else if (!first) {
+                first = &f;
+            }
+        }
+        reply r;
+        if (first)
+            r = error(400, 20, format_message(*first), op);
+        else if (period)
+            r = error(400, 22,
+                      "El documento fue enviado fuera del plazo permitido: " + period->path + " " +
+                          period->actual + " (se acepta " + period->expected + ")",
+                      op);
+        if (first || period) {
+            r.fault = fault;
+            r.delay = sample_latency(op, rng, *cfg);
+            return r;
+        }
+        p.canonical_owned = json::write(typed->doc);
+        p.canonical = p.canonical_owned;
     }
 
     reply r;
@@ -668,7 +760,7 @@ reply core::process(account_slot& a, const parsed& pin, std::mt19937_64& rng, co
     if (generar) {
         if (!v.fecha) return error(400, 20, std::string(msg_20) + ": fecha_de_emision: falta el campo", opi);
         auto days = days_from_civil(v.fecha->year, v.fecha->month, v.fecha->day);
-        if (today_days() - days > opts_.max_age_days)
+        if (!opts_.validate && today_days() - days > opts_.max_age_days)
             return error(400, 22,
                          "El documento fue enviado fuera del plazo permitido: fecha_de_emision " +
                              v.fecha_text + " tiene más de " + std::to_string(opts_.max_age_days) + " días",
