@@ -40,6 +40,11 @@ class decimal {
     std::string to_string() const;
     // Exactly `places` fractional digits, rounded half-up ("118.00").
     std::string to_string(int places) const;
+    // The same texts written into `buf` (at least max_chars bytes, not NUL-terminated); returns the
+    // end. No allocation: for serializers.
+    static constexpr std::size_t max_chars = 48;
+    char* write_to(char* buf) const noexcept;
+    char* write_to(char* buf, int places) const noexcept;
     // Half-up (away from zero) to `places` fractional digits, 0 <= places <= 10.
     decimal round(int places) const noexcept;
     // Number of significant fractional digits (0 for integers).

@@ -1,6 +1,8 @@
 // Exact fixed-point decimal: text parsing without double, half-up rounding, 256-bit-safe * and /.
 #include <nubefact/decimal.hpp>
 
+#include <cstring>
+#include <optional>
 #include <stdexcept>
 
 namespace nubefact {
@@ -11,6 +13,27 @@ using i128 = __int128;
 using u64 = std::uint64_t;
 
 constexpr u64 unit_u64 = 10'000'000'000ULL;
+
+constexpr u64 pow10_u64[] = {1ULL,
+                             10ULL,
+                             100ULL,
+                             1000ULL,
+                             10000ULL,
+                             100000ULL,
+                             1000000ULL,
+                             10000000ULL,
+                             100000000ULL,
+                             1000000000ULL,
+                             10000000000ULL,
+                             100000000000ULL,
+                             1000000000000ULL,
+                             10000000000000ULL,
+                             100000000000000ULL,
+                             1000000000000000ULL,
+                             10000000000000000ULL,
+                             100000000000000000ULL,
+                             1000000000000000000ULL,
+                             10000000000000000000ULL};
 
 constexpr u128 pow10_u128(int n) noexcept {
     u128 r = 1;
@@ -31,7 +54,35 @@ constexpr i128 with_sign(u128 mag, bool neg) noexcept {
     return neg ? -static_cast<i128>(mag) : static_cast<i128>(mag);
 }
 
+// The common plain form [-]digits[.digits] (<= 18 integer, 1..10 fractional digits) in 64-bit
+// arithmetic; nullopt sends anything else to the general path.
+std::optional<result<decimal>> parse_fast(std::string_view s, int max_int_digits) noexcept {
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    const bool neg = n != 0 && s[0] == '-';
+    if (neg) i = 1;
+    const std::size_t b = i;
+    u64 ip = 0;
+    while (i < n && static_cast<unsigned>(s[i] - '0') < 10 && i - b < 18)
+        ip = ip * 10 + static_cast<u64>(s[i++] - '0');
+    if (i == b || (i < n && s[i] != '.')) return std::nullopt;
+    u64 fp = 0;
+    int fd = 0;
+    if (i < n) {
+        const std::size_t fb = ++i;
+        while (i < n && static_cast<unsigned>(s[i] - '0') < 10 && i - fb < 10)
+            fp = fp * 10 + static_cast<u64>(s[i++] - '0');
+        fd = static_cast<int>(i - fb);
+        if (fd == 0 || i != n) return std::nullopt;
+    }
+    if (max_int_digits < 19 && ip >= pow10_u64[max_int_digits])
+        return result<decimal>(decimal_errc::too_many_digits);
+    const u128 mag = u128(ip) * unit_u64 + fp * pow10_u64[decimal::scale - fd];
+    return result<decimal>(decimal::from_raw(with_sign(mag, neg)));
+}
+
 result<decimal> parse_impl(std::string_view s, int max_int_digits) noexcept {
+    if (auto fast = parse_fast(s, max_int_digits)) return *fast;
     std::size_t i = 0;
     const std::size_t n = s.size();
     bool neg = false;
@@ -178,63 +229,102 @@ result<decimal> decimal::parse_wide(std::string_view text) noexcept {
     return parse_impl(text, wide_integer_digits);
 }
 
-std::string decimal::to_string() const {
-    const u128 mag = uabs(raw_);
-    u128 ip = mag / unit_u64;
-    u64 fp = static_cast<u64>(mag % unit_u64);
-    char buf[64];
-    char* end = buf + sizeof buf;
+namespace {
+
+// Splits |raw| into integer part and the 10-digit fractional part, using 64-bit division when it can.
+void split(u128 mag, u128& ip, u64& fp) noexcept {
+    if (mag >> 64 == 0) {
+        const u64 m = static_cast<u64>(mag);
+        ip = m / unit_u64;
+        fp = m % unit_u64;
+    } else {
+        ip = mag / unit_u64;
+        fp = static_cast<u64>(mag - ip * unit_u64);
+    }
+}
+
+// Writes the decimal digits of v backwards ending at `end`; returns the first character.
+char* put_uint_backwards(char* end, u128 v) noexcept {
+    while (v >> 64 != 0) {  // rare: |x| >= 1.8e9 with 10 fractional digits already split off
+        const u128 q = v / 10;
+        *--end = static_cast<char>('0' + static_cast<int>(v - q * 10));
+        v = q;
+    }
+    u64 w = static_cast<u64>(v);
+    do {
+        *--end = static_cast<char>('0' + w % 10);
+        w /= 10;
+    } while (w != 0);
+    return end;
+}
+
+// Writes sign, integer part and (when digits > 0) '.' and `digits` fractional digits of fp / 10^digits.
+char* put_number(char* buf, bool neg, u128 ip, u64 fp, int digits) noexcept {
+    char tmp[decimal::max_chars];
+    char* end = tmp + sizeof tmp;
     char* p = end;
-    // fractional part without trailing zeros
+    for (int k = 0; k < digits; ++k) {
+        *--p = static_cast<char>('0' + fp % 10);
+        fp /= 10;
+    }
+    if (digits > 0) *--p = '.';
+    p = put_uint_backwards(p, ip);
+    if (neg) *--p = '-';
+    const std::size_t n = static_cast<std::size_t>(end - p);
+    std::memcpy(buf, p, n);
+    return buf + n;
+}
+
+}  // namespace
+
+char* decimal::write_to(char* buf) const noexcept {
+    u128 ip;
+    u64 fp;
+    split(uabs(raw_), ip, fp);
+    int digits = 0;
     if (fp != 0) {
-        int digits = scale;
+        digits = scale;
         while (fp % 10 == 0) {
             fp /= 10;
             --digits;
         }
-        for (int k = 0; k < digits; ++k) {
-            *--p = static_cast<char>('0' + fp % 10);
-            fp /= 10;
-        }
-        *--p = '.';
     }
-    do {
-        *--p = static_cast<char>('0' + static_cast<int>(ip % 10));
-        ip /= 10;
-    } while (ip != 0);
-    if (raw_ < 0) *--p = '-';
-    return std::string(p, end);
+    return put_number(buf, raw_ < 0, ip, fp, digits);
 }
 
-std::string decimal::to_string(int places) const {
+char* decimal::write_to(char* buf, int places) const noexcept {
     if (places < 0) places = 0;
     if (places > scale) places = scale;
     const decimal r = round(places);
-    const u128 mag = uabs(r.raw_);
-    u128 ip = mag / unit_u64;
-    u64 fp = static_cast<u64>(mag % unit_u64);
-    for (int k = places; k < scale; ++k) fp /= 10;
-    char buf[64];
-    char* end = buf + sizeof buf;
-    char* p = end;
-    for (int k = 0; k < places; ++k) {
-        *--p = static_cast<char>('0' + fp % 10);
-        fp /= 10;
-    }
-    if (places > 0) *--p = '.';
-    do {
-        *--p = static_cast<char>('0' + static_cast<int>(ip % 10));
-        ip /= 10;
-    } while (ip != 0);
-    if (r.raw_ < 0) *--p = '-';
-    return std::string(p, end);
+    u128 ip;
+    u64 fp;
+    split(uabs(r.raw_), ip, fp);
+    fp /= pow10_u64[scale - places];
+    return put_number(buf, r.raw_ < 0, ip, fp, places);
+}
+
+std::string decimal::to_string() const {
+    char buf[max_chars];
+    return std::string(buf, write_to(buf));
+}
+
+std::string decimal::to_string(int places) const {
+    char buf[max_chars];
+    return std::string(buf, write_to(buf, places));
 }
 
 decimal decimal::round(int places) const noexcept {
     if (places >= scale) return *this;
     if (places < 0) places = 0;
-    const u128 factor = pow10_u128(scale - places);
     const u128 mag = uabs(raw_);
+    if (mag >> 64 == 0) {
+        const u64 factor = pow10_u64[scale - places];
+        const u64 m = static_cast<u64>(mag);
+        u64 q = m / factor;
+        if ((m - q * factor) * 2 >= factor) ++q;
+        return from_raw(with_sign(u128(q) * factor, raw_ < 0));
+    }
+    const u128 factor = pow10_u128(scale - places);
     u128 q = mag / factor;
     const u128 rem = mag % factor;
     if (rem * 2 >= factor) ++q;
@@ -242,7 +332,9 @@ decimal decimal::round(int places) const noexcept {
 }
 
 int decimal::fractional_digits() const noexcept {
-    u64 fp = static_cast<u64>(uabs(raw_) % unit_u64);
+    u128 ip;
+    u64 fp;
+    split(uabs(raw_), ip, fp);
     if (fp == 0) return 0;
     int digits = scale;
     while (fp % 10 == 0) {
@@ -253,13 +345,19 @@ int decimal::fractional_digits() const noexcept {
 }
 
 int decimal::integer_digits() const noexcept {
-    u128 ip = uabs(raw_) / unit_u64;
+    u128 ip;
+    u64 fp;
+    split(uabs(raw_), ip, fp);
     int n = 0;
-    while (ip != 0) {
+    while (ip >> 64 != 0) {
         ip /= 10;
         ++n;
     }
-    return n;
+    const u64 w = static_cast<u64>(ip);
+    if (w == 0) return n;
+    int k = 1;
+    while (k < 20 && w >= pow10_u64[k]) ++k;
+    return n + k;
 }
 
 result<decimal> decimal::checked_add(decimal o) const noexcept {

@@ -385,7 +385,7 @@ class handler {
         if (skip_ > 0 || stack_.empty()) return;
         frame& top = stack_.back();
         if (top.t != frame::type::object) return;
-        if (stack_.size() == 1) {
+        if (stack_.size() == 1 && (k.size() == 9 || k.size() == 6)) {
             if (mode_ != root_mode::response && k == "operacion") {
                 cur_name_ = "operacion";
                 if (saw_operacion)

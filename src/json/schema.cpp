@@ -1,7 +1,6 @@
 // Field tables of every request and response object (fact sheet §3-§5, §8, §9), in wire order.
 #include "schema.hpp"
 
-#include <algorithm>
 #include <cstring>
 
 namespace nubefact::json::detail {
@@ -50,7 +49,7 @@ template <auto M>
 field f(std::string_view name, num_fmt fmt = num_fmt::none, const schema* child = nullptr) {
     constexpr kind k = kind_of<M>();
     if (k == kind::dec && fmt == num_fmt::none) fmt = num_fmt::money;
-    return field{name, k, fmt, false, &get_member<M>, child};
+    return field{name, k, fmt, false, &get_member<M>, child, {}};
 }
 
 template <auto M>
@@ -66,7 +65,11 @@ constexpr num_fmt shortest = num_fmt::shortest;
 template <class T>
 void element_ops(schema& s) {
     s.extra = [](void* o) -> extra_fields& { return static_cast<T*>(o)->extra; };
-    s.append = [](void* v) -> void* { return &static_cast<std::vector<T>*>(v)->emplace_back(); };
+    s.append = [](void* v) -> void* {
+        auto& vec = *static_cast<std::vector<T>*>(v);
+        if (vec.capacity() == 0) vec.reserve(8);  // fewer moves of these large structs while reading
+        return &vec.emplace_back();
+    };
     s.size = [](const void* v) -> std::size_t { return static_cast<const std::vector<T>*>(v)->size(); };
     s.clear = [](void* v) { static_cast<std::vector<T>*>(v)->clear(); };
     s.element = [](const void* v, std::size_t i) -> const void* {
@@ -458,39 +461,44 @@ schema make_response() {
     return s;
 }
 
-bool name_less(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return a.size() < b.size();
-    return std::memcmp(a.data(), b.data(), a.size()) < 0;
+// Hash of a key from its length and its first and last 8 bytes: field names differ there.
+std::size_t key_hash(std::string_view k) noexcept {
+    std::uint64_t a = 0, b = 0;
+    if (k.size() >= 8) {
+        std::memcpy(&a, k.data(), 8);
+        std::memcpy(&b, k.data() + k.size() - 8, 8);
+    } else {
+        std::memcpy(&a, k.data(), k.size());
+    }
+    const std::uint64_t h =
+        (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (k.size() * 0x165667B19E3779F9ULL);
+    return static_cast<std::size_t>((h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL >> 56);  // 8 bits: 256 slots
 }
 
 }  // namespace
 
 void schema::index() {
-    by_name.resize(fields.size());
-    for (std::size_t i = 0; i < fields.size(); ++i) by_name[i] = static_cast<std::uint16_t>(i);
-    std::sort(by_name.begin(), by_name.end(),
-              [this](std::uint16_t a, std::uint16_t b) { return name_less(fields[a].name, fields[b].name); });
+    for (field& f : fields) {
+        f.key_json.clear();
+        f.key_json.push_back('"');
+        f.key_json.append(f.name);  // table names are plain ASCII identifiers
+        f.key_json.append("\":");
+    }
+    by_hash.assign(slots, 0);
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        std::size_t h = key_hash(fields[i].name);
+        while (by_hash[h] != 0) h = (h + 1) % slots;
+        by_hash[h] = static_cast<std::uint16_t>(i + 1);
+    }
 }
 
 const field* schema::find(std::string_view key) const noexcept {
-    std::size_t lo = 0, hi = by_name.size();
-    while (lo < hi) {
-        const std::size_t mid = (lo + hi) / 2;
-        const field& c = fields[by_name[mid]];
-        if (c.name.size() == key.size()) {
-            const int r = std::memcmp(c.name.data(), key.data(), key.size());
-            if (r == 0) return &c;
-            if (r < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        } else if (c.name.size() < key.size()) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+    for (std::size_t h = key_hash(key);; h = (h + 1) % slots) {
+        const std::uint16_t v = by_hash[h];
+        if (v == 0) return nullptr;
+        const field& c = fields[v - 1];
+        if (c.name.size() == key.size() && std::memcmp(c.name.data(), key.data(), key.size()) == 0) return &c;
     }
-    return nullptr;
 }
 
 const schema& comprobante_schema() {

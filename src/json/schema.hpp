@@ -4,6 +4,7 @@
 #include <nubefact/document.hpp>
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -23,6 +24,7 @@ struct field {
     bool local = false;             // written only with write_options::local_fields
     void* (*get)(void*) = nullptr;  // address of the member inside the object
     const schema* child = nullptr;  // element schema of an array field
+    std::string key_json;           // "\"name\":" for the writer, set by schema::index()
 };
 
 // The fields of one object type plus the type-erased operations the reader and writer need.
@@ -33,10 +35,11 @@ struct schema {
     std::size_t (*size)(const void* vec) = nullptr;
     void (*clear)(void* vec) = nullptr;
     const void* (*element)(const void* vec, std::size_t i) = nullptr;
-    std::vector<std::uint16_t> by_name;  // indices sorted by (length, name)
+    static constexpr std::size_t slots = 256;  // open-addressing table, load factor < 0.4
+    std::vector<std::uint16_t> by_hash;        // field index + 1 per slot, 0 when empty
 
-    void index();  // builds by_name; call once after filling fields
-    // The field with that wire name, or nullptr. O(log n), no allocation.
+    void index();  // builds by_hash and the writer keys; call once after filling fields
+    // The field with that wire name, or nullptr. One hash and usually one memcmp, no allocation.
     const field* find(std::string_view key) const noexcept;
     std::size_t position(const field* f) const noexcept {
         return static_cast<std::size_t>(f - fields.data());

@@ -4,7 +4,10 @@
 #include "schema.hpp"
 #include "text.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 namespace nubefact::json {
 
@@ -38,59 +41,100 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
 
 }  // namespace
 
-void append_escaped(std::string& out, std::string_view s) {
-    out.push_back('"');
+namespace {
+
+// True when one of the 8 bytes of w needs attention: < 0x20, '"', '\\' or >= 0x80.
+inline bool word_needs_care(std::uint64_t w) noexcept {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    const std::uint64_t quote = w ^ (ones * '"');
+    const std::uint64_t slash = w ^ (ones * '\\');
+    const std::uint64_t ctl = (w - ones * 0x20) & ~w;
+    const std::uint64_t q = (quote - ones) & ~quote;
+    const std::uint64_t b = (slash - ones) & ~slash;
+    return ((ctl | q | b | w) & highs) != 0;
+}
+
+}  // namespace
+
+// Writes `s` quoted and escaped at p, which has room for 6 * s.size() + 2 bytes; returns the end.
+char* escape_to(char* p, std::string_view s) noexcept {
+    *p++ = '"';
+    const char* d = s.data();
+    const std::size_t n = s.size();
     std::size_t run = 0;  // start of the pending run of bytes copied as they are
     std::size_t i = 0;
-    while (i < s.size()) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
+    auto flush = [&] {
+        std::memcpy(p, d + run, i - run);
+        p += i - run;
+    };
+    while (i < n) {
+        while (i + 8 <= n) {  // skip plain ASCII eight bytes at a time
+            std::uint64_t w;
+            std::memcpy(&w, d + i, 8);
+            if (word_needs_care(w)) break;
+            i += 8;
+        }
+        if (i >= n) break;
+        const unsigned char c = static_cast<unsigned char>(d[i]);
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             ++i;
             continue;
         }
         if (c >= 0x80) {
-            const std::size_t n = utf8_len(s, i);
-            if (n != 0) {
-                i += n;
+            const std::size_t len = utf8_len(s, i);
+            if (len != 0) {
+                i += len;
                 continue;
             }
-            out.append(s.data() + run, i - run);
-            out.append("\xEF\xBF\xBD");  // U+FFFD
+            flush();
+            std::memcpy(p, "\xEF\xBF\xBD", 3);  // U+FFFD
+            p += 3;
             run = ++i;
             continue;
         }
-        out.append(s.data() + run, i - run);
+        flush();
+        *p++ = '\\';
         switch (c) {
             case '"':
-                out.append("\\\"");
+                *p++ = '"';
                 break;
             case '\\':
-                out.append("\\\\");
+                *p++ = '\\';
                 break;
             case '\n':
-                out.append("\\n");
+                *p++ = 'n';
                 break;
             case '\r':
-                out.append("\\r");
+                *p++ = 'r';
                 break;
             case '\t':
-                out.append("\\t");
+                *p++ = 't';
                 break;
             case '\b':
-                out.append("\\b");
+                *p++ = 'b';
                 break;
             case '\f':
-                out.append("\\f");
+                *p++ = 'f';
                 break;
-            default: {
-                const char e[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                out.append(e, sizeof e);
-            }
+            default:
+                *p++ = 'u';
+                *p++ = '0';
+                *p++ = '0';
+                *p++ = hex[c >> 4];
+                *p++ = hex[c & 15];
         }
         run = ++i;
     }
-    out.append(s.data() + run, s.size() - run);
-    out.push_back('"');
+    flush();
+    *p++ = '"';
+    return p;
+}
+
+void append_escaped(std::string& out, std::string_view s) {
+    const std::size_t old = out.size();
+    out.resize(old + 6 * s.size() + 2);
+    char* end = escape_to(out.data() + old, s);
+    out.resize(static_cast<std::size_t>(end - out.data()));
 }
 
 std::string truncate_utf8(std::string_view s, std::size_t max) {
@@ -108,18 +152,51 @@ namespace {
 
 using namespace detail;
 
+// Output buffer with a cheap append: grows geometrically, trimmed once at the end.
+class sink {
+  public:
+    sink() { s_.resize(4096); }
+    char* room(std::size_t k) {
+        if (n_ + k > s_.size()) s_.resize(std::max(s_.size() * 2, n_ + k));
+        return s_.data() + n_;
+    }
+    void commit(char* end) { n_ = static_cast<std::size_t>(end - s_.data()); }
+    void push_back(char c) {
+        *room(1) = c;
+        ++n_;
+    }
+    void append(const char* p, std::size_t k) {
+        std::memcpy(room(k), p, k);
+        n_ += k;
+    }
+    void append(std::string_view v) { append(v.data(), v.size()); }
+    void append(std::size_t k, char c) {
+        std::memset(room(k), c, k);
+        n_ += k;
+    }
+    void escaped(std::string_view v) { commit(escape_to(room(6 * v.size() + 2), v)); }
+    std::string take() {
+        s_.resize(n_);
+        return std::move(s_);
+    }
+
+  private:
+    std::string s_;
+    std::size_t n_ = 0;
+};
+
 class writer {
   public:
-    explicit writer(const write_options& o) : opts_(o) { out_.reserve(4096); }
+    explicit writer(const write_options& o) : opts_(o) {}
 
-    std::string take() { return std::move(out_); }
+    std::string take() { return out_.take(); }
 
     void object(const schema& sch, const void* obj, std::string_view operacion, int depth) {
         out_.push_back('{');
         bool first = true;
         if (!operacion.empty()) {
             member("operacion", first, depth);
-            append_escaped(out_, operacion);
+            out_.escaped(operacion);
         }
         void* o = const_cast<void*>(obj);  // the tables give mutable access; nothing is modified here
         for (const field& f : sch.fields) {
@@ -129,49 +206,67 @@ class writer {
                 case kind::str: {
                     const auto& v = *static_cast<const opt_str*>(m);
                     if (!v) break;
-                    member(f.name, first, depth);
-                    append_escaped(out_, *v);
+                    member(f, first, depth);
+                    out_.escaped(*v);
                     break;
                 }
                 case kind::integer: {
                     const auto& v = *static_cast<const opt_int*>(m);
                     if (!v) break;
-                    member(f.name, first, depth);
+                    member(f, first, depth);
                     integer(*v);
                     break;
                 }
                 case kind::dec: {
                     const auto& v = *static_cast<const opt_dec*>(m);
                     if (!v) break;
-                    member(f.name, first, depth);
+                    member(f, first, depth);
                     // Money gets 2 decimals but never loses digits: a value with more is written exactly
                     // (and fiscal::check reports it), so writing never changes a document.
-                    if (f.fmt == num_fmt::money && v->fractional_digits() <= 2)
-                        out_.append(v->to_string(2));
-                    else
-                        out_.append(v->to_string());
+                    char buf[decimal::max_chars];
+                    const char* end = f.fmt == num_fmt::money && v->fractional_digits() <= 2
+                                          ? v->write_to(buf, 2)
+                                          : v->write_to(buf);
+                    out_.append(buf, static_cast<std::size_t>(end - buf));
                     break;
                 }
                 case kind::boolean: {
                     const auto& v = *static_cast<const opt_bool*>(m);
                     if (!v) break;
-                    member(f.name, first, depth);
+                    member(f, first, depth);
                     out_.append(*v ? "true" : "false");
                     break;
                 }
                 case kind::date: {
                     const auto& v = *static_cast<const opt_date*>(m);
                     if (!v) break;
-                    member(f.name, first, depth);
-                    out_.push_back('"');
-                    out_.append(v->to_wire());
-                    out_.push_back('"');
+                    member(f, first, depth);
+                    if (v->valid()) {
+                        const int y = v->year;
+                        const char d[] = {'"',
+                                          static_cast<char>('0' + v->day / 10),
+                                          static_cast<char>('0' + v->day % 10),
+                                          '-',
+                                          static_cast<char>('0' + v->month / 10),
+                                          static_cast<char>('0' + v->month % 10),
+                                          '-',
+                                          static_cast<char>('0' + y / 1000),
+                                          static_cast<char>('0' + y / 100 % 10),
+                                          static_cast<char>('0' + y / 10 % 10),
+                                          static_cast<char>('0' + y % 10),
+                                          '"'};
+                        out_.append(d, sizeof d);
+                    } else {  // not produced by the reader; written as the model holds it
+                        out_.push_back('"');
+                        out_.append(v->to_wire());
+                        out_.push_back('"');
+                    }
                     break;
                 }
                 case kind::array: {
                     const std::size_t n = f.child->size(m);
                     if (n == 0) break;
-                    member(f.name, first, depth);
+                    member(f, first, depth);
                     out_.push_back('[');
                     for (std::size_t i = 0; i < n; ++i) {
                         if (i != 0) out_.push_back(',');
@@ -196,15 +291,23 @@ class writer {
         if (!first) out_.push_back(',');
         first = false;
         newline(depth + 1);
-        append_escaped(out_, name);
+        out_.escaped(name);
         out_.push_back(':');
+        if (opts_.pretty) out_.push_back(' ');
+    }
+    // A table field: its quoted key is precomputed.
+    void member(const field& f, bool& first, int depth) {
+        if (!first) out_.push_back(',');
+        first = false;
+        newline(depth + 1);
+        out_.append(f.key_json);
         if (opts_.pretty) out_.push_back(' ');
     }
 
     void integer(std::int64_t v) {
         char buf[24];
         const auto r = std::to_chars(buf, buf + sizeof buf, v);
-        out_.append(buf, r.ptr);
+        out_.append(buf, static_cast<std::size_t>(r.ptr - buf));
     }
 
     void newline(int depth) {
@@ -213,11 +316,11 @@ class writer {
         out_.append(static_cast<std::size_t>(depth) * 2, ' ');
     }
 
-    std::string& raw() { return out_; }
+    sink& raw() { return out_; }
 
   private:
     const write_options& opts_;
-    std::string out_;
+    sink out_;
 };
 
 }  // namespace
@@ -262,9 +365,9 @@ std::string write(const response& r) {
 std::string write(const error_body& e) {
     const write_options opts;
     writer w(opts);
-    std::string& o = w.raw();
+    sink& o = w.raw();
     o.append("{\"errors\":");
-    append_escaped(o, e.errors);
+    o.escaped(e.errors);
     o.append(",\"codigo\":");
     w.integer(e.codigo);
     o.push_back('}');
