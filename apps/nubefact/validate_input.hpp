@@ -101,9 +101,14 @@ class doc_source {
 
     std::optional<json::input_document> next() {
         auto out = std::move(pending_);
-        pending_ = std::move(lookahead_);
-        lookahead_.reset();
-        if (pending_) lookahead_ = pull();
+        pending_.reset();
+        if (!out) return out;
+        if (lookahead_) {
+            pending_ = std::move(lookahead_);
+            lookahead_.reset();
+        } else {
+            pending_ = pull();
+        }
         return out;
     }
     // A framing error that ended the input early (after the last document returned).
