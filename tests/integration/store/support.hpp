@@ -44,7 +44,8 @@ class sqlite_backend {
 inline bool pg_exec(const std::string& conninfo, const std::string& sql) {
     PGconn* c = PQconnectdb(conninfo.c_str());
     bool ok = PQstatus(c) == CONNECTION_OK;
-    PQsetNoticeProcessor(c, [](void*, const char*) {}, nullptr);  // DROP … CASCADE notices
+    PQsetNoticeProcessor(
+        c, [](void*, const char*) {}, nullptr);  // DROP … CASCADE notices
     if (ok) {
         PGresult* r = PQexec(c, sql.c_str());
         ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
