@@ -113,6 +113,20 @@ TEST(Decimal, RoundHalfUpAwayFromZero) {
     EXPECT_EQ("1.23"_d.round(10), "1.23"_d);
 }
 
+TEST(Decimal, WriteToMatchesToString) {
+    for (const char* s : {"0", "-0.5", "118", "23.6", "999999999999.9999999999", "-0.0000000001"}) {
+        const decimal d = decimal::parse(s).value();
+        char buf[decimal::max_chars];
+        EXPECT_EQ(std::string(buf, d.write_to(buf)), d.to_string());
+        EXPECT_EQ(std::string(buf, d.write_to(buf, 2)), d.to_string(2));
+    }
+    const auto wide = decimal::parse_wide("-12345678901234567890123456.5").value();
+    EXPECT_EQ(wide.to_string(), "-12345678901234567890123456.5");
+    EXPECT_EQ(wide.to_string(0), "-12345678901234567890123457");
+    EXPECT_EQ(wide.integer_digits(), 26);
+    EXPECT_EQ(wide.fractional_digits(), 1);
+}
+
 TEST(Decimal, DigitCounts) {
     EXPECT_EQ("0"_d.integer_digits(), 0);
     EXPECT_EQ("0.5"_d.integer_digits(), 0);
