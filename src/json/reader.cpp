@@ -322,7 +322,7 @@ class handler {
                 if (!object && fld_->k == kind::array) {
                     frame f;
                     f.t = frame::type::array;
-                    f.obj = fld_->get(top.obj);
+                    f.obj = fld_->at(top.obj);
                     f.sch = fld_->child;
                     f.name = fld_->name;
                     // A repeated array replaces the earlier one (reported as duplicate_field).
@@ -518,7 +518,7 @@ class handler {
     }
 
     void apply(const frame& top, const field& f, vt t, std::string_view text, bool b) {
-        void* m = f.get(top.obj);
+        void* m = f.at(top.obj);
         switch (f.k) {
             case kind::str: {
                 auto& v = *static_cast<opt_str*>(m);

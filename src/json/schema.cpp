@@ -20,10 +20,19 @@ struct is_vector : std::false_type {};
 template <class T>
 struct is_vector<std::vector<T>> : std::true_type {};
 
+// Offset of a member, measured on a real object (no offsetof on non-standard-layout types).
+template <class T>
+const T& probe() {
+    static const T p{};
+    return p;
+}
+
 template <auto M>
-void* get_member(void* o) {
-    using tr = member_traits<decltype(M)>;
-    return &(static_cast<typename tr::owner*>(o)->*M);
+std::size_t offset_of() {
+    using T = typename member_traits<decltype(M)>::owner;
+    const T& obj = probe<T>();
+    return static_cast<std::size_t>(reinterpret_cast<const char*>(&(obj.*M)) -
+                                    reinterpret_cast<const char*>(&obj));
 }
 
 template <auto M>
@@ -49,7 +58,7 @@ template <auto M>
 field f(std::string_view name, num_fmt fmt = num_fmt::none, const schema* child = nullptr) {
     constexpr kind k = kind_of<M>();
     if (k == kind::dec && fmt == num_fmt::none) fmt = num_fmt::money;
-    return field{name, k, fmt, false, &get_member<M>, child, {}};
+    return field{name, k, fmt, false, offset_of<M>(), child, {}, 0, 0};
 }
 
 template <auto M>
@@ -462,16 +471,24 @@ schema make_response() {
 }
 
 // Hash of a key from its length and its first and last 8 bytes: field names differ there.
-std::size_t key_hash(std::string_view k) noexcept {
-    std::uint64_t a = 0, b = 0;
+struct key_words {
+    std::uint64_t a = 0, b = 0;  // first and last 8 bytes (a only, zero-padded, when shorter)
+};
+
+key_words load(std::string_view k) noexcept {
+    key_words w;
     if (k.size() >= 8) {
-        std::memcpy(&a, k.data(), 8);
-        std::memcpy(&b, k.data() + k.size() - 8, 8);
+        std::memcpy(&w.a, k.data(), 8);
+        std::memcpy(&w.b, k.data() + k.size() - 8, 8);
     } else {
-        std::memcpy(&a, k.data(), k.size());
+        std::memcpy(&w.a, k.data(), k.size());
     }
+    return w;
+}
+
+std::size_t key_hash(const key_words& w, std::size_t n) noexcept {
     const std::uint64_t h =
-        (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xC2B2AE3D27D4EB4FULL) ^ (k.size() * 0x165667B19E3779F9ULL);
+        (w.a * 0x9E3779B97F4A7C15ULL) ^ (w.b * 0xC2B2AE3D27D4EB4FULL) ^ (n * 0x165667B19E3779F9ULL);
     return static_cast<std::size_t>((h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL >> 56);  // 8 bits: 256 slots
 }
 
@@ -486,18 +503,25 @@ void schema::index() {
     }
     by_hash.assign(slots, 0);
     for (std::size_t i = 0; i < fields.size(); ++i) {
-        std::size_t h = key_hash(fields[i].name);
+        const key_words w = load(fields[i].name);
+        fields[i].w0 = w.a;
+        fields[i].w1 = w.b;
+        std::size_t h = key_hash(w, fields[i].name.size());
         while (by_hash[h] != 0) h = (h + 1) % slots;
         by_hash[h] = static_cast<std::uint16_t>(i + 1);
     }
 }
 
 const field* schema::find(std::string_view key) const noexcept {
-    for (std::size_t h = key_hash(key);; h = (h + 1) % slots) {
+    // Equal first/last 8 bytes and length settle keys up to 16 bytes; longer ones compare the middle.
+    const key_words w = load(key);
+    for (std::size_t h = key_hash(w, key.size());; h = (h + 1) % slots) {
         const std::uint16_t v = by_hash[h];
         if (v == 0) return nullptr;
         const field& c = fields[v - 1];
-        if (c.name.size() == key.size() && std::memcmp(c.name.data(), key.data(), key.size()) == 0) return &c;
+        if (c.w0 == w.a && c.w1 == w.b && c.name.size() == key.size() &&
+            (key.size() <= 16 || std::memcmp(c.name.data() + 8, key.data() + 8, key.size() - 16) == 0))
+            return &c;
     }
 }
 

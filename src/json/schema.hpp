@@ -18,13 +18,15 @@ enum class num_fmt : std::uint8_t { none, money, shortest };
 struct schema;
 
 struct field {
+    void* at(void* obj) const noexcept { return static_cast<char*>(obj) + offset; }
     std::string_view name;
     kind k = kind::str;
     num_fmt fmt = num_fmt::none;
     bool local = false;             // written only with write_options::local_fields
-    void* (*get)(void*) = nullptr;  // address of the member inside the object
+    std::size_t offset = 0;         // of the member inside the object (computed from a member pointer)
     const schema* child = nullptr;  // element schema of an array field
     std::string key_json;           // "\"name\":" for the writer, set by schema::index()
+    std::uint64_t w0 = 0, w1 = 0;   // first and last 8 bytes of the name, for schema::find()
 };
 
 // The fields of one object type plus the type-erased operations the reader and writer need.

@@ -201,7 +201,7 @@ class writer {
         void* o = const_cast<void*>(obj);  // the tables give mutable access; nothing is modified here
         for (const field& f : sch.fields) {
             if (f.local && !opts_.local_fields) continue;
-            const void* m = f.get(o);
+            const void* m = f.at(o);
             switch (f.k) {
                 case kind::str: {
                     const auto& v = *static_cast<const opt_str*>(m);
