@@ -122,7 +122,10 @@ class delivery {
 
     int sends() const { return sends_; }
     int consults() const { return consults_; }
+    // Some attempt (this call or an earlier run) may have reached Nubefact: a codigo 23 is then ours.
     bool possibly_delivered() const { return possibly_delivered_; }
+    // Nubefact may hold the document right now (no consult has said "not found" since).
+    bool maybe_exists() const { return maybe_exists_; }
 
   private:
     step retry_send(const attempt_view& a, time_point now);
@@ -133,6 +136,7 @@ class delivery {
     retry_policy policy_;
     time_point start_;
     bool possibly_delivered_;
+    bool maybe_exists_;  // a failure now leaves the document unknown rather than failed
     bool consult_first_;
     bool duplicate_seen_ = false;  // a codigo 23 led to the current consult
     int sends_ = 0;

@@ -157,18 +157,19 @@ std::shared_ptr<account_limiter> shared_limiter(const account_config& c) {
     return p;
 }
 
-// Awaits a callback-style API: `start(cb)` must call cb(T) once, on any thread.
+// Awaits a callback-style API: `start(cb)` must call cb(T) once, on any thread. `start` is a named
+// object of the caller (GCC 12 destroys temporaries passed by value to coroutines twice).
 template <class T, class Start>
-asio::awaitable<T> await_callback(Start start) {
+asio::awaitable<T> await_callback(Start& start) {
     auto ex = co_await asio::this_coro::executor;
-    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
-        [ex, start = std::move(start)](auto handler) mutable {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            start([ex, h](T v) {
-                asio::post(ex, [h, v = std::move(v)]() mutable { std::move (*h)(std::move(v)); });
-            });
-        },
-        asio::use_awaitable);
+    auto init = [ex, &start](auto handler) {
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        start([ex, h](T v) {
+            asio::post(ex, [h, v = std::move(v)]() mutable { std::move (*h)(std::move(v)); });
+        });
+    };
+    co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(std::move(init),
+                                                                                     asio::use_awaitable);
 }
 
 }  // namespace detail
@@ -378,8 +379,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
             audit_record copy = rec;
             if (audit->try_write(std::move(copy))) co_return;
             metrics->add(cfg.name, "back_pressure_waits");
-            co_await detail::await_callback<bool>(
-                [a = audit](std::function<void(bool)> cb) { a->wait_for_space([cb] { cb(true); }); });
+            auto start = [a = audit](std::function<void(bool)> cb) { a->wait_for_space([cb] { cb(true); }); };
+            co_await detail::await_callback<bool>(start);
         }
     }
 
@@ -413,7 +414,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
         transport::timeouts t{std::min<clock::duration>(cfg.connect_timeout, left),
                               std::min<clock::duration>(cfg.request_timeout, left)};
         auto at = std::chrono::system_clock::now();
-        auto r = co_await tx->exchange(make_request(body), t);
+        auto req = make_request(body);
+        auto r = co_await tx->exchange(req, t);
         auto latency = duration_cast<microseconds>(clock::now() - start);
         slot.release();
         classify(r, out);
@@ -449,10 +451,10 @@ struct client::engine : std::enable_shared_from_this<engine> {
 
     asio::awaitable<result<void>> journal_update(operation op, const document_key& key, state_update u) {
         u.op = op;
-        co_return co_await detail::await_callback<result<void>>(
-            [j = journal, name = cfg.name, key, u = std::move(u)](std::function<void(result<void>)> cb) {
-                j->update(name, key, u, std::move(cb));
-            });
+        auto start = [this, &key, &u](std::function<void(result<void>)> cb) {
+            journal->update(cfg.name, key, u, std::move(cb));
+        };
+        co_return co_await detail::await_callback<result<void>>(start);
     }
 
     // One call: journal, delivery machine, final state.
@@ -465,10 +467,10 @@ struct client::engine : std::enable_shared_from_this<engine> {
         bool possibly = false, consult_first = false;
         if (eo) {
             intent in{e.cfg.name, op, key, payload_hash(body), body};
-            auto rec = co_await detail::await_callback<result<intent_journal::record_result>>(
-                [j = e.journal, &in](std::function<void(result<intent_journal::record_result>)> cb) {
-                    j->record(in, std::move(cb));
-                });
+            auto start = [&e, &in](std::function<void(result<intent_journal::record_result>)> cb) {
+                e.journal->record(in, std::move(cb));
+            };
+            auto rec = co_await detail::await_callback<result<intent_journal::record_result>>(start);
             if (!rec) {
                 client_error err{make_error_code(client_errc::journal),
                                  "could not record the intent (nothing was sent): " + rec.error().message()};
@@ -509,8 +511,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 if (clock::now() + step.delay >= deadline) {
                     step = {sansio::delivery::kind::finish,
                             {},
-                            d.possibly_delivered() ? sansio::delivery::outcome::unknown
-                                                   : sansio::delivery::outcome::failed,
+                            d.maybe_exists() ? sansio::delivery::outcome::unknown
+                                             : sansio::delivery::outcome::failed,
                             last.view.error ? last.view.error : make_error_code(client_errc::timeout),
                             last.view.codigo};
                     break;
@@ -531,8 +533,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
                     last.message = "could not journal the attempt (not sent): " + ur.error().message();
                     step = {sansio::delivery::kind::finish,
                             {},
-                            d.possibly_delivered() ? sansio::delivery::outcome::unknown
-                                                   : sansio::delivery::outcome::failed,
+                            d.maybe_exists() ? sansio::delivery::outcome::unknown
+                                             : sansio::delivery::outcome::failed,
                             make_error_code(client_errc::journal),
                             std::nullopt};
                     break;
@@ -546,12 +548,12 @@ struct client::engine : std::enable_shared_from_this<engine> {
             auto now = clock::now();
             step = sending ? d.on_send(last.view, now) : d.on_consult(last.view, now);
             if (step.what != sansio::delivery::kind::finish && now >= deadline) {
-                step = {sansio::delivery::kind::finish,
-                        {},
-                        d.possibly_delivered() ? sansio::delivery::outcome::unknown
-                                               : sansio::delivery::outcome::failed,
-                        make_error_code(client_errc::timeout),
-                        last.view.codigo};
+                step = {
+                    sansio::delivery::kind::finish,
+                    {},
+                    d.maybe_exists() ? sansio::delivery::outcome::unknown : sansio::delivery::outcome::failed,
+                    make_error_code(client_errc::timeout),
+                    last.view.codigo};
             }
         }
 
@@ -675,12 +677,14 @@ document_key retper_key(operation op, const std::string& serie, std::int64_t num
 asio::awaitable<client::result_type> client::generar_comprobante(comprobante doc, call_options o) {
     if (auto err = validate(e_->cfg, doc, o))
         co_return e_->fail(operation::generar_comprobante, clock::now(), *err, "validation");
-    co_return co_await send(operation::generar_comprobante, doc.key(), json::write(doc));
+    auto key = doc.key();
+    auto body = json::write(doc);
+    co_return co_await send(operation::generar_comprobante, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::consultar_comprobante(document_key key) {
-    co_return co_await send(operation::consultar_comprobante, key,
-                            consult_body(operation::consultar_comprobante, key));
+    auto body = consult_body(operation::consultar_comprobante, key);
+    co_return co_await send(operation::consultar_comprobante, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::generar_anulacion(anulacion doc, call_options o) {
@@ -688,23 +692,26 @@ asio::awaitable<client::result_type> client::generar_anulacion(anulacion doc, ca
         co_return e_->fail(operation::generar_anulacion, clock::now(), *err, "validation");
     document_key key{static_cast<int>(doc.tipo_de_comprobante.value_or(0)), doc.serie.value_or(""),
                      doc.numero.value_or(0)};
-    co_return co_await send(operation::generar_anulacion, key, json::write(json::request{std::move(doc)}));
+    auto body = json::write(json::request{std::move(doc)});
+    co_return co_await send(operation::generar_anulacion, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::consultar_anulacion(document_key key) {
-    co_return co_await send(operation::consultar_anulacion, key,
-                            consult_body(operation::consultar_anulacion, key));
+    auto body = consult_body(operation::consultar_anulacion, key);
+    co_return co_await send(operation::consultar_anulacion, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::generar_guia(guia doc, call_options o) {
     if (auto err = validate(e_->cfg, doc, o))
         co_return e_->fail(operation::generar_guia, clock::now(), *err, "validation");
     auto key = doc.key();
-    co_return co_await send(operation::generar_guia, key, json::write(json::request{std::move(doc)}));
+    auto body = json::write(json::request{std::move(doc)});
+    co_return co_await send(operation::generar_guia, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::consultar_guia(document_key key) {
-    co_return co_await send(operation::consultar_guia, key, consult_body(operation::consultar_guia, key));
+    auto body = consult_body(operation::consultar_guia, key);
+    co_return co_await send(operation::consultar_guia, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::generar_retencion(retencion_percepcion doc, call_options o) {
@@ -712,7 +719,8 @@ asio::awaitable<client::result_type> client::generar_retencion(retencion_percepc
     if (auto err = validate(e_->cfg, doc, o))
         co_return e_->fail(operation::generar_retencion, clock::now(), *err, "validation");
     auto key = doc.key();
-    co_return co_await send(operation::generar_retencion, key, json::write(json::request{std::move(doc)}));
+    auto body = json::write(json::request{std::move(doc)});
+    co_return co_await send(operation::generar_retencion, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::generar_percepcion(retencion_percepcion doc, call_options o) {
@@ -720,7 +728,8 @@ asio::awaitable<client::result_type> client::generar_percepcion(retencion_percep
     if (auto err = validate(e_->cfg, doc, o))
         co_return e_->fail(operation::generar_percepcion, clock::now(), *err, "validation");
     auto key = doc.key();
-    co_return co_await send(operation::generar_percepcion, key, json::write(json::request{std::move(doc)}));
+    auto body = json::write(json::request{std::move(doc)});
+    co_return co_await send(operation::generar_percepcion, std::move(key), std::move(body));
 }
 
 namespace {
@@ -739,19 +748,22 @@ std::string reversion_body(operation op, const std::string& serie, std::int64_t 
     asio::awaitable<client::result_type> client::consultar_##kind(std::string serie, std::int64_t numero) { \
         auto op = operation::consultar_##kind;                                                              \
         auto key = retper_key(op, serie, numero);                                                           \
-        co_return co_await send(op, key, consult_body(op, key));                                            \
+        auto body = consult_body(op, key);                                                                  \
+        co_return co_await send(op, std::move(key), std::move(body));                                       \
     }                                                                                                       \
     asio::awaitable<client::result_type> client::generar_reversion_##kind(                                  \
         std::string serie, std::int64_t numero, std::string motivo) {                                       \
         auto op = operation::generar_reversion_##kind;                                                      \
-        co_return co_await send(op, retper_key(op, serie, numero),                                          \
-                                reversion_body(op, serie, numero, motivo));                                 \
+        auto key = retper_key(op, serie, numero);                                                           \
+        auto body = reversion_body(op, serie, numero, motivo);                                              \
+        co_return co_await send(op, std::move(key), std::move(body));                                       \
     }                                                                                                       \
     asio::awaitable<client::result_type> client::consultar_reversion_##kind(std::string serie,              \
                                                                             std::int64_t numero) {          \
         auto op = operation::consultar_reversion_##kind;                                                    \
         auto key = retper_key(op, serie, numero);                                                           \
-        co_return co_await send(op, key, consult_body(op, key));                                            \
+        auto body = consult_body(op, key);                                                                  \
+        co_return co_await send(op, std::move(key), std::move(body));                                       \
     }
 NUBEFACT_RETPER_METHODS(retencion)
 NUBEFACT_RETPER_METHODS(percepcion)

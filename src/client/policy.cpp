@@ -102,6 +102,7 @@ delivery::delivery(bool exactly_once, retry_policy policy, time_point start, boo
       policy_(std::move(policy)),
       start_(start),
       possibly_delivered_(possibly_delivered),
+      maybe_exists_(possibly_delivered),
       consult_first_(consult_first && exactly_once) {}
 
 delivery::step delivery::begin(time_point) {
@@ -124,7 +125,7 @@ delivery::step delivery::finish(outcome o, error_code ec, std::optional<int> cod
 
 delivery::step delivery::retry_send(const attempt_view& a, time_point now) {
     auto d = policy_.next_delay(sends_, start_, now, a.retry_after);
-    if (!d) return finish(possibly_delivered_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
+    if (!d) return finish(maybe_exists_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
     ++sends_;
     return {kind::send, *d};
 }
@@ -144,7 +145,7 @@ delivery::step delivery::on_send(const attempt_view& a, time_point now) {
         case verdict::throttled:
             return retry_send(a, now);
         case verdict::permanent:
-            return finish(possibly_delivered_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
+            return finish(maybe_exists_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
         case verdict::api_error:
             if (a.codigo && *a.codigo == 23 && exactly_once_) {
                 if (!possibly_delivered_)
@@ -154,13 +155,14 @@ delivery::step delivery::on_send(const attempt_view& a, time_point now) {
                 return {kind::consult};
             }
             if (a.codigo && *a.codigo == 40) break;  // internal error: treated as ambiguous below
-            return finish(possibly_delivered_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
+            return finish(maybe_exists_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
         case verdict::ambiguous:
             break;
     }
     // Ambiguous (or codigo 40): the document may exist now.
     if (!exactly_once_) return retry_send(a, now);
     possibly_delivered_ = true;
+    maybe_exists_ = true;
     duplicate_seen_ = false;
     // The consult itself needs budget; when the deadline has passed we cannot know: unknown.
     auto d = policy_.next_delay(consults_, start_, now);
@@ -180,8 +182,11 @@ delivery::step delivery::on_consult(const attempt_view& a, time_point now) {
                     ++not_found_after_duplicate_;
                     return retry_consult(a, now);
                 }
-                // Not there: the earlier attempt did not create it, so sending again is safe.
+                // Not there: the earlier attempt did not create it, so sending again is safe. (A
+                // codigo 23 on the resend still counts as ours: the first request may have been
+                // committed late.)
                 consult_first_ = false;
+                maybe_exists_ = false;
                 return retry_send(a, now);
             }
             if (a.codigo && *a.codigo == 40) return retry_consult(a, now);
