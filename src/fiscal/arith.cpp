@@ -12,13 +12,6 @@ constexpr i128 split_limit = static_cast<i128>(100'000'000'000'000);  // 1e14
 constexpr decimal one = decimal::from_int(1);
 constexpr decimal hundred = decimal::from_int(100);
 
-// percent / 100, exact whenever the percent has at most 8 decimals (always, for the API's rates).
-decimal fraction_of_percent(decimal percent) noexcept {
-    if (percent.raw() % 100 == 0) return decimal::from_raw(percent.raw() / 100);
-    auto r = percent.checked_div(hundred);
-    return r ? *r : decimal{};
-}
-
 decimal safe_div(decimal a, decimal b) noexcept {
     auto r = a.checked_div(b);
     return r ? *r : decimal{};
@@ -29,11 +22,31 @@ decimal safe_mul(decimal a, decimal b) noexcept {
 }
 }  // namespace
 
+// percent / 100, exact whenever the percent has at most 8 decimals (always, for the API's rates).
+decimal fraction_of_percent(decimal percent) noexcept {
+    if (percent.raw() % 100 == 0) return decimal::from_raw(percent.raw() / 100);
+    auto r = percent.checked_div(hundred);
+    return r ? *r : decimal{};
+}
+
 decimal mul_exact(decimal a, decimal b) noexcept {
     i128 x = a.raw(), y = b.raw();
     const bool neg = (x < 0) != (y < 0);
     if (x < 0) x = -x;
     if (y < 0) y = -y;
+    constexpr i128 small = static_cast<i128>(std::uint64_t{1} << 63);
+    if (x < small && y < small) {
+        // Everything in 64-bit words: x = x1·1e10 + x0, x0 = xh·1e5 + xl (same for y).
+        constexpr std::uint64_t u = 10'000'000'000ULL, h = 100'000ULL;
+        const auto ux = static_cast<std::uint64_t>(x), uy = static_cast<std::uint64_t>(y);
+        const std::uint64_t x1 = ux / u, x0 = ux % u, y1 = uy / u, y0 = uy % u;
+        const std::uint64_t xh = x0 / h, xl = x0 % h, yh = y0 / h, yl = y0 % h;
+        // floor(x0·y0 / 1e10) = xh·yh + floor(((xh·yl + xl·yh)·1e5 + xl·yl) / 1e10)
+        const std::uint64_t low = xh * yh + ((xh * yl + xl * yh) * h + xl * yl) / u;
+        const i128 r = static_cast<i128>(x1) * static_cast<i128>(y1) * unit + static_cast<i128>(x1) * y0 +
+                       static_cast<i128>(x0) * y1 + low;
+        return decimal::from_raw(neg ? -r : r);
+    }
     const i128 x1 = x / unit, x0 = x % unit, y1 = y / unit, y0 = y % unit;
     // Beyond the API's 12 integer digits the split could overflow: fall back to the rounded product.
     if (x1 >= split_limit || y1 >= split_limit) return safe_mul(a, b);
@@ -76,6 +89,8 @@ decimal default_rate(const comprobante& doc) noexcept {
 doc_context context_of(const comprobante& doc, std::optional<int> default_year) noexcept {
     doc_context ctx;
     ctx.rate = default_rate(doc);
+    ctx.rate_fraction = fraction_of_percent(ctx.rate);
+    ctx.ivap_fraction = fraction_of_percent(ivap_rate);
     int year = 9999;  // no date at all: the current (latest) ICBPER rate
     if (doc.fecha_de_emision && doc.fecha_de_emision->valid())
         year = doc.fecha_de_emision->year;
@@ -103,8 +118,8 @@ line_figures compute_line(const item& it, const doc_context& ctx) noexcept {
         f.impuesto_bolsas = it.impuesto_bolsas.value_or(decimal{});
     }
     const bool is_taxed = taxed(f.cls);
-    const decimal rate = f.cls == igv_class::ivap_gravado ? ivap_rate : ctx.rate;
-    const decimal tax_factor = one + fraction_of_percent(rate);
+    const decimal rate_fraction = f.cls == igv_class::ivap_gravado ? ctx.ivap_fraction : ctx.rate_fraction;
+    const decimal tax_factor = one + rate_fraction;
     const bool isc_by_rate = it.tipo_de_isc && *it.tipo_de_isc == 1 && it.porcentaje_isc;
     const decimal isc_factor = isc_by_rate ? one + fraction_of_percent(*it.porcentaje_isc) : one;
 
@@ -134,7 +149,7 @@ line_figures compute_line(const item& it, const doc_context& ctx) noexcept {
     } else {
         f.isc = it.isc.value_or(decimal{});
     }
-    f.igv = is_taxed ? percent_of(f.subtotal + f.isc, rate) : decimal{};
+    f.igv = is_taxed ? fraction_of(f.subtotal + f.isc, rate_fraction) : decimal{};
 
     if (free_line(f.cls)) {
         // Official example 24 shows a free bag line with total = its bag tax; total = subtotal is

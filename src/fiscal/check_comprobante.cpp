@@ -51,14 +51,20 @@ void int_range(collector& c, const opt_int& v, std::string_view path, bool requi
                 std::to_string(lo) + ".." + std::to_string(hi), std::to_string(*v));
 }
 
-// Money: at most 12 integer and 2 fractional digits, not negative.
-void money_shape(collector& c, const opt_dec& v, std::string_view path) {
+// Money: at most 12 integer and 2 fractional digits, not negative. `path` is only built on a finding.
+template <class Path>
+void money_shape(collector& c, const opt_dec& v, Path&& path) {
     if (!v) return;
-    if (v->is_negative())
-        c.error(str(path), "range", str(path) + " must not be negative.", ">= 0", plain(v));
-    else if (v->fractional_digits() > 2 || v->integer_digits() > 12)
-        c.error(str(path), "format", str(path) + " must have at most 12 integer and 2 decimal digits.",
-                "12.2", plain(v));
+    if (v->is_negative()) {
+        const std::string p = path();
+        c.error(p, "range", p + " must not be negative.", ">= 0", plain(v));
+    } else if (!money_digits_ok(*v)) {
+        const std::string p = path();
+        c.error(p, "format", p + " must have at most 12 integer and 2 decimal digits.", "12.2", plain(v));
+    }
+}
+void money_shape(collector& c, const opt_dec& v, const char* path) {
+    money_shape(c, v, [path] { return std::string(path); });
 }
 
 void positive(collector& c, const opt_dec& v, std::string_view path, bool required) {
@@ -71,19 +77,27 @@ void positive(collector& c, const opt_dec& v, std::string_view path, bool requir
 }
 
 // A computed amount against what the rules give. Absent counts as 0 for optional totals.
-void compare(collector& c, std::string path, decimal expected, const opt_dec& actual, bool required,
-             std::string_view what) {
+// `path` is a callable giving the field path; it runs only when there is a finding.
+template <class Path>
+void compare(collector& c, Path&& path, decimal expected, const opt_dec& actual, bool required) {
     if (!actual) {
-        if (required)
-            c.error(std::move(path), "required", str(what) + " is required.", money(expected), "");
-        else if (!expected.is_zero())
-            c.arith(std::move(path), str(what) + " is missing; the lines give " + money(expected) + ".",
-                    money(expected), "");
+        if (required) {
+            std::string p = path();
+            c.error(p, "required", p + " is required.", money(expected), "");
+        } else if (!expected.is_zero()) {
+            std::string p = path();
+            c.arith(p, p + " is missing; the lines give " + money(expected) + ".", money(expected), "");
+        }
         return;
     }
-    if (!c.within(expected, *actual))
-        c.arith(std::move(path), str(what) + " does not match the arithmetic of the document.",
-                money(expected), money(actual));
+    if (!c.within(expected, *actual)) {
+        std::string p = path();
+        c.arith(p, p + " does not match the arithmetic of the document.", money(expected), money(actual));
+    }
+}
+void compare(collector& c, const char* path, decimal expected, const opt_dec& actual, bool required) {
+    compare(
+        c, [path] { return std::string(path); }, expected, actual, required);
 }
 
 char family_of(std::int64_t tipo) {
@@ -278,6 +292,8 @@ void check_item_fields(collector& c, const item& it, std::size_t i) {
     auto need_str = [&](const opt_str& s, std::string_view f, std::size_t lo, std::size_t hi) {
         if (!s)
             c.error(p(f), "required", p(f) + " is required.");
+        else if (s->size() >= lo && s->size() <= hi && lo <= 1)
+            return;  // bytes bound code points: nothing to count
         else if (auto n = utf8_length(*s); n < lo || n > hi)
             c.error(p(f), "length",
                     p(f) + " must have " + std::to_string(lo) + " to " + std::to_string(hi) + " characters.",
@@ -308,7 +324,7 @@ void check_item_fields(collector& c, const item& it, std::size_t i) {
                         std::pair{&it.igv, "igv"}, std::pair{&it.isc, "isc"},
                         std::pair{&it.impuesto_bolsas, "impuesto_bolsas"},
                         std::pair{&it.otros_cargos, "otros_cargos"}, std::pair{&it.total, "total"}})
-        if (*v) money_shape(c, *v, p(f));
+        if (*v) money_shape(c, *v, [&] { return p(f); });
 
     if (it.tipo_de_igv && it.tipo_de_ivap) {
         c.error(p("tipo_de_ivap"), "conflict", "Send tipo_de_igv or tipo_de_ivap, not both.");
@@ -350,11 +366,16 @@ void check_item_arith(collector& c, const item& it, std::size_t i, const line_fi
     if (f.descuento > mul_exact(*it.cantidad, f.valor_unitario))
         c.error(p("descuento"), "range", p("descuento") + " is larger than cantidad × valor_unitario.",
                 "<= " + money(mul_exact(*it.cantidad, f.valor_unitario)), money(it.descuento));
-    compare(c, p("subtotal"), f.subtotal, it.subtotal, true, p("subtotal"));
-    if (f.isc_computed) compare(c, p("isc"), f.isc, it.isc, true, p("isc"));
+    compare(
+        c, [&] { return p("subtotal"); }, f.subtotal, it.subtotal, true);
+    if (f.isc_computed)
+        compare(
+            c, [&] { return p("isc"); }, f.isc, it.isc, true);
     if (f.bags_computed)
-        compare(c, p("impuesto_bolsas"), f.impuesto_bolsas, it.impuesto_bolsas, true, p("impuesto_bolsas"));
-    compare(c, p("igv"), f.igv, it.igv, true, p("igv"));
+        compare(
+            c, [&] { return p("impuesto_bolsas"); }, f.impuesto_bolsas, it.impuesto_bolsas, true);
+    compare(
+        c, [&] { return p("igv"); }, f.igv, it.igv, true);
     if (!it.total) {
         c.error(p("total"), "required", p("total") + " is required.", money(f.total), "");
     } else if (!c.within(f.total, *it.total) && !(f.total_alt && c.within(*f.total_alt, *it.total))) {
@@ -376,22 +397,20 @@ void check_totals(doc_view& v, const header_figures& h) {
     const auto& d = v.doc;
     auto& c = v.c;
     money_shape(c, d.descuento_global, "descuento_global");
-    compare(c, "total_descuento", h.total_descuento, d.total_descuento, false, "total_descuento");
-    compare(c, "total_anticipo", h.total_anticipo, d.total_anticipo, false, "total_anticipo");
-    compare(c, "total_gravada", h.total_gravada, d.total_gravada, false, "total_gravada");
-    compare(c, "total_exonerada", h.total_exonerada, d.total_exonerada, false, "total_exonerada");
-    compare(c, "total_inafecta", h.total_inafecta, d.total_inafecta, false, "total_inafecta");
-    compare(c, "total_gratuita", h.total_gratuita, d.total_gratuita, false, "total_gratuita");
-    compare(c, "total_igv", h.total_igv, d.total_igv, false, "total_igv");
-    compare(c, "total_isc", h.total_isc, d.total_isc, false, "total_isc");
-    compare(c, "total_impuestos_bolsas", h.total_impuestos_bolsas, d.total_impuestos_bolsas, false,
-            "total_impuestos_bolsas");
+    compare(c, "total_descuento", h.total_descuento, d.total_descuento, false);
+    compare(c, "total_anticipo", h.total_anticipo, d.total_anticipo, false);
+    compare(c, "total_gravada", h.total_gravada, d.total_gravada, false);
+    compare(c, "total_exonerada", h.total_exonerada, d.total_exonerada, false);
+    compare(c, "total_inafecta", h.total_inafecta, d.total_inafecta, false);
+    compare(c, "total_gratuita", h.total_gratuita, d.total_gratuita, false);
+    compare(c, "total_igv", h.total_igv, d.total_igv, false);
+    compare(c, "total_isc", h.total_isc, d.total_isc, false);
+    compare(c, "total_impuestos_bolsas", h.total_impuestos_bolsas, d.total_impuestos_bolsas, false);
     if (h.otros_cargos_from_items)
-        compare(c, "total_otros_cargos", h.total_otros_cargos, d.total_otros_cargos, false,
-                "total_otros_cargos");
+        compare(c, "total_otros_cargos", h.total_otros_cargos, d.total_otros_cargos, false);
     else
         money_shape(c, d.total_otros_cargos, "total_otros_cargos");
-    compare(c, "total", h.total, d.total, true, "total");
+    compare(c, "total", h.total, d.total, true);
     if (h.total_gravada.is_negative())
         c.error("total_gravada", "range", "The discounts and anticipos exceed the taxable base.", ">= 0",
                 money(h.total_gravada));
@@ -414,9 +433,9 @@ void check_percepcion_retencion(doc_view& v, const header_figures& h) {
             if (!d.percepcion_base_imponible)
                 c.error("percepcion_base_imponible", "required", "percepcion_base_imponible is required.",
                         money(*h.percepcion_base), "");
-            compare(c, "total_percepcion", *h.total_percepcion, d.total_percepcion, true, "total_percepcion");
+            compare(c, "total_percepcion", *h.total_percepcion, d.total_percepcion, true);
             compare(c, "total_incluido_percepcion", *h.total_incluido_percepcion, d.total_incluido_percepcion,
-                    true, "total_incluido_percepcion");
+                    true);
         }
     }
     const bool any_ret = d.retencion_tipo || d.retencion_base_imponible || d.total_retencion;
@@ -428,7 +447,7 @@ void check_percepcion_retencion(doc_view& v, const header_figures& h) {
             if (!d.retencion_base_imponible)
                 c.error("retencion_base_imponible", "required", "retencion_base_imponible is required.",
                         money(*h.retencion_base), "");
-            compare(c, "total_retencion", *h.total_retencion, d.total_retencion, true, "total_retencion");
+            compare(c, "total_retencion", *h.total_retencion, d.total_retencion, true);
         }
     }
 }
@@ -566,7 +585,7 @@ void check_cuotas(doc_view& v, const header_figures& h) {
             sum_known = false;
         } else {
             positive(c, q.importe, p("importe"), true);
-            money_shape(c, q.importe, p("importe"));
+            money_shape(c, q.importe, [&] { return p("importe"); });
             sum += *q.importe;
         }
     }
@@ -625,7 +644,10 @@ std::vector<finding> check(const comprobante& doc, const check_options& opts) {
     check_dates_and_money(v);
     check_rate(v, ctx);
     // 4 % on IGV lines is reported once (igv_rate); the lines are then checked at the general rate.
-    if (ctx.has_igv && ctx.rate == ivap_rate) ctx.rate = default_igv_rate;
+    if (ctx.has_igv && ctx.rate == ivap_rate) {
+        ctx.rate = default_igv_rate;
+        ctx.rate_fraction = fraction_of_percent(ctx.rate);
+    }
 
     if (doc.items.empty()) c.error("items", "required", "A comprobante needs at least one item.");
     std::vector<line_figures> lines;

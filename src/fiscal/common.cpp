@@ -121,6 +121,8 @@ void require_str(collector& c, const opt_str& v, std::string_view path, std::siz
         c.error(std::string(path), "required", std::string(path) + " is required.");
         return;
     }
+    // Bytes bound code points from above: short ASCII-or-not strings need no counting.
+    if (v->size() <= max_len && v->size() >= min_len && min_len <= 1) return;
     const auto n = utf8_length(*v);
     if (n < min_len || n > max_len)
         c.error(std::string(path), "length",
@@ -130,7 +132,7 @@ void require_str(collector& c, const opt_str& v, std::string_view path, std::siz
 }
 
 void optional_str(collector& c, const opt_str& v, std::string_view path, std::size_t max_len) {
-    if (!v) return;
+    if (!v || v->size() <= max_len) return;
     const auto n = utf8_length(*v);
     if (n > max_len)
         c.error(std::string(path), "length",

@@ -16,11 +16,35 @@ namespace nubefact::fiscal::detail {
 // Exact a × b truncated toward zero at 10 decimals. Rounding that result half-up to 2 (or any fewer)
 // decimals equals rounding the exact product, so there is no double rounding.
 decimal mul_exact(decimal a, decimal b) noexcept;
+// Half-up (away from zero) to 2 decimals; 64-bit fast path for the usual magnitudes.
 inline decimal round2(decimal v) noexcept {
+    constexpr std::int64_t cent = 100'000'000;  // 0.01 in raw units
+    constexpr std::int64_t lim = std::int64_t{1} << 62;
+    if (v.raw() > -lim && v.raw() < lim) {
+        const auto x = static_cast<std::int64_t>(v.raw());
+        std::int64_t q = x / cent;
+        const std::int64_t rem = x % cent;
+        if (rem >= cent / 2) ++q;
+        if (rem <= -cent / 2) --q;
+        return decimal::from_raw(q * cent);
+    }
     return v.round(2);
+}
+// At most 12 integer and 2 fractional digits (the API's "12.2" money shape).
+inline bool money_digits_ok(decimal v) noexcept {
+    constexpr std::int64_t cent = 100'000'000;
+    constexpr std::int64_t lim = std::int64_t{1} << 62;
+    if (v.raw() > -lim && v.raw() < lim) return static_cast<std::int64_t>(v.raw()) % cent == 0;
+    return v.fractional_digits() <= 2 && v.integer_digits() <= 12;
 }
 // round2(a × b / 100) exactly: the usual "amount × percent".
 decimal percent_of(decimal amount, decimal percent) noexcept;
+// percent / 100 (exact for up to 8 decimals).
+decimal fraction_of_percent(decimal percent) noexcept;
+// round2(amount × fraction) exactly.
+inline decimal fraction_of(decimal amount, decimal fraction) noexcept {
+    return round2(mul_exact(amount, fraction));
+}
 
 // How a line is taxed, from tipo_de_igv / tipo_de_ivap.
 enum class igv_class : unsigned char {
@@ -46,8 +70,10 @@ inline constexpr decimal default_igv_rate = decimal::from_int(18);
 
 // What the arithmetic of one document needs besides its lines.
 struct doc_context {
-    decimal rate;      // porcentaje_de_igv (or its default)
-    decimal bag_rate;  // ICBPER per bag for the issue year
+    decimal rate;           // porcentaje_de_igv (or its default)
+    decimal rate_fraction;  // rate / 100
+    decimal ivap_fraction;  // 0.04
+    decimal bag_rate;       // ICBPER per bag for the issue year
     bool has_ivap = false;
     bool has_igv = false;
 };
