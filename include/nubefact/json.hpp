@@ -30,6 +30,8 @@ struct read_options {
     std::size_t max_bytes = 1 << 20;           // larger bodies are refused with one finding
     int max_depth = 32;                        // deeper nesting is refused
     std::size_t max_string_bytes = 64 * 1024;  // longer string values: finding "too_long"
+    std::size_t max_array_items = 10'000;      // more elements: finding "too_many", the rest ignored
+    std::size_t max_findings = 1'000;          // then one "too_many_findings" and no more
 };
 
 // Parses one JSON object. Reads what Nubefact reads: numbers or numeric strings, true/false or

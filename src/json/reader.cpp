@@ -118,8 +118,14 @@ class handler {
     static constexpr std::size_t max_string_size = std::size_t(-1);
 
     handler(root_mode mode, void* root, const schema* sch, std::vector<finding>& findings,
-            std::size_t max_string)
-        : mode_(mode), root_(root), root_sch_(sch), findings_(findings), max_string_(max_string) {
+            std::size_t max_string, const read_options& opts)
+        : mode_(mode),
+          root_(root),
+          root_sch_(sch),
+          findings_(findings),
+          max_string_(max_string),
+          max_items_(opts.max_array_items),
+          max_findings_(opts.max_findings) {
         stack_.reserve(8);
     }
 
@@ -261,6 +267,17 @@ class handler {
 
     void add(severity s, std::string path, const char* code, std::string msg, std::string expected,
              std::string actual) {
+        // Bounded: a hostile body cannot make the report bigger than the body many times over.
+        if (findings_.size() >= max_findings_) {
+            if (!findings_capped_) {
+                findings_capped_ = true;
+                findings_.push_back(finding{
+                    "", "too_many_findings", severity::error,
+                    "more than " + std::to_string(max_findings_) + " problems; the rest are not listed", "",
+                    ""});
+            }
+            return;
+        }
         findings_.push_back(
             finding{std::move(path), code, s, std::move(msg), std::move(expected), std::move(actual)});
     }
@@ -296,6 +313,16 @@ class handler {
         }
         frame& top = stack_.back();
         if (top.t == frame::type::array) {
+            if (top.index >= max_items_) {  // memory stays proportional to a sane document
+                if (top.index == max_items_)
+                    add(severity::error, element_path(top), "too_many",
+                        std::string(top.name) + " has more than " + std::to_string(max_items_) +
+                            " elements; the rest are ignored",
+                        std::to_string(max_items_), "");
+                ++top.index;
+                skip_ = 1;
+                return;
+            }
             if (!object) {
                 add(severity::error, element_path(top), "type",
                     std::string(top.name) + " elements must be objects", "", "an array");
@@ -658,6 +685,9 @@ class handler {
     const schema* root_sch_;
     std::vector<finding>& findings_;
     std::size_t max_string_;
+    std::size_t max_items_;
+    std::size_t max_findings_;
+    bool findings_capped_ = false;
 
     std::vector<frame> stack_;
     pending pend_ = pending::none;
@@ -839,7 +869,8 @@ std::optional<operation> scan_operacion(std::string_view t, int max_depth) {
 template <class F>
 void parse_into(std::string_view text, const read_options& opts, root_mode mode, void* root,
                 const schema* sch, std::vector<finding>& findings, std::size_t max_string, F&& after) {
-    boost::json::basic_parser<handler> p(parse_opts(opts.max_depth), mode, root, sch, findings, max_string);
+    boost::json::basic_parser<handler> p(parse_opts(opts.max_depth), mode, root, sch, findings, max_string,
+                                         opts);
     error_code ec;
     const std::size_t n = p.write_some(false, text.data(), text.size(), ec);
     if (ec) parse_failure(text, n, ec, findings);

@@ -152,6 +152,23 @@ TEST(Hostile, InvalidUtf8) {
     EXPECT_EQ(json::write(json::read_request(json::write(n.doc)).doc), json::write(n.doc));
 }
 
+TEST(Hostile, MemoryStaysProportional) {
+    // 1 MiB of empty items would be ~250 MB of item structs: the element count is capped.
+    std::string body = R"({"operacion":"generar_comprobante","items":[)";
+    for (int i = 0; i < 300000; ++i) body += i ? ",{}" : "{}";
+    body += "]}";
+    auto r = json::read_request(body);
+    EXPECT_EQ(std::get<comprobante>(r.doc).items.size(), 10000u);
+    EXPECT_EQ(code_at(r.findings, "items[10000]"), "too_many") << dump(r.findings);
+    // Findings are capped too.
+    std::string bad = R"({"operacion":"generar_comprobante","items":[)";
+    for (int i = 0; i < 5000; ++i) bad += i ? ",1" : "1";
+    bad += "]}";
+    auto b = json::read_request(bad);
+    ASSERT_EQ(b.findings.size(), 1001u);
+    EXPECT_EQ(b.findings.back().code, "too_many_findings");
+}
+
 TEST(Hostile, ByteOrderMarkIsSkipped) {
     auto r = json::read_request("\xEF\xBB\xBF{\"operacion\":\"consultar_guia\",\"serie\":\"TTT1\"}");
     EXPECT_TRUE(r.findings.empty()) << dump(r.findings);
