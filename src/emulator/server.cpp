@@ -117,11 +117,13 @@ asio::awaitable<void> serve(impl& s, Stream& stream, std::uint64_t conn_id) {
                 co_await reject_and_close(s, stream, 431, "Cabeceras demasiado grandes");
                 co_return;
             }
-            if (ec == beast::error::timeout) {
-                co_await reject_and_close(s, stream, 408, "Tiempo de espera agotado leyendo la solicitud");
+            if (ec == http::error::body_limit) {
+                co_await reject_and_close(
+                    s, stream, 413, "El cuerpo excede el límite de " + std::to_string(o.max_body) + " bytes");
                 co_return;
             }
-            if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+            // beast::error::timeout: tcp_stream has already closed the socket (slow headers are cut).
+            if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
                 ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
                 ec == asio::ssl::error::stream_truncated)
                 co_return;
@@ -151,11 +153,7 @@ asio::awaitable<void> serve(impl& s, Stream& stream, std::uint64_t conn_id) {
                     s, stream, 413, "El cuerpo excede el límite de " + std::to_string(o.max_body) + " bytes");
                 co_return;
             }
-            if (ec == beast::error::timeout) {
-                co_await reject_and_close(s, stream, 408, "Tiempo de espera agotado leyendo el cuerpo");
-                co_return;
-            }
-            if (ec) co_return;
+            if (ec) co_return;  // timeout (socket already closed by tcp_stream), reset, eof
         }
         auto& req = parser.get();
         detail::request_view rv;
