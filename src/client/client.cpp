@@ -649,7 +649,9 @@ asio::awaitable<client::result_type> client::send(operation op, document_key key
     auto fn = [e, op, key = std::move(key), body = std::move(canonical_body)]() mutable {
         return engine::run(e, op, std::move(key), std::move(body));
     };
-    co_return co_await asio::co_spawn(e->strand, std::move(fn), asio::use_awaitable);
+    // GCC 12 destroys temporaries of a co_await operand twice: keep the awaitable in a named variable.
+    auto task = asio::co_spawn(e->strand, std::move(fn), asio::use_awaitable);
+    co_return co_await std::move(task);
 }
 
 namespace {
