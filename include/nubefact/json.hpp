@@ -35,7 +35,8 @@ struct read_options {
 };
 
 // Parses one JSON object. Reads what Nubefact reads: numbers or numeric strings, true/false or
-// "true"/"false", "" as absent, DD-MM-YYYY (and YYYY-MM-DD). Never throws on any input.
+// "true"/"false", "" as absent, DD-MM-YYYY (and YYYY-MM-DD). Never throws on any input (short of
+// std::bad_alloc); reentrant and thread-safe, like every function of this header.
 read_result read_request(std::string_view text, const read_options& opts = {});
 
 // Same, for a body known to be a generar_comprobante (no `operacion` needed).
