@@ -340,6 +340,17 @@ struct client::engine : std::enable_shared_from_this<engine> {
             }
             return;
         }
+        // A 4xx whose body looks like JSON but is not a Nubefact body was damaged on the way (the
+        // error may have been decided after processing): treat it like a malformed answer. Other
+        // bodies (an HTML page from a proxy) mean a configuration problem: permanent.
+        auto first = r.body.find_first_not_of(" \t\r\n");
+        if (first != std::string::npos && r.body[first] == '{') {
+            v.what = sansio::verdict::ambiguous;
+            v.error = make_error_code(client_errc::bad_response);
+            o.outcome = "bad_response";
+            o.message = fmt::format("malformed HTTP {} body", r.status);
+            return;
+        }
         v.what = sansio::verdict::permanent;
         v.error = make_error_code(client_errc::http_status);
         o.outcome = "http_status";

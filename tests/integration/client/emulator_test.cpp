@@ -1,0 +1,483 @@
+// The client against the real emulator over 127.0.0.1: exactly-once under every fault kind, timeouts,
+// every operation, codigo handling, conflicts, rate limit, TLS verification.
+#include "support.hpp"
+
+#include <nubefact/client_memory.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+using namespace nubefact;
+using namespace clienttest;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+namespace emu = nubefact::emulator;
+
+namespace {
+
+emu::options quiet_options() {
+    emu::options o;
+    o.seed = 11;
+    o.retry_after = std::chrono::seconds(0);  // 429/503 say "Retry-After: 0": no pauses in fast tests
+    return o;
+}
+
+// Sends `count` facturas serie/1..count with `workers` coroutines on one io thread; returns replies.
+struct batch_result {
+    std::vector<client::result_type> results;
+    int recovered = 0, ok = 0;
+};
+
+batch_result send_batch(client& c, asio::io_context& ioc, const std::string& serie, int count, int workers,
+                        bool validate = false) {
+    batch_result out;
+    out.results.resize(static_cast<std::size_t>(count));
+    std::atomic<int> next{0};
+    for (int w = 0; w < workers; ++w) {
+        auto worker = [&]() -> asio::awaitable<void> {
+            for (;;) {
+                int i = next++;
+                if (i >= count) co_return;
+                call_options o;
+                o.validate = validate;
+                auto doc = factura(serie, i + 1);
+                out.results[static_cast<std::size_t>(i)] = co_await c.generar_comprobante(std::move(doc), o);
+            }
+        };
+        asio::co_spawn(ioc, std::move(worker), asio::detached);
+    }
+    ioc.run();
+    for (auto& r : out.results) {
+        if (r) {
+            ++out.ok;
+            if (r->recovered) ++out.recovered;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST(ClientEmulator, GenerarAndConsultarEveryOperation) {
+    auto o = quiet_options();
+    emu::server srv(o);
+    std::string err;
+    ASSERT_TRUE(srv.start(&err)) << err;
+    auto journal = std::make_shared<memory_journal>();
+    auto audit = std::make_shared<memory_audit_sink>();
+    auto cfg = account_for(srv, "ops");
+    cfg.audit_bodies = true;
+    blocking_client bc(cfg, client_options{journal, audit});
+
+    auto r = bc.generar_comprobante(factura("FFF1", 1));
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_EQ(r->state, doc_state::accepted);
+    EXPECT_FALSE(r->recovered);
+    EXPECT_EQ(r->body.aceptada_por_sunat, true);
+    ASSERT_TRUE(r->body.enlace);
+    auto rec = journal->get(cfg.name, {1, "FFF1", 1});
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->state, doc_state::accepted);
+    EXPECT_EQ(rec->attempts, 1);
+    EXPECT_EQ(rec->what.payload_hash.size(), 64u);
+    EXPECT_EQ(rec->enlace, *r->body.enlace);
+
+    auto q = bc.consultar_comprobante({1, "FFF1", 1});
+    ASSERT_TRUE(q) << q.error().what();
+    EXPECT_EQ(q->body.enlace, r->body.enlace);
+
+    anulacion a;
+    a.tipo_de_comprobante = 1;
+    a.serie = "FFF1";
+    a.numero = 1;
+    a.motivo = "ERROR DEL SISTEMA";
+    auto an = bc.generar_anulacion(a);
+    ASSERT_TRUE(an) << an.error().what();
+    EXPECT_TRUE(an->body.sunat_ticket_numero);
+    auto qa = bc.consultar_anulacion({1, "FFF1", 1});
+    ASSERT_TRUE(qa) << qa.error().what();
+    // The anulación has its own journal row; the factura's row is untouched.
+    EXPECT_EQ(journal->get(cfg.name, {1, "FFF1", 1}, operation::generar_anulacion)->state,
+              doc_state::accepted);
+    EXPECT_EQ(journal->get(cfg.name, {1, "FFF1", 1})->state, doc_state::accepted);
+
+    // Unknown document: codigo 24, with Nubefact's text, never retried.
+    auto missing = bc.consultar_comprobante({1, "FFF1", 999});
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, api_errc::not_found);
+    EXPECT_EQ(missing.error().codigo, 24);
+    EXPECT_EQ(missing.error().attempts, 1);
+    EXPECT_FALSE(missing.error().message.empty());
+
+    // Audit: one record per exchange, bodies on request, never the token.
+    auto records = audit->drain();
+    ASSERT_EQ(records.size(), 5u);
+    for (const auto& ar : records) {
+        EXPECT_EQ(ar.account, cfg.name);
+        EXPECT_EQ(ar.request_body.find(cfg.token), std::string::npos);
+        EXPECT_EQ(ar.response_body.find(cfg.token), std::string::npos);
+        EXPECT_GT(ar.request_bytes, 0u);
+    }
+    EXPECT_EQ(records[0].operation, "generar_comprobante");
+    EXPECT_EQ(records[0].document, "FFF1-1");
+    EXPECT_EQ(records[0].outcome, "ok");
+    EXPECT_EQ(records[0].http_status, 200);
+    EXPECT_EQ(records[4].outcome, "api_error");
+    EXPECT_EQ(records[4].codigo, 24);
+}
+
+TEST(ClientEmulator, ValidationFindingsStopTheSend) {
+    emu::server srv(quiet_options());
+    ASSERT_TRUE(srv.start());
+    blocking_client bc(account_for(srv, "validation"));
+    auto doc = factura("FFF1", 5);
+    doc.total_igv = decimal::parse("9.99").value();
+    auto r = bc.generar_comprobante(doc);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, client_errc::validation);
+    ASSERT_FALSE(r.error().findings.empty());
+    EXPECT_EQ(srv.snapshot().requests_total, 0u);
+    // Opting out sends it; the emulator's own validation answers codigo 20, never retried.
+    call_options skip;
+    skip.validate = false;
+    auto s = bc.generar_comprobante(doc, skip);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, api_errc::bad_format);
+    EXPECT_EQ(s.error().attempts, 1);
+    EXPECT_EQ(s.error().state, doc_state::failed);
+}
+
+TEST(ClientEmulator, Codigo23ForSomeoneElsesDocumentIsConflict) {
+    emu::server srv(quiet_options());
+    ASSERT_TRUE(srv.start());
+    auto cfg = account_for(srv, "conflict");
+    {
+        // Another program (own journal) issues FFF1-7 first.
+        blocking_client other(cfg);
+        ASSERT_TRUE(other.generar_comprobante(factura("FFF1", 7)));
+    }
+    blocking_client bc(cfg);
+    auto doc = factura("FFF1", 7);
+    doc.cliente_denominacion = "OTRO CLIENTE SAC";
+    auto r = bc.generar_comprobante(doc);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, client_errc::conflict);
+    EXPECT_EQ(r.error().codigo, 23);
+    EXPECT_NE(r.error().message.find("FFF1-7"), std::string::npos);
+    EXPECT_EQ(srv.snapshot().documents_created, 1u);
+    // The same client reusing the number with another payload is refused before sending.
+    auto before = srv.snapshot().requests_total;
+    doc.cliente_denominacion = "TERCER CLIENTE SAC";
+    auto again = bc.generar_comprobante(doc);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, client_errc::conflict);
+    EXPECT_EQ(srv.snapshot().requests_total, before);
+}
+
+TEST(ClientEmulator, ResumeAfterCommitDropRecoversWithoutResend) {
+    emu::server srv(quiet_options());
+    ASSERT_TRUE(srv.start());
+    auto cfg = account_for(srv, "resume");
+    cfg.retry.max_attempts = 1;  // this run gives up at once: the state stays "unknown"
+    auto journal = std::make_shared<memory_journal>();
+    srv.push_fault(emu::fault_kind::commit_drop, 1, operation::generar_comprobante);
+    srv.push_fault(emu::fault_kind::reset, 1, operation::consultar_comprobante);
+    {
+        blocking_client bc(cfg, client_options{journal});
+        auto r = bc.generar_comprobante(factura("FFF1", 3));
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().state, doc_state::unknown);
+    }
+    EXPECT_EQ(journal->get(cfg.name, {1, "FFF1", 3})->state, doc_state::unknown);
+    // A later run (same journal) consults first and adopts the document: still created once.
+    cfg.retry.max_attempts = 5;
+    blocking_client bc(cfg, client_options{journal});
+    auto r = bc.generar_comprobante(factura("FFF1", 3));
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_TRUE(r->recovered);
+    EXPECT_EQ(srv.snapshot().documents_created, 1u);
+    EXPECT_EQ(srv.snapshot().created_twice, 0u);
+    EXPECT_EQ(journal->get(cfg.name, {1, "FFF1", 3})->state, doc_state::accepted);
+}
+
+TEST(ClientEmulator, PermanentCodigosAreNotRetried) {
+    emu::server srv(quiet_options());
+    ASSERT_TRUE(srv.start());
+    auto cfg = account_for(srv, "perm");
+    cfg.token = "wrong-token";
+    blocking_client bc(cfg);
+    auto r = bc.generar_comprobante(factura("FFF1", 1));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, api_errc::token_invalid);
+    EXPECT_EQ(r.error().http_status, 401);
+    EXPECT_EQ(r.error().attempts, 1);
+    EXPECT_EQ(r.error().what().find("wrong-token"), std::string::npos);
+    auto bad = account_for(srv, "perm-ruta");
+    bad.ruta = srv.base_url() + "/api/v1/no-such-ruta";
+    blocking_client b2(bad);
+    auto r2 = b2.generar_comprobante(factura("FFF1", 2));
+    ASSERT_FALSE(r2);
+    EXPECT_EQ(r2.error().code, api_errc::ruta_invalid);
+    EXPECT_EQ(r2.error().attempts, 1);
+}
+
+// 10,000 documents, 20 % of the exchanges faulted with every kind (commit-then-drop included):
+// every document is accepted exactly once and none is lost.
+TEST(ClientEmulator, TenThousandDocumentsUnderFaultsExactlyOnce) {
+    auto o = quiet_options();
+    o.validate = false;  // the client checked nothing either: this is about delivery
+    o.faults = emu::fault_rates::parse(
+                   "500:0.03,reset:0.03,commit_drop:0.04,truncate:0.03,malformed:0.03,"
+                   "429:0.02,503:0.02")
+                   .value();
+    emu::server srv(o);
+    ASSERT_TRUE(srv.start());
+    asio::io_context ioc;
+    auto journal = std::make_shared<memory_journal>();
+    auto cfg = account_for(srv, "ten-thousand");
+    cfg.max_concurrency = 32;
+    client_metrics metrics;
+    client c(ioc.get_executor(), cfg, client_options{journal, nullptr, &metrics, 5});
+    constexpr int n = 10000;
+    auto res = send_batch(c, ioc, "FFF1", n, 64);
+    for (int i = 0; i < n; ++i)
+        ASSERT_TRUE(res.results[static_cast<std::size_t>(i)])
+            << "FFF1-" << i + 1 << ": " << res.results[static_cast<std::size_t>(i)].error().what();
+    auto st = srv.snapshot();
+    EXPECT_EQ(st.documents_created, static_cast<std::uint64_t>(n));
+    EXPECT_EQ(st.created_twice, 0u);
+    EXPECT_EQ(srv.documents(srv.first_account().ruta_id).size(), static_cast<std::size_t>(n));
+    for (const auto& d : srv.documents(srv.first_account().ruta_id)) ASSERT_EQ(d.creations, 1u);
+    EXPECT_EQ(journal->size(), static_cast<std::size_t>(n));
+    for (const auto& r : journal->all()) ASSERT_EQ(r.state, doc_state::accepted) << r.what.key.to_string();
+    // Every fault kind happened and the post-commit ones were recovered through consultar.
+    for (auto k : {"500", "reset", "commit_drop", "truncate", "malformed", "429", "503"})
+        EXPECT_GT(st.faults[k], 0u) << k;
+    EXPECT_GT(res.recovered, 100);
+    EXPECT_GT(metrics.counter(cfg.name, "consults"), 0u);
+    // Keep-alive: connections opened only after a fault broke one; never more than the cap open.
+    EXPECT_LT(c.connections_opened(), st.requests_total);
+    EXPECT_LE(c.open_connections(), static_cast<std::size_t>(cfg.max_concurrency));
+    std::printf(
+        "[ info ] %llu requests, %d recovered, %zu connections opened, faults: 500=%llu reset=%llu "
+        "commit_drop=%llu truncate=%llu malformed=%llu 429=%llu 503=%llu\n",
+        static_cast<unsigned long long>(st.requests_total), res.recovered, c.connections_opened(),
+        static_cast<unsigned long long>(st.faults["500"]),
+        static_cast<unsigned long long>(st.faults["reset"]),
+        static_cast<unsigned long long>(st.faults["commit_drop"]),
+        static_cast<unsigned long long>(st.faults["truncate"]),
+        static_cast<unsigned long long>(st.faults["malformed"]),
+        static_cast<unsigned long long>(st.faults["429"]), static_cast<unsigned long long>(st.faults["503"]));
+}
+
+// The same with stalls: the request timeout fires, the client consults, nothing is created twice.
+TEST(ClientEmulator, StallFaultsFireTimeoutsAndStayExactlyOnce) {
+    auto o = quiet_options();
+    o.validate = false;
+    o.stall_for = 2000ms;
+    o.faults = emu::fault_rates::parse("stall:0.1,commit_drop:0.05,500:0.05").value();
+    emu::server srv(o);
+    ASSERT_TRUE(srv.start());
+    asio::io_context ioc;
+    auto cfg = account_for(srv, "stall");
+    cfg.request_timeout = 150ms;
+    cfg.max_concurrency = 32;
+    client_metrics metrics;
+    auto journal = std::make_shared<memory_journal>();
+    client c(ioc.get_executor(), cfg, client_options{journal, nullptr, &metrics, 9});
+    constexpr int n = 400;
+    auto res = send_batch(c, ioc, "FFF2", n, 64);
+    EXPECT_EQ(res.ok, n);
+    auto st = srv.snapshot();
+    EXPECT_GT(st.faults["stall"], 0u);
+    EXPECT_EQ(st.documents_created, static_cast<std::uint64_t>(n));
+    EXPECT_EQ(st.created_twice, 0u);
+    EXPECT_GE(metrics.exchanges(cfg.name, "generar_comprobante", "timeout") +
+                  metrics.exchanges(cfg.name, "consultar_comprobante", "timeout"),
+              st.faults["stall"]);
+}
+
+TEST(ClientEmulator, TotalTimeoutBoundsACallAgainstAStalledServer) {
+    auto o = quiet_options();
+    o.stall_for = 3000ms;
+    emu::server srv(o);
+    ASSERT_TRUE(srv.start());
+    srv.push_fault(emu::fault_kind::stall, 100);
+    auto cfg = account_for(srv, "total-timeout");
+    cfg.request_timeout = 100ms;
+    cfg.total_timeout = 400ms;
+    blocking_client bc(cfg);
+    auto r = bc.generar_comprobante(factura("FFF1", 1));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, client_errc::timeout);
+    EXPECT_EQ(r.error().state, doc_state::unknown);  // the first request was written: it may exist
+}
+
+// Configured 50 req/s + burst 10: the emulator never sees more than 60 in any one-second window.
+TEST(ClientEmulator, RateLimitHoldsAtTheServer) {
+    emu::server srv(quiet_options());
+    ASSERT_TRUE(srv.start());
+    asio::io_context ioc;
+    auto cfg = account_for(srv, "rate");
+    cfg.rate = rate_config{50.0, 10, 0ms};
+    cfg.max_concurrency = 16;
+    client c(ioc.get_executor(), cfg);
+    std::vector<std::pair<std::chrono::steady_clock::time_point, std::uint64_t>> samples;
+    std::atomic<bool> done{false};
+    std::thread sampler([&] {
+        while (!done) {
+            samples.emplace_back(std::chrono::steady_clock::now(), srv.snapshot().requests_total);
+            std::this_thread::sleep_for(2ms);
+        }
+        samples.emplace_back(std::chrono::steady_clock::now(), srv.snapshot().requests_total);
+    });
+    constexpr int n = 160;  // (160 - 10) / 50 = 3 s
+    auto res = send_batch(c, ioc, "FFF3", n, 32);
+    done = true;
+    sampler.join();
+    EXPECT_EQ(res.ok, n);
+    std::uint64_t worst = 0;
+    for (std::size_t i = 0, j = 0; i < samples.size(); ++i) {
+        while (j + 1 < samples.size() && samples[j + 1].first - samples[i].first <= 1s) ++j;
+        worst = std::max(worst, samples[j].second - samples[i].second);
+    }
+    std::printf("[ info ] worst one-second window: %llu requests (limit 60)\n",
+                static_cast<unsigned long long>(worst));
+    EXPECT_LE(worst, 60u);
+    EXPECT_GE(worst, 45u);  // and the limiter is not needlessly slow
+}
+
+// Several clients of one account share its limits: requests in flight never exceed the account's cap.
+TEST(ClientEmulator, ConcurrencyCapSharedByClientsOfAnAccount) {
+    auto o = quiet_options();
+    o.latency = emu::latency_model::parse("fixed:20").value();
+    emu::server srv(o);
+    ASSERT_TRUE(srv.start());
+    auto cfg = account_for(srv, "shared-cap");
+    cfg.max_concurrency = 4;
+    asio::io_context ioc;
+    client a(ioc.get_executor(), cfg), b(ioc.get_executor(), cfg);
+    std::atomic<std::uint64_t> peak{0};
+    std::atomic<bool> done{false};
+    std::thread watcher([&] {
+        while (!done) {
+            peak = std::max<std::uint64_t>(peak, srv.snapshot().in_flight);
+            std::this_thread::sleep_for(1ms);
+        }
+    });
+    std::atomic<int> ok{0};
+    for (int w = 0; w < 16; ++w) {
+        auto worker = [&, w]() -> asio::awaitable<void> {
+            for (int i = 0; i < 5; ++i) {
+                call_options co;
+                co.validate = false;
+                auto doc = factura(w % 2 ? "FFF4" : "FFF5", w * 10 + i + 1);
+                auto r = co_await (w % 2 ? a : b).generar_comprobante(std::move(doc), co);
+                if (r) ++ok;
+            }
+        };
+        asio::co_spawn(ioc, std::move(worker), asio::detached);
+    }
+    ioc.run();
+    done = true;
+    watcher.join();
+    EXPECT_EQ(ok, 80);
+    EXPECT_LE(peak.load(), 4u);
+    // Each client's keep-alive pool stays within the cap (idle connections are per client).
+    EXPECT_LE(a.open_connections(), 4u);
+    EXPECT_LE(b.open_connections(), 4u);
+}
+
+// ---- TLS ----------------------------------------------------------------------------------------
+
+namespace {
+
+struct tls_files {
+    std::filesystem::path dir, ca, cert, key;
+};
+
+int sh(const std::string& cmd) {
+    return std::system((cmd + " >/dev/null 2>&1").c_str());
+}
+
+std::optional<tls_files> make_tls_files() {
+    tls_files f;
+    f.dir = std::filesystem::temp_directory_path() / ("nubefact-client-tls-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(f.dir);
+    f.ca = f.dir / "ca.pem";
+    f.cert = f.dir / "server.pem";
+    f.key = f.dir / "server.key";
+    auto d = f.dir.string();
+    {
+        std::ofstream ext(f.dir / "ext.cnf");
+        ext << "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n";
+    }
+    if (sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "
+           "'/CN=nubefact test CA' -keyout " +
+           d + "/ca.key -out " + d + "/ca.pem") != 0)
+        return std::nullopt;
+    if (sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=127.0.0.1' "
+           "-keyout " +
+           d + "/server.key -out " + d + "/server.csr") != 0)
+        return std::nullopt;
+    if (sh("openssl x509 -req -in " + d + "/server.csr -CA " + d + "/ca.pem -CAkey " + d +
+           "/ca.key -CAcreateserial -days 2 -extfile " + d + "/ext.cnf -out " + d + "/server.pem") != 0)
+        return std::nullopt;
+    return f;
+}
+
+}  // namespace
+
+TEST(ClientEmulator, TlsVerificationWithTheTestCaAndFailureWithout) {
+    auto files = make_tls_files();
+    if (!files) GTEST_SKIP() << "openssl command not available";
+    auto o = quiet_options();
+    o.tls = emu::tls_options{files->cert.string(), files->key.string()};
+    emu::server srv(o);
+    std::string err;
+    ASSERT_TRUE(srv.start(&err)) << err;
+    auto https = "https://127.0.0.1:" + std::to_string(srv.port()) + "/api/v1/" + srv.first_account().ruta_id;
+
+    auto cfg = account_for(srv, "tls-ok");
+    cfg.ruta = https;
+    cfg.ca_file = files->ca.string();
+    {
+        blocking_client bc(cfg);
+        auto r = bc.generar_comprobante(factura("FFF1", 1));
+        ASSERT_TRUE(r) << r.error().what();
+        auto q = bc.consultar_comprobante({1, "FFF1", 1});  // reuses the TLS connection
+        ASSERT_TRUE(q) << q.error().what();
+        EXPECT_EQ(bc.async().connections_opened(), 1u);
+    }
+    // Without the test CA the system bundle does not trust the server: a clear, permanent error.
+    auto untrusted = account_for(srv, "tls-untrusted");
+    untrusted.ruta = https;
+    {
+        blocking_client bc(untrusted);
+        auto r = bc.generar_comprobante(factura("FFF1", 2));
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error().code, client_errc::tls_verify);
+        EXPECT_EQ(r.error().attempts, 1);
+        EXPECT_NE(r.error().message.find("certificate verification failed"), std::string::npos)
+            << r.error().message;
+        EXPECT_NE(r.error().message.find("unable to get local issuer certificate"), std::string::npos)
+            << r.error().message;
+        EXPECT_EQ(r.error().state, doc_state::failed);
+    }
+    // The loud opt-out works (and logs a warning).
+    untrusted.danger_disable_tls_verification = true;
+    {
+        blocking_client bc(untrusted);
+        auto r = bc.generar_comprobante(factura("FFF1", 3));
+        EXPECT_TRUE(r) << r.error().what();
+    }
+    std::filesystem::remove_all(files->dir);
+}
