@@ -233,13 +233,13 @@ int run_list(const account_args& a) {
         std::cout << "no accounts (add one with `nubefact accounts add --help`)\n";
         return exit_ok;
     }
-    std::printf("%-16s %-11s %-8s %-8s %-6s %-5s %-7s %s\n", "NAME", "RUC", "TOKEN", "RATE/S", "BURST",
+    std::printf("%-16s %-11s %-16s %-8s %-6s %-5s %-7s %s\n", "NAME", "RUC", "TOKEN", "RATE/S", "BURST",
                 "CONC", "ENABLED", "RUTA");
     for (const auto& x : *all) {
         char rate[32];
         std::snprintf(rate, sizeof rate, "%g", x.rate);
         std::string tok = x.token.starts_with("enc:v1:") ? "(locked)" : store::mask_token(x.token);
-        std::printf("%-16s %-11s %-8s %-8s %-6d %-5d %-7s %s\n", x.name.c_str(),
+        std::printf("%-16s %-11s %-16s %-8s %-6d %-5d %-7s %s\n", x.name.c_str(),
                     x.ruc.empty() ? "-" : x.ruc.c_str(), tok.c_str(), rate, x.burst, x.max_concurrency,
                     x.enabled ? "yes" : "no", x.ruta.c_str());
     }

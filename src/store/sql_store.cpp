@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <condition_variable>
 #include <cstdlib>
@@ -218,6 +219,7 @@ class sql_store final : public store {
             (void)revalidate_cache_locked(true);
         }
         writer_ = std::thread([this] { writer_loop(); });
+        writer_id_ = writer_.get_id();
     }
     ~sql_store() override { close(); }
 
@@ -370,6 +372,9 @@ class sql_store final : public store {
     audit_sink& audit() noexcept override { return audit_; }
 
     void flush() override {
+        // From a completion callback (the writer thread) waiting would deadlock; the caller's
+        // earlier writes are in the batch being committed.
+        if (std::this_thread::get_id() == writer_id_) return;
         auto p = std::make_shared<std::promise<void>>();
         auto f = p->get_future();
         enqueue_control(flush_op{p});
@@ -385,6 +390,7 @@ class sql_store final : public store {
             stopping_ = true;
         }
         q_cv_.notify_all();
+        if (std::this_thread::get_id() == writer_id_) return;  // from a callback: the thread ends by itself
         std::lock_guard jl(join_mu_);
         if (writer_.joinable()) writer_.join();
         std::vector<std::function<void()>> waiters;
@@ -677,20 +683,11 @@ class sql_store final : public store {
 
     result<void> insert_audit(detail::connection& c, queued_op* ops, std::size_t n,
                               const std::vector<std::string>& toks) {
-        std::string sql =
-            "INSERT INTO api_calls (at, account, operation, document, attempt, http_status, codigo, outcome, "
-            "latency_us, request_bytes, response_bytes, request_body, response_body) VALUES ";
+        const std::string& sql = audit_insert_sql(n);
         std::vector<value> p;
         p.reserve(n * audit_cols);
         for (std::size_t k = 0; k < n; ++k) {
             auto& a = std::get<audit_op>(ops[k]).rec;
-            if (k) sql += ", ";
-            sql += '(';
-            for (std::size_t col = 0; col < audit_cols; ++col) {
-                if (col) sql += ", ";
-                sql += '$' + std::to_string(k * audit_cols + col + 1);
-            }
-            sql += ')';
             if (!a.request_body.empty()) scrub(a.request_body, toks);
             if (!a.response_body.empty()) scrub(a.response_body, toks);
             p.emplace_back(to_us(a.at));
@@ -710,6 +707,24 @@ class sql_store final : public store {
         auto r = c.query(sql, p);
         if (!r) return r.error();
         return {};
+    }
+
+    // The multi-row INSERT for n rows, built once per n (writer thread only).
+    const std::string& audit_insert_sql(std::size_t n) {
+        auto& sql = audit_sql_[n];
+        if (!sql.empty()) return sql;
+        sql =
+            "INSERT INTO api_calls (at, account, operation, document, attempt, http_status, codigo, outcome, "
+            "latency_us, request_bytes, response_bytes, request_body, response_body) VALUES ";
+        for (std::size_t k = 0; k < n; ++k) {
+            sql += k ? ", (" : "(";
+            for (std::size_t col = 0; col < audit_cols; ++col) {
+                if (col) sql += ", ";
+                sql += '$' + std::to_string(k * audit_cols + col + 1);
+            }
+            sql += ')';
+        }
+        return sql;
     }
 
     result<std::optional<intent_record>> select_document(detail::connection& c, const std::string& account,
@@ -818,6 +833,7 @@ class sql_store final : public store {
 
     std::unique_ptr<detail::connection> writer_conn_;  // the writer thread's only
     std::unique_ptr<detail::connection> admin_;        // everything synchronous, under admin_mu_
+    std::array<std::string, audit_rows_per_insert + 1> audit_sql_;
     std::mutex admin_mu_;
     int version_;
     store_options opt_;
@@ -844,6 +860,7 @@ class sql_store final : public store {
     std::vector<std::function<void()>> space_waiters_;
     std::mutex join_mu_;
     std::thread writer_;
+    std::thread::id writer_id_;
 };
 
 void durable_journal::record(const intent& what, std::function<void(result<record_result>)> done) {
