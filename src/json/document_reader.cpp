@@ -43,6 +43,15 @@ std::optional<input_document> document_reader::next() {
             continue;
         }
         if (mode_ == 0) {
+            // A UTF-8 byte-order mark (Windows editors) before the first document is skipped.
+            if (c == '\xEF' && line_ == 1 && index_ == 0) {
+                while (buf_.size() - pos_ < 3 && fill()) {
+                }
+                if (buf_.compare(pos_, 3, "\xEF\xBB\xBF") == 0) {
+                    pos_ += 3;
+                    continue;
+                }
+            }
             if (c == '[') {
                 mode_ = 2;
                 ++pos_;

@@ -92,6 +92,15 @@ TEST(DocumentReader, JsonlDocumentsParseWithTheCodec) {
     EXPECT_EQ(bad, 1);
 }
 
+TEST(DocumentReader, ByteOrderMarkBeforeAnArray) {
+    auto docs = read_all("\xEF\xBB\xBF[{\"a\":1},{\"a\":2}]");
+    ASSERT_EQ(docs.size(), 2u);
+    EXPECT_EQ(docs[0].text, "{\"a\":1}");
+    auto one = read_all("\xEF\xBB\xBF{\"a\":1}\n{\"a\":2}\n");
+    ASSERT_EQ(one.size(), 2u);
+    EXPECT_EQ(one[0].text, "{\"a\":1}");
+}
+
 TEST(DocumentReader, BlankLinesAndCrlfAreSkipped) {
     auto docs = read_all("{\"a\":1}\r\n\r\n\n{\"a\":2}\r\n");
     ASSERT_EQ(docs.size(), 2u);
