@@ -132,9 +132,8 @@ class handler {
     // Results.
     bool saw_root_object = false;
     bool saw_operacion = false;
-    std::optional<operation> op;         // from the `operacion` value
-    std::optional<std::string> op_text;  // raw operacion value when not a known operation
-    std::optional<std::string> errors;   // response mode
+    std::optional<operation> op;        // from the `operacion` value
+    std::optional<std::string> errors;  // response mode
     std::optional<int> codigo;
 
     bool on_document_begin(error_code&) { return true; }
@@ -533,7 +532,6 @@ class handler {
         if (!o) {
             add(severity::error, "operacion", "catalogue", "operacion names no known operation", "",
                 truncate_utf8(text, max_actual));
-            op_text.emplace(text);
             return;
         }
         if (op && *op != *o) {
@@ -865,7 +863,7 @@ std::optional<operation> scan_operacion(std::string_view t, int max_depth) {
     return std::nullopt;
 }
 
-// Parses `text` into *root with `sch`; returns the handler's results through `h`.
+// Parses `text` into *root with `sch`, reports a JSON failure, then hands the handler to `after`.
 template <class F>
 void parse_into(std::string_view text, const read_options& opts, root_mode mode, void* root,
                 const schema* sch, std::vector<finding>& findings, std::size_t max_string, F&& after) {
