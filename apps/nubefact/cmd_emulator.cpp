@@ -14,6 +14,7 @@ namespace emu = nubefact::emulator;
 
 struct emulator_args {
     std::string listen = "127.0.0.1:8000";
+    std::string today;
     std::string accounts_file, latency = "none", faults, tls_cert, tls_key, state_file, sunat_reject,
                                link_host;
     std::uint64_t seed = 1;
@@ -108,6 +109,20 @@ int run(const emulator_args& a) {
     o.state_fsync = a.state_fsync;
     o.allow_duplicates = a.allow_duplicates;
     o.link_host = a.link_host;
+    if (!a.today.empty()) {
+        // Shift the wall clock so that "today" in Lima is the given day; time keeps running.
+        std::tm tm{};
+        if (a.today.size() != 10 || !strptime(a.today.c_str(), "%d-%m-%Y", &tm)) {
+            std::cerr << "nubefact emulator: --today must be DD-MM-YYYY\n";
+            return nubefact::cli::exit_usage;
+        }
+        auto now = std::chrono::system_clock::now();
+        auto lima_days = std::chrono::floor<std::chrono::days>(now - std::chrono::hours(5));
+        auto target =
+            std::chrono::floor<std::chrono::days>(std::chrono::system_clock::from_time_t(timegm(&tm)));
+        auto shift = target - lima_days;
+        o.clock = [shift] { return std::chrono::system_clock::now() + shift; };
+    }
 
     // Block the signals before any thread starts, so only sigwait() below sees them.
     sigset_t set;
@@ -185,6 +200,7 @@ std::function<int()> setup(CLI::App& sub) {
         ->capture_default_str();
     sub.add_option("--stall", a->stall_ms, "ms a stall fault holds the connection (max 60000)")
         ->capture_default_str();
+    sub.add_option("--today", a->today, "pretend today (Lima) is DD-MM-YYYY, e.g. to replay dated examples");
     sub.add_flag("--allow-duplicates", a->allow_duplicates, "benchmarks only: accept re-created documents");
     sub.add_option("--link-host", a->link_host, "host used in enlace links (default: the listen address)");
     return [a] { return run(*a); };
