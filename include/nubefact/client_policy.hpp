@@ -22,8 +22,9 @@ using time_point = clock::time_point;
 using duration = clock::duration;
 
 // GCRA token bucket with reservations: every caller gets its own slot in time, so waiters sleep once
-// on a timer (no polling, FIFO). In any closed window of one second at most rate + max(burst, 1)
-// slots are granted. Not thread-safe (the async limiter guards it with a mutex).
+// on a timer (no polling, FIFO). In any closed window of one second fewer than rate + max(burst, 1)
+// slots are granted (the interval is 0.1 % longer than 1/rate, so jitter on the way cannot make the
+// server see more than rate + burst). Not thread-safe (the async limiter guards it with a mutex).
 class token_bucket {
   public:
     explicit token_bucket(const rate_config& cfg);

@@ -12,8 +12,10 @@ token_bucket::token_bucket(const rate_config& cfg) {
     if (!(cfg.requests_per_second > 0)) {
         unlimited_ = true;
     } else {
+        // 0.1 % slower than 1/rate: a closed one-second window then holds at most rate + burst - 1
+        // grants, which leaves one request of slack for arrival jitter at the server.
         interval_ = std::chrono::duration_cast<duration>(
-            std::chrono::duration<double>(1.0 / cfg.requests_per_second));
+            std::chrono::duration<double>(1.001 / cfg.requests_per_second));
         if (interval_.count() <= 0) interval_ = duration(1);
         auto capacity = std::max(1, cfg.burst);
         tau_ = interval_ * (capacity - 1);

@@ -57,9 +57,11 @@ TEST(TokenBucket, BurstThenSteadyRate) {
     token_bucket b(rate_config{50.0, 10, 0ms});
     auto now = t0();
     for (int i = 0; i < 10; ++i) EXPECT_EQ(b.reserve(now), now) << i;
-    // The 11th waits one interval (20 ms), the 12th two.
-    EXPECT_EQ(b.reserve(now), now + 20ms);
-    EXPECT_EQ(b.reserve(now), now + 40ms);
+    // The 11th waits one interval (20 ms + 0.1 %), the 12th two.
+    auto g11 = b.reserve(now), g12 = b.reserve(now);
+    EXPECT_GE(g11, now + 20ms);
+    EXPECT_LE(g11, now + 20021us);
+    EXPECT_EQ(g12 - now, 2 * (g11 - now));
 }
 
 TEST(TokenBucket, NeverMoreThanRatePlusBurstInAnySecond) {
@@ -71,7 +73,7 @@ TEST(TokenBucket, NeverMoreThanRatePlusBurstInAnySecond) {
         if (i % 37 == 0) now += 300ms;
         grants.push_back(b.reserve(now));
     }
-    EXPECT_LE(max_in_window(grants), 60u);
+    EXPECT_LE(max_in_window(grants), 59u);  // one below rate + burst: slack for jitter on the way
     // And it is not overly conservative: the steady tail runs at the configured rate.
     EXPECT_GE(max_in_window(grants), 50u);
 }
@@ -102,7 +104,10 @@ TEST(TokenBucket, RetryAfterPausesAndResumesWithoutBurst) {
     std::vector<time_point> g;
     for (int i = 0; i < 5; ++i) g.push_back(b.reserve(now));
     EXPECT_EQ(g[0], now + 2s);
-    for (int i = 1; i < 5; ++i) EXPECT_EQ(g[i] - g[i - 1], 100ms) << i;
+    for (int i = 1; i < 5; ++i) {
+        EXPECT_GE(g[i] - g[i - 1], 100ms) << i;
+        EXPECT_LE(g[i] - g[i - 1], 100101us) << i;
+    }
     // An earlier pause never shortens a later one.
     b.pause_until(now + 1s);
     EXPECT_EQ(b.paused_until(), now + 2s);
