@@ -111,9 +111,9 @@ def main():
     bad = json.loads(lines[10])
     bad["items"][0]["igv"] = money(Decimal(bad["items"][0]["igv"]) + Decimal("0.01"))
     lines[10] = json.dumps(bad, ensure_ascii=False, separators=(",", ":"))
-    bad = json.loads(lines[20])
+    bad = json.loads(lines[19])
     bad["cliente_numero_de_documento"] = "20600695772"
-    lines[20] = json.dumps(bad, ensure_ascii=False, separators=(",", ":"))
+    lines[19] = json.dumps(bad, ensure_ascii=False, separators=(",", ":"))
     (OUT / "ventas-del-dia.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     # 2. Notes, a voiding, a guía and a boleta over S/ 700 without a customer (rejected locally).

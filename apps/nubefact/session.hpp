@@ -1,0 +1,71 @@
+// What every sending subcommand shares: the account (store, TOML, environment or the embedded
+// emulator), the store, an io thread and one client.
+#pragma once
+
+#include <nubefact/client.hpp>
+#include <nubefact/config.hpp>
+#include <nubefact/emulator.hpp>
+#include <nubefact/store.hpp>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace nubefact::cli {
+
+// Options common to send / query / void / guide.
+struct session_options {
+    std::string account;      // --account: a name in the store's accounts table or the TOML file
+    std::string config_file;  // --config: TOML accounts file (see docs/client.md)
+    std::string store_url;    // --store: default env NUBEFACT_STORE, else sqlite:./nubefact.db
+    bool no_store = false;    // --no-store: journal and audit in memory only (no resume)
+    bool emulator = false;    // --emulator: start the embedded emulator and send to it
+    std::string emulator_latency = "none";
+    std::string emulator_faults;
+    int concurrency = 0;  // 0: the account's max_concurrency
+    double rate = -1;     // < 0: the account's rate
+    int burst = -1;
+    bool audit_bodies = false;
+
+    // Adds the options above to `app`.
+    void add_to(CLI::App& app);
+};
+
+// The store's account row as a client configuration.
+account_config to_account_config(const store::account& a);
+
+// An open session. Construction never throws; open() says what went wrong in plain words.
+class session {
+  public:
+    ~session();
+    // Resolves the account in this order: --emulator; else --account found in the store; else the
+    // TOML file (--config, or ./nubefact.toml when present) with NUBEFACT_* environment on top.
+    // Flags (--concurrency, --rate, --burst) override whatever was found.
+    static std::unique_ptr<session> open(const session_options& o, std::string& error);
+
+    boost::asio::io_context& io() { return ioc_; }
+    client& api() { return *client_; }
+    const account_config& account() const { return cfg_; }
+    store::store* db() { return store_.get(); }  // null with --no-store
+    emulator::server* embedded() { return emulator_.get(); }
+    std::string store_url() const { return store_url_; }  // redacted
+    int concurrency() const;
+
+    // Flushes the store (every state and audit row committed) and stops the emulator.
+    void close();
+
+  private:
+    session() = default;
+    boost::asio::io_context ioc_;
+    account_config cfg_;
+    std::shared_ptr<store::store> store_;
+    std::unique_ptr<emulator::server> emulator_;
+    std::unique_ptr<client> client_;
+    std::string store_url_;
+    int concurrency_override_ = 0;
+};
+
+}  // namespace nubefact::cli
