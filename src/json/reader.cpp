@@ -31,6 +31,7 @@ struct frame {
     std::string_view name;           // array: its field name (for paths)
     std::size_t index = 0;           // element object: its position; array: elements seen so far
     std::uint64_t seen[2] = {0, 0};  // object: fields already set (duplicate detection)
+    std::size_t prev = SIZE_MAX;     // object: position of the previous known key (lookup hint)
 };
 
 constexpr std::size_t max_actual = 64;
@@ -427,12 +428,13 @@ class handler {
                 return;
             }
         }
-        const field* f = top.sch->find(k);
+        const field* f = top.sch->find_after(top.prev == SIZE_MAX ? top.sch->fields.size() : top.prev, k);
         if (f != nullptr) {
             fld_ = f;
             cur_name_ = f->name;
             pend_ = pending::known;
             const std::size_t pos = top.sch->position(f);
+            top.prev = pos;
             if (pos < 128) {
                 std::uint64_t& w = top.seen[pos / 64];
                 const std::uint64_t bit = std::uint64_t(1) << (pos % 64);

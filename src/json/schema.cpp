@@ -481,9 +481,15 @@ key_words load(std::string_view k) noexcept {
         std::memcpy(&w.a, k.data(), 8);
         std::memcpy(&w.b, k.data() + k.size() - 8, 8);
     } else {
-        std::memcpy(&w.a, k.data(), k.size());
+        // Byte by byte: a variable-length memcpy into a word stalls store-to-load forwarding.
+        for (std::size_t i = k.size(); i-- > 0;) w.a = (w.a << 8) | static_cast<unsigned char>(k[i]);
     }
     return w;
+}
+
+bool same(const field& c, const key_words& w, std::string_view key) noexcept {
+    return c.w0 == w.a && c.w1 == w.b && c.name.size() == key.size() &&
+           (key.size() <= 16 || std::memcmp(c.name.data() + 8, key.data() + 8, key.size() - 16) == 0);
 }
 
 std::size_t key_hash(const key_words& w, std::size_t n) noexcept {
@@ -501,6 +507,8 @@ void schema::index() {
         f.key_json.append(f.name);  // table names are plain ASCII identifiers
         f.key_json.append("\":");
     }
+    successor = std::make_unique<std::atomic<std::uint16_t>[]>(fields.size() + 1);
+    for (std::size_t i = 0; i <= fields.size(); ++i) successor[i].store(0xFFFF, std::memory_order_relaxed);
     by_hash.assign(slots, 0);
     for (std::size_t i = 0; i < fields.size(); ++i) {
         const key_words w = load(fields[i].name);
@@ -512,17 +520,32 @@ void schema::index() {
     }
 }
 
-const field* schema::find(std::string_view key) const noexcept {
-    // Equal first/last 8 bytes and length settle keys up to 16 bytes; longer ones compare the middle.
-    const key_words w = load(key);
-    for (std::size_t h = key_hash(w, key.size());; h = (h + 1) % slots) {
-        const std::uint16_t v = by_hash[h];
+namespace {
+
+// Equal first/last 8 bytes and length settle keys up to 16 bytes; longer ones compare the middle.
+const field* probe_table(const schema& s, const key_words& w, std::string_view key) noexcept {
+    for (std::size_t h = key_hash(w, key.size());; h = (h + 1) % schema::slots) {
+        const std::uint16_t v = s.by_hash[h];
         if (v == 0) return nullptr;
-        const field& c = fields[v - 1];
-        if (c.w0 == w.a && c.w1 == w.b && c.name.size() == key.size() &&
-            (key.size() <= 16 || std::memcmp(c.name.data() + 8, key.data() + 8, key.size() - 16) == 0))
-            return &c;
+        const field& c = s.fields[v - 1];
+        if (same(c, w, key)) return &c;
     }
+}
+
+}  // namespace
+
+const field* schema::find(std::string_view key) const noexcept {
+    return probe_table(*this, load(key), key);
+}
+
+const field* schema::find_after(std::size_t prev, std::string_view key) const noexcept {
+    const key_words w = load(key);
+    std::atomic<std::uint16_t>& hint = successor[prev];
+    const std::uint16_t guess = hint.load(std::memory_order_relaxed);
+    if (guess < fields.size() && same(fields[guess], w, key)) return &fields[guess];
+    const field* f = probe_table(*this, w, key);
+    if (f != nullptr) hint.store(static_cast<std::uint16_t>(f - fields.data()), std::memory_order_relaxed);
+    return f;
 }
 
 const schema& comprobante_schema() {

@@ -3,7 +3,9 @@
 
 #include <nubefact/document.hpp>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -43,6 +45,11 @@ struct schema {
     void index();  // builds by_hash and the writer keys; call once after filling fields
     // The field with that wire name, or nullptr. One hash and usually one memcmp, no allocation.
     const field* find(std::string_view key) const noexcept;
+    // Same, trying first the field that followed `prev` last time (documents of one source share
+    // their key order); `prev` is a field position or fields.size() for "first key". Thread-safe:
+    // the prediction table is a relaxed-atomic hint.
+    const field* find_after(std::size_t prev, std::string_view key) const noexcept;
+    mutable std::unique_ptr<std::atomic<std::uint16_t>[]> successor;  // per position + 1, set by index()
     std::size_t position(const field* f) const noexcept {
         return static_cast<std::size_t>(f - fields.data());
     }
