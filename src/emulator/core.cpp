@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 namespace nubefact::emulator::detail {
@@ -279,6 +280,7 @@ void core::add_account(account a) {
     auto slot = std::make_shared<account_slot>();
     slot->state.store(static_cast<int>(a.state));
     slot->acct = std::move(a);
+    slot->docs.reserve(1 << 16);  // fewer rehashes of a large table under load
     std::unique_lock lk(accounts_mu_);
     auto& cur = accounts_[slot->acct.ruta_id];
     if (cur) {
@@ -438,12 +440,24 @@ std::string core::comprobante_body(const account_slot& a, const record& r, bool 
     int_field(o, "tipo_de_comprobante", r.key.tipo);
     str_field(o, "serie", r.key.serie);
     int_field(o, "numero", r.key.numero);
-    auto enlace = link("cpe", r.uuid);
     bool pending = r.pending && !(consult && now_ms() >= r.created_ms + opts_.boleta_delay.count());
-    str_field(o, "enlace", enlace);
-    str_field(o, "enlace_del_pdf", enlace + ".pdf");
-    str_field(o, "enlace_del_xml", enlace + ".xml");
-    str_field(o, "enlace_del_cdr", pending ? std::string() : enlace + ".cdr");
+    // Links: enlace, then enlace + .pdf/.xml/.cdr, written without temporaries.
+    auto enlace_field = [&](std::string_view name, std::string_view ext) {
+        field(o, name);
+        o += "\"https://";
+        o += link_host_;
+        o += "/cpe/";
+        o += r.uuid;
+        o += ext;
+        o.push_back('"');
+    };
+    enlace_field("enlace", "");
+    enlace_field("enlace_del_pdf", ".pdf");
+    enlace_field("enlace_del_xml", ".xml");
+    if (pending)
+        str_field(o, "enlace_del_cdr", "");
+    else
+        enlace_field("enlace_del_cdr", ".cdr");
     if (pending) {
         bool_field(o, "aceptada_por_sunat", false);
         null_field(o, "sunat_description");
@@ -460,8 +474,21 @@ std::string core::comprobante_body(const account_slot& a, const record& r, bool 
         str_field(o, "sunat_soap_error", "");
     } else {
         bool_field(o, "aceptada_por_sunat", true);
-        str_field(o, "sunat_description",
-                  std::string(tipo_name(r.key.tipo)) + " numero " + key_text(r.key) + ", ha sido aceptada");
+        if (std::all_of(r.key.serie.begin(), r.key.serie.end(),
+                        [](char c) { return std::isalnum(static_cast<unsigned char>(c)); })) {
+            field(o, "sunat_description");
+            o.push_back('"');
+            o += tipo_name(r.key.tipo);
+            o += " numero ";
+            o += r.key.serie;
+            o.push_back('-');
+            o += std::to_string(r.key.numero);
+            o += ", ha sido aceptada\"";
+        } else {
+            str_field(
+                o, "sunat_description",
+                std::string(tipo_name(r.key.tipo)) + " numero " + key_text(r.key) + ", ha sido aceptada");
+        }
         null_field(o, "sunat_note");
         str_field(o, "sunat_responsecode", "0");
         str_field(o, "sunat_soap_error", "");
@@ -770,7 +797,7 @@ reply core::process(account_slot& a, const parsed& pin, std::mt19937_64& rng, co
         return error(400, 20, std::string(msg_20) + ": motivo: falta el campo", opi);
 
     const std::string ks = key_string(key);
-    const std::string ruta = a.acct.ruta_id;
+    const std::string& ruta = a.acct.ruta_id;  // never changes once the account exists
     reply r;
     r.op = opi;
     std::unique_lock lk(a.mu);
@@ -842,11 +869,26 @@ reply core::process(account_slot& a, const parsed& pin, std::mt19937_64& rng, co
         if (op == operation::generar_comprobante) {
             std::string num = std::to_string(key.numero);
             if (num.size() < 6) num.insert(0, 6 - num.size(), '0');
-            rec.qr = a.acct.ruc + " | " + std::string(sunat_tipo(key.tipo)) + " | " + key.serie + " | " +
-                     num + " | " + format_cents(v.igv_cents.value_or(0)) + " | " +
-                     format_cents(v.total_cents.value_or(0)) + " | " +
-                     (v.fecha ? v.fecha->to_wire() : std::string()) + " | " + v.cliente_tipo + " | " +
-                     v.cliente_numero + " | " + rec.hash + " |";
+            auto& q = rec.qr;
+            q.clear();
+            q.reserve(128);
+            for (std::string_view part : {std::string_view(a.acct.ruc), sunat_tipo(key.tipo),
+                                          std::string_view(key.serie), std::string_view(num)}) {
+                q += part;
+                q += " | ";
+            }
+            q += format_cents(v.igv_cents.value_or(0));
+            q += " | ";
+            q += format_cents(v.total_cents.value_or(0));
+            q += " | ";
+            if (v.fecha) q += v.fecha->to_wire();
+            q += " | ";
+            q += v.cliente_tipo;
+            q += " | ";
+            q += v.cliente_numero;
+            q += " | ";
+            q += rec.hash;
+            q += " |";
         }
         if (!v.codigo_unico.empty()) a.by_unico[v.codigo_unico] = ks;
         if (++rec.creations == 2) created_twice_.fetch_add(1, std::memory_order_relaxed);
@@ -955,7 +997,7 @@ reply core::admin(const request_view& req) {
 document_info core::info(const record& r) const {
     document_info d;
     d.key = r.key;
-    d.kind = r.kind;
+    d.kind = std::string(r.kind);
     d.creations = r.creations;
     d.duplicates_refused = r.duplicates;
     d.sunat_rejected = !r.reject_code.empty();
@@ -1093,7 +1135,7 @@ void core::persist(std::string_view ruta, const record& r, char type) {
     o["serie"] = r.key.serie;
     o["numero"] = r.key.numero;
     if (type == 'c') {
-        o["kind"] = r.kind;
+        o["kind"] = boost::json::string_view(r.kind.data(), r.kind.size());
         o["codigo_unico"] = r.codigo_unico;
         o["ms"] = r.created_ms;
         o["uuid"] = r.uuid;
@@ -1149,7 +1191,11 @@ bool core::replay(std::FILE* f, std::string& error) {
         if (t == "c") {
             auto& r = a->docs[ks];
             r.key = k;
-            r.kind = str("kind");
+            auto kind = str("kind");
+            r.kind = kind == "guia"         ? "guia"
+                     : kind == "retencion"  ? "retencion"
+                     : kind == "percepcion" ? "percepcion"
+                                            : "comprobante";
             r.codigo_unico = str("codigo_unico");
             r.created_ms = num("ms");
             r.uuid = str("uuid");

@@ -72,7 +72,7 @@ struct reply {
 
 // A stored document.
 struct record {
-    std::string kind;  // comprobante, guia, retencion, percepcion
+    std::string_view kind;  // static literal: comprobante, guia, retencion, percepcion
     document_key key;
     std::string codigo_unico;
     std::int64_t created_ms = 0;

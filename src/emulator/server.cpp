@@ -75,7 +75,7 @@ asio::awaitable<bool> write_reply(impl& s, Stream& stream, const detail::reply& 
     if (rep.retry_after) res.set(http::field::retry_after, std::to_string(rep.retry_after));
     if (rep.allow_post) res.set(http::field::allow, "POST");
     res.keep_alive(keep_alive);
-    res.body() = rep.body;
+    res.body() = std::move(rep.body);
     res.prepare_payload();
     beast::get_lowest_layer(stream).expires_after(s.core.opts().body_timeout);
     auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
