@@ -22,9 +22,10 @@ using time_point = clock::time_point;
 using duration = clock::duration;
 
 // GCRA token bucket with reservations: every caller gets its own slot in time, so waiters sleep once
-// on a timer (no polling, FIFO). In any closed window of one second fewer than rate + max(burst, 1)
-// slots are granted (the interval is 0.1 % longer than 1/rate, so jitter on the way cannot make the
-// server see more than rate + burst). Not thread-safe (the async limiter guards it with a mutex).
+// on a timer (no polling, FIFO). In any closed window of one second at most rate + burst - 2 slots
+// are granted (burst - 1 back-to-back, interval 0.1 % longer than 1/rate): a margin so that arrival
+// jitter cannot make the server see more than rate + burst. Not thread-safe (the async limiter
+// guards it with a mutex).
 class token_bucket {
   public:
     explicit token_bucket(const rate_config& cfg);
@@ -34,13 +35,17 @@ class token_bucket {
     void pause_until(time_point until);
     time_point paused_until() const { return paused_until_; }
     bool unlimited() const { return unlimited_; }
+    // Safety net at the moment of sending, on actual times: a caller that woke up late (stalled
+    // process) must not leave together with the next ones. True: send now; false: wait `wait`.
+    bool admit(time_point now, duration& wait);
 
   private:
     bool unlimited_ = false;
     duration interval_{0};  // 1 / rate
     duration tau_{0};       // burst tolerance: (capacity - 1) * interval
     duration min_interval_{0};
-    time_point tat_{};  // theoretical arrival time of the next steady-rate slot
+    time_point tat_{};       // theoretical arrival time of the next steady-rate slot (reservations)
+    time_point sent_tat_{};  // the same over actual send times (admit)
     time_point last_grant_{};
     bool granted_any_ = false;
     time_point paused_until_{};

@@ -90,6 +90,10 @@ class account_limiter {
         std::lock_guard l(mu_);
         return bucket_.paused_until();
     }
+    bool admit(clock::time_point now, sansio::duration& wait) {
+        std::lock_guard l(mu_);
+        return bucket_.admit(now, wait);
+    }
     bool try_acquire() {
         std::lock_guard l(mu_);
         if (in_use_ < max_) {
@@ -369,18 +373,28 @@ struct client::engine : std::enable_shared_from_this<engine> {
 
     asio::awaitable<bool> wait_rate(clock::time_point deadline) {
         std::optional<asio::steady_timer> t;
+        auto sleep_until = [&](clock::time_point when) -> asio::awaitable<void> {
+            if (!t) t.emplace(co_await asio::this_coro::executor);
+            metrics->add(cfg.name, "rate_limit_waits");
+            t->expires_at(when);
+            co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
+        };
         for (int i = 0; i < 64; ++i) {
             auto now = clock::now();
             auto g = limiter->reserve(now);
             if (g > deadline) co_return false;
-            if (g > now) {
-                if (!t) t.emplace(co_await asio::this_coro::executor);
-                metrics->add(cfg.name, "rate_limit_waits");
-                t->expires_at(g);
-                co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
-            }
+            if (g > now) co_await sleep_until(g);
             // A Retry-After that arrived while we slept moves us behind it.
-            if (limiter->paused_until() <= clock::now()) co_return true;
+            if (limiter->paused_until() > clock::now()) continue;
+            // Admission on the actual time: after a stall, late wakers leave spaced, not together.
+            for (int j = 0; j < 64; ++j) {
+                sansio::duration wait{0};
+                now = clock::now();
+                if (limiter->admit(now, wait)) co_return true;
+                if (now + wait > deadline) co_return false;
+                co_await sleep_until(now + wait);
+            }
+            co_return false;
         }
         co_return false;
     }

@@ -17,7 +17,10 @@ token_bucket::token_bucket(const rate_config& cfg) {
         interval_ = std::chrono::duration_cast<duration>(
             std::chrono::duration<double>(1.001 / cfg.requests_per_second));
         if (interval_.count() <= 0) interval_ = duration(1);
-        auto capacity = std::max(1, cfg.burst);
+        // One token is kept back as a margin: together with the longer interval, a closed one-second
+        // window holds at most rate + burst - 2 grants, so the server's view stays within
+        // rate + burst even when arrivals bunch up by a few intervals.
+        auto capacity = std::max(1, cfg.burst - 1);
         tau_ = interval_ * (capacity - 1);
     }
     min_interval_ = std::chrono::duration_cast<duration>(cfg.min_interval);
@@ -44,6 +47,19 @@ void token_bucket::pause_until(time_point until) {
     paused_until_ = until;
     // Resume at the steady rate: the first slot at `until`, then one per interval.
     if (!unlimited_ && tat_ < until + tau_) tat_ = until + tau_;
+    if (!unlimited_ && sent_tat_ < until + tau_) sent_tat_ = until + tau_;
+}
+
+bool token_bucket::admit(time_point now, duration& wait) {
+    wait = duration{0};
+    if (unlimited_) return true;
+    auto earliest = sent_tat_ - tau_;
+    if (now < earliest) {
+        wait = earliest - now;
+        return false;
+    }
+    sent_tat_ = std::max(sent_tat_, now) + interval_;
+    return true;
 }
 
 // ---- retry_policy ------------------------------------------------------------------------------

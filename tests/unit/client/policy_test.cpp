@@ -56,8 +56,8 @@ retry_config fast_retry(int attempts = 5) {
 TEST(TokenBucket, BurstThenSteadyRate) {
     token_bucket b(rate_config{50.0, 10, 0ms});
     auto now = t0();
-    for (int i = 0; i < 10; ++i) EXPECT_EQ(b.reserve(now), now) << i;
-    // The 11th waits one interval (20 ms + 0.1 %), the 12th two.
+    for (int i = 0; i < 9; ++i) EXPECT_EQ(b.reserve(now), now) << i;  // burst - 1 at once (margin)
+    // The next waits one interval (20 ms + 0.1 %), the one after two.
     auto g11 = b.reserve(now), g12 = b.reserve(now);
     EXPECT_GE(g11, now + 20ms);
     EXPECT_LE(g11, now + 20021us);
@@ -73,7 +73,7 @@ TEST(TokenBucket, NeverMoreThanRatePlusBurstInAnySecond) {
         if (i % 37 == 0) now += 300ms;
         grants.push_back(b.reserve(now));
     }
-    EXPECT_LE(max_in_window(grants), 59u);  // one below rate + burst: slack for jitter on the way
+    EXPECT_LE(max_in_window(grants), 58u);  // rate + burst - 2: slack for jitter on the way
     // And it is not overly conservative: the steady tail runs at the configured rate.
     EXPECT_GE(max_in_window(grants), 50u);
 }
@@ -81,10 +81,10 @@ TEST(TokenBucket, NeverMoreThanRatePlusBurstInAnySecond) {
 TEST(TokenBucket, RefillsAfterIdle) {
     token_bucket b(rate_config{10.0, 3, 0ms});
     auto now = t0();
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(b.reserve(now), now);
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(b.reserve(now), now);
     EXPECT_GT(b.reserve(now), now);
     now += 10s;
-    for (int i = 0; i < 3; ++i) EXPECT_EQ(b.reserve(now), now) << i;
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(b.reserve(now), now) << i;
 }
 
 TEST(TokenBucket, MinIntervalSpacesEveryGrant) {
@@ -111,6 +111,30 @@ TEST(TokenBucket, RetryAfterPausesAndResumesWithoutBurst) {
     // An earlier pause never shortens a later one.
     b.pause_until(now + 1s);
     EXPECT_EQ(b.paused_until(), now + 2s);
+}
+
+TEST(TokenBucket, AdmissionSpacesLateWakers) {
+    token_bucket b(rate_config{50.0, 5, 0ms});
+    auto now = t0();
+    std::vector<time_point> slots;
+    for (int i = 0; i < 20; ++i) slots.push_back(b.reserve(now));
+    // The process stalls for 2 s: every caller wakes at once. Admission lets burst - 1 go, then
+    // one per interval, on the actual clock.
+    auto late = now + 2s;
+    duration wait{};
+    int admitted = 0;
+    for (int i = 0; i < 20; ++i)
+        if (b.admit(late, wait)) ++admitted;
+    EXPECT_EQ(admitted, 4);
+    EXPECT_GT(wait, 0ms);
+    EXPECT_LE(wait, 20021us * 4);
+    EXPECT_TRUE(b.admit(late + 21ms, wait));
+    // Callers that leave at their reserved times are never held back.
+    token_bucket c(rate_config{50.0, 5, 0ms});
+    for (int i = 0; i < 50; ++i) {
+        auto g = c.reserve(now);
+        EXPECT_TRUE(c.admit(g, wait)) << i;
+    }
 }
 
 TEST(TokenBucket, ZeroRateIsUnlimited) {
