@@ -136,7 +136,7 @@ int run_complete(const complete_args& a) {
                 if (a.check) {
                     for (const auto& f : fiscal::check(*c)) {
                         if (f.level == severity::error) failed = true;
-                        std::cerr << human(name, d->line, f) << "\n";
+                        std::cerr << human(name, line_of(d->text, d->line, f.path), f) << "\n";
                     }
                 }
                 emit(json::write(*c, w));

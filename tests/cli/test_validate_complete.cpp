@@ -37,11 +37,16 @@ void spit(const fs::path& p, const std::string& text) {
 class ValidateComplete : public ::testing::Test {
   protected:
     void SetUp() override {
+        // The environment names the binary and the examples; without it (ctest drops all but the first
+        // variable of a list-valued ENVIRONMENT property) fall back to the build and source layout.
         const char* bin = std::getenv("NUBEFACT_BINARY");
         const char* ex = std::getenv("NUBEFACT_EXAMPLES_DIR");
-        if (!bin || !fs::exists(bin)) GTEST_SKIP() << "NUBEFACT_BINARY not set or missing";
-        binary_ = bin;
-        examples_ = ex ? fs::path(ex) : fs::path();
+        std::error_code ec;
+        binary_ =
+            bin ? std::string(bin)
+                : (fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "nubefact").string();
+        examples_ = ex ? fs::path(ex) : fs::path(__FILE__).parent_path().parent_path() / "data" / "official";
+        if (!fs::exists(binary_)) GTEST_SKIP() << "nubefact binary not found: " << binary_;
         dir_ = fs::temp_directory_path() / ("nubefact-cli-fiscal-" + std::to_string(::getpid()) + "-" +
                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::create_directories(dir_);
