@@ -37,6 +37,15 @@ class connection {
     virtual result<void> commit() = 0;
     virtual void rollback() noexcept = 0;
     virtual const std::string& last_error() const noexcept = 0;
+    // Bulk insert of `rows` (each `ncols` values, flattened) into `table_and_columns`
+    // ("api_calls (at, …)"). PostgreSQL streams them with COPY … FROM STDIN (data, not SQL: values
+    // are escaped for the text format); returns false from supports_copy() elsewhere.
+    virtual bool supports_copy() const noexcept { return false; }
+    virtual result<void> copy_in(std::string_view table_and_columns, std::size_t ncols,
+                                 std::span<const value> values) {
+        (void)table_and_columns, (void)ncols, (void)values;
+        return store_errc::query_failed;
+    }
 };
 
 // Opens a SQLite file (created if missing) in WAL mode with a busy timeout.

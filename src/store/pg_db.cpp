@@ -91,6 +91,66 @@ class pg_connection final : public connection {
         return {};
     }
 
+    bool supports_copy() const noexcept override { return true; }
+
+    result<void> copy_in(std::string_view table_and_columns, std::size_t ncols,
+                         std::span<const value> values) override {
+        if (!ensure_connected()) return store_errc::closed;
+        std::string sql = "COPY " + std::string(table_and_columns) + " FROM STDIN";
+        {
+            result_guard r{PQexec(conn_, sql.c_str())};
+            if (PQresultStatus(r.r) != PGRES_COPY_IN) return fail(r.r);
+        }
+        std::string buf;
+        buf.reserve(values.size() * 16);
+        for (std::size_t i = 0; i < values.size(); ++i) {
+            const value& v = values[i];
+            if (std::holds_alternative<std::monostate>(v)) {
+                buf += "\\N";
+            } else if (auto* n = std::get_if<std::int64_t>(&v)) {
+                buf += std::to_string(*n);
+            } else if (auto* d = std::get_if<double>(&v)) {
+                char tmp[64];
+                std::snprintf(tmp, sizeof tmp, "%.17g", *d);
+                buf += tmp;
+            } else {
+                for (char c : std::get<std::string>(v)) {
+                    switch (c) {
+                        case '\\':
+                            buf += "\\\\";
+                            break;
+                        case '\n':
+                            buf += "\\n";
+                            break;
+                        case '\r':
+                            buf += "\\r";
+                            break;
+                        case '\t':
+                            buf += "\\t";
+                            break;
+                        default:
+                            buf += c;
+                    }
+                }
+            }
+            buf += (i + 1) % ncols == 0 ? '\n' : '\t';
+        }
+        bool ok = PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) == 1 &&
+                  PQputCopyEnd(conn_, nullptr) == 1;
+        error_code ec;
+        // Drain every result: COPY ends with one command result (or an error).
+        for (PGresult* r; (r = PQgetResult(conn_)) != nullptr;) {
+            result_guard g{r};
+            if (PQresultStatus(r) != PGRES_COMMAND_OK && !ec) ec = fail(r);
+        }
+        if (!ok && !ec) {
+            error_ = "COPY failed";
+            ec = store_errc::query_failed;
+        }
+        if (ec) return ec;
+        return {};
+    }
+
     result<void> begin_write() override { return exec("BEGIN"); }
     result<void> commit() override {
         auto r = exec("COMMIT");

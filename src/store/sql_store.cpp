@@ -131,6 +131,9 @@ constexpr const char* account_columns =
     "request_timeout_ms, total_timeout_ms, enabled, created_at, updated_at";
 
 constexpr std::size_t audit_cols = 13;
+constexpr std::string_view audit_copy_target =
+    "api_calls (at, account, operation, document, attempt, http_status, codigo, outcome, latency_us, "
+    "request_bytes, response_bytes, request_body, response_body)";
 constexpr std::size_t audit_rows_per_insert = 64;
 
 // ---- queued operations -------------------------------------------------------------------
@@ -656,8 +659,9 @@ class sql_store final : public store {
         while (i < n) {
             if (std::holds_alternative<audit_op>(ops[i])) {
                 std::size_t j = i;
-                while (j < n && j - i < audit_rows_per_insert && std::holds_alternative<audit_op>(ops[j]))
-                    ++j;
+                // COPY takes any number of rows; INSERT statements 64 at a time.
+                const std::size_t limit = c.supports_copy() ? n : audit_rows_per_insert;
+                while (j < n && j - i < limit && std::holds_alternative<audit_op>(ops[j])) ++j;
                 if (auto r = insert_audit(c, ops + i, j - i, *toks); !r) return r;
                 i = j;
                 continue;
@@ -683,7 +687,6 @@ class sql_store final : public store {
 
     result<void> insert_audit(detail::connection& c, queued_op* ops, std::size_t n,
                               const std::vector<std::string>& toks) {
-        const std::string& sql = audit_insert_sql(n);
         std::vector<value> p;
         p.reserve(n * audit_cols);
         for (std::size_t k = 0; k < n; ++k) {
@@ -704,7 +707,8 @@ class sql_store final : public store {
             p.push_back(a.request_body.empty() ? value{} : value{a.request_body});
             p.push_back(a.response_body.empty() ? value{} : value{a.response_body});
         }
-        auto r = c.query(sql, p);
+        if (c.supports_copy()) return c.copy_in(audit_copy_target, audit_cols, p);
+        auto r = c.query(audit_insert_sql(n), p);
         if (!r) return r.error();
         return {};
     }

@@ -274,7 +274,7 @@ TYPED_TEST_P(store_contract, audit_rows_written_and_queried) {
         if (i % 7 == 0) a.codigo = 23;
         if (i == 42) {
             a.request_body = R"({"operacion":"generar_comprobante"})";
-            a.response_body = R"({"errors":"x","codigo":23})";
+            a.response_body = "{\"errors\":\"tab\there\\nnewline\nback\\\\slash \\\\N\"}\r\n";
         }
         write_audit(s->audit(), std::move(a));
     }
@@ -303,6 +303,7 @@ TYPED_TEST_P(store_contract, audit_rows_written_and_queried) {
     for (auto& row : *beta) {
         if (row.record.document != "F001-42") continue;
         EXPECT_EQ(row.record.request_body, R"({"operacion":"generar_comprobante"})");
+        EXPECT_EQ(row.record.response_body, "{\"errors\":\"tab\there\\nnewline\nback\\\\slash \\\\N\"}\r\n");
         EXPECT_EQ(row.record.codigo, 23);
         EXPECT_EQ(row.record.latency, std::chrono::microseconds(1234));
         EXPECT_EQ(row.record.request_bytes, 900u);
