@@ -72,23 +72,27 @@ std::string key_text(const document_key& k) {
     return k.to_string();
 }
 
-// Writes results lines and keeps the counts; thread-safe.
+// Writes results lines and keeps the counts; names the first problem documents on stderr (with or
+// without a results file, the user learns which file:line went wrong). Thread-safe.
 class results_sink {
   public:
-    results_sink(batch_counters& c, std::FILE* f) : c_(c), f_(f) {}
+    results_sink(batch_counters& c, std::FILE* f, bool tty) : c_(c), f_(f), tty_(tty) {}
 
     void add(const outcome& o) {
         if (o.state == "accepted")
             ++c_.accepted;
         else if (o.state == "skipped")
             ++c_.skipped;
-        else if (o.state == "rejected" || o.state == "invalid")
+        else if (o.state == "rejected")
             ++c_.rejected;
+        else if (o.state == "invalid")
+            ++c_.invalid;
         else if (o.state == "valid")
             ;
         else
             ++c_.failed;
         ++c_.done;
+        if (o.state != "accepted" && o.state != "skipped" && o.state != "valid") report(o);
         if (!f_) return;
         boost::json::object line;
         line["source"] = o.source;
@@ -145,8 +149,30 @@ class results_sink {
     }
 
   private:
+    static constexpr std::size_t max_reported = 20;
+
+    // "ventas.jsonl:37 F001-37 invalid: items[0].igv: …" for the first max_reported problems.
+    void report(const outcome& o) {
+        std::string what = o.error;
+        if (!o.findings.empty()) {
+            const auto& f = o.findings.front();
+            what = f.path.empty() ? f.message : f.path + ": " + f.message;
+            if (!f.expected.empty()) what += " (expected " + f.expected + ")";
+            if (o.findings.size() > 1) what += fmt::format(" (+{} more)", o.findings.size() - 1);
+        }
+        std::string text = fmt::format("{}{}:{}{}{} {}: {}\n", tty_ ? "\r\x1b[2K" : "", o.source, o.line,
+                                       o.key ? " " : "", o.key ? key_text(*o.key) : "", o.state, what);
+        std::lock_guard lock(m_);
+        if (reported_ == max_reported)
+            text = fmt::format("{}… more problems not shown here{}\n", tty_ ? "\r\x1b[2K" : "",
+                               f_ ? "; see the results file" : "; use --results FILE to see them all");
+        if (reported_++ <= max_reported) std::fputs(text.c_str(), stderr);
+    }
+
     batch_counters& c_;
     std::FILE* f_;
+    bool tty_;
+    std::size_t reported_ = 0;
     std::mutex m_;
 };
 
@@ -352,7 +378,7 @@ int run_send(send_options o) {
     }
 
     batch_counters counters;
-    results_sink sink(counters, results);
+    results_sink sink(counters, results, tty);
     progress_reporter progress(counters, stderr, tty);
     if (!o.json_summary || tty) progress.start();
     const auto t0 = std::chrono::steady_clock::now();
@@ -465,11 +491,12 @@ int run_send(send_options o) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto total = counters.done.load();
     const auto acc = counters.accepted.load(), rej = counters.rejected.load(), fail = counters.failed.load(),
-               skip = counters.skipped.load();
+               skip = counters.skipped.load(), inv = counters.invalid.load();
     if (o.json_summary) {
         boost::json::object sum{{"documents", total},
                                 {"accepted", acc},
                                 {"rejected", rej},
+                                {"invalid", inv},
                                 {"failed", fail},
                                 {"skipped", skip},
                                 {"seconds", secs},
@@ -482,11 +509,12 @@ int run_send(send_options o) {
     } else {
         std::printf("\n%-10s %8s\n", o.dry_run ? "dry run" : "summary", "documents");
         if (o.dry_run) {
-            std::printf("%-10s %8zu\n", "valid", total - rej - fail);
-            std::printf("%-10s %8zu\n", "invalid", rej);
+            std::printf("%-10s %8zu\n", "valid", total - inv);
+            std::printf("%-10s %8zu\n", "invalid", inv);
         } else {
             std::printf("%-10s %8zu\n", "accepted", acc);
             std::printf("%-10s %8zu\n", "rejected", rej);
+            if (inv) std::printf("%-10s %8zu   (not sent: see the findings)\n", "invalid", inv);
             std::printf("%-10s %8zu\n", "failed", fail);
             if (skip) std::printf("%-10s %8zu   (already accepted in the store)\n", "skipped", skip);
         }
@@ -503,7 +531,7 @@ int run_send(send_options o) {
                 "uncertain ones are reconciled with Nubefact before any resend.\n");
     }
     if (unreadable.load()) return exit_usage;
-    return (rej || fail) ? exit_failed : exit_ok;
+    return (rej || inv || fail) ? exit_failed : exit_ok;
 }
 
 registrar reg{

@@ -45,8 +45,9 @@ std::string progress_reporter::render(bool bar) const {
                std::string(static_cast<std::size_t>(width - filled), '.') + "] ";
     }
     return fmt::format(
-        "{}{}/{}{} accepted {} rejected {} failed {}{} | {:.0f} docs/s | ETA {}", head, done, total,
+        "{}{}/{}{} accepted {} rejected {} failed {}{}{} | {:.0f} docs/s | ETA {}", head, done, total,
         final_total ? "" : "+", c_.accepted.load(), c_.rejected.load(), c_.failed.load(),
+        c_.invalid.load() ? fmt::format(" invalid {}", c_.invalid.load()) : std::string(),
         c_.skipped.load() ? fmt::format(" skipped {}", c_.skipped.load()) : std::string(), rate, eta);
 }
 

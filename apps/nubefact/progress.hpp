@@ -17,7 +17,8 @@ struct batch_counters {
     std::atomic<bool> total_final{false};
     std::atomic<std::size_t> done{0};
     std::atomic<std::size_t> accepted{0};
-    std::atomic<std::size_t> rejected{0};  // by Nubefact/SUNAT or locally invalid
+    std::atomic<std::size_t> rejected{0};  // by Nubefact/SUNAT
+    std::atomic<std::size_t> invalid{0};   // local findings: not sent
     std::atomic<std::size_t> failed{0};    // could not be sent / outcome unknown
     std::atomic<std::size_t> skipped{0};   // already accepted in the store (resume)
 };

@@ -1,0 +1,231 @@
+// Helpers for tests that run the real `nubefact` binary: run to completion, run in the background,
+// read files, plain HTTP GET on 127.0.0.1 (emulator admin endpoints).
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+namespace nubefact::test::cli {
+
+namespace fs = std::filesystem;
+
+struct run_result {
+    int rc = -1;  // exit code; -1 when killed by a signal
+    std::string out, err;
+};
+
+inline std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+inline void spit(const fs::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+}
+
+// How a child is started: its working directory and environment. The parent's environment is
+// inherited except every NUBEFACT_* variable (so a developer's account never leaks into a test);
+// `env` adds variables on top.
+struct spawn_options {
+    fs::path cwd;
+    std::map<std::string, std::string> env;
+};
+
+namespace detail {
+
+// fork + exec, no shell. stdin from `in` (or /dev/null), stdout/stderr to files.
+inline pid_t spawn(const std::string& binary, const std::vector<std::string>& args, const fs::path& in,
+                   const fs::path& out, const fs::path& err, const spawn_options& o) {
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e; ++e)
+        if (std::strncmp(*e, "NUBEFACT_", 9) != 0) env_strings.emplace_back(*e);
+    for (const auto& [k, v] : o.env) env_strings.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(binary.c_str()));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        auto redirect = [](const fs::path& p, int fd, int flags) {
+            const int f = ::open(p.c_str(), flags, 0644);
+            if (f < 0 || ::dup2(f, fd) < 0) ::_exit(127);
+            ::close(f);
+        };
+        redirect(in.empty() ? fs::path("/dev/null") : in, 0, O_RDONLY);
+        redirect(out, 1, O_WRONLY | O_CREAT | O_TRUNC);
+        redirect(err, 2, O_WRONLY | O_CREAT | O_TRUNC);
+        if (!o.cwd.empty() && ::chdir(o.cwd.c_str()) != 0) ::_exit(127);
+        ::execve(binary.c_str(), argv.data(), envp.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+inline int exit_code(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace detail
+
+// Runs `binary args…` to completion with `input` on stdin; files go to `scratch`.
+inline run_result run(const std::string& binary, const std::vector<std::string>& args,
+                      const fs::path& scratch, const std::string& input = "", const spawn_options& o = {}) {
+    const fs::path in = scratch / "stdin", out = scratch / "stdout", err = scratch / "stderr";
+    spit(in, input);
+    const pid_t pid = detail::spawn(binary, args, in, out, err, o);
+    run_result r;
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    r.rc = detail::exit_code(status);
+    r.out = slurp(out);
+    r.err = slurp(err);
+    return r;
+}
+
+// A child running in the background (an emulator, a sender to be killed). The destructor kills it
+// (SIGKILL) if it is still running.
+class background {
+  public:
+    background(const std::string& binary, const std::vector<std::string>& args, const fs::path& scratch,
+               const std::string& name, const spawn_options& o = {})
+        : out_(scratch / (name + ".out")), err_(scratch / (name + ".err")) {
+        pid_ = detail::spawn(binary, args, {}, out_, err_, o);
+    }
+    ~background() {
+        if (pid_ > 0 && !status_) {
+            ::kill(pid_, SIGKILL);
+            int st = 0;
+            ::waitpid(pid_, &st, 0);
+        }
+    }
+    background(const background&) = delete;
+    background& operator=(const background&) = delete;
+
+    pid_t pid() const { return pid_; }
+    std::string out() const { return slurp(out_); }
+    std::string err() const { return slurp(err_); }
+
+    // Whether it is still running (reaps it if not).
+    bool running() {
+        if (status_) return false;
+        int st = 0;
+        if (::waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
+        return !status_;
+    }
+    void signal(int sig) { ::kill(pid_, sig); }
+
+    // Waits up to `limit` for the exit; then SIGKILLs it. Returns the exit code (-1: signalled).
+    int wait(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (running() && std::chrono::steady_clock::now() < end)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (running()) {
+            ::kill(pid_, SIGKILL);
+            int st = 0;
+            ::waitpid(pid_, &st, 0);
+            status_ = st;
+        }
+        return detail::exit_code(*status_);
+    }
+
+    // Polls stdout until it contains `text` (bounded). False on timeout or exit.
+    bool wait_for_output(const std::string& text,
+                         std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < end) {
+            if (out().find(text) != std::string::npos) return true;
+            if (!running()) return out().find(text) != std::string::npos;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    }
+
+  private:
+    fs::path out_, err_;
+    pid_t pid_ = -1;
+    std::optional<int> status_;
+};
+
+// The text after `label` on the same line, trimmed ("  RUTA  http://…" -> "http://…").
+inline std::string value_after(const std::string& text, const std::string& label) {
+    auto p = text.find(label);
+    if (p == std::string::npos) return {};
+    p += label.size();
+    auto e = text.find('\n', p);
+    std::string v = text.substr(p, e == std::string::npos ? std::string::npos : e - p);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(0, 1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\r')) v.pop_back();
+    return v;
+}
+
+// GET http://127.0.0.1:port/target with Connection: close; the body, or nullopt on any error.
+// Bounded by socket timeouts (5 s).
+inline std::optional<std::string> http_get(int port, const std::string& target) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return std::nullopt;
+    timeval tv{5, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::optional<std::string> body;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+        const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+        if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+            std::string resp;
+            char buf[16384];
+            for (;;) {
+                const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+                if (n <= 0) break;
+                resp.append(buf, static_cast<std::size_t>(n));
+            }
+            if (const auto h = resp.find("\r\n\r\n");
+                h != std::string::npos && resp.rfind("HTTP/1.1 200", 0) == 0)
+                body = resp.substr(h + 4);
+        }
+    }
+    ::close(fd);
+    return body;
+}
+
+// One JSON object per non-empty line.
+inline std::vector<boost::json::object> parse_jsonl(const std::string& text) {
+    std::vector<boost::json::object> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) out.push_back(boost::json::parse(line).as_object());
+    return out;
+}
+
+}  // namespace nubefact::test::cli

@@ -1,0 +1,499 @@
+// The real `nubefact send` binary: every input format, dry run, results file, exit codes, bad
+// lines, --complete, --json, resume, and resume after kill -9 against a separate emulator process.
+#include "cli_util.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace {
+
+using namespace nubefact::test::cli;
+namespace json = boost::json;
+
+// A valid factura with every computed field, on one line: 1 item of 100.00 + 18% IGV.
+std::string factura(int numero, const std::string& serie = "F001", const std::string& total = "118.00") {
+    return fmt::format(
+        R"({{"operacion":"generar_comprobante","tipo_de_comprobante":1,"serie":"{}","numero":{},)"
+        R"("sunat_transaction":1,"cliente_tipo_de_documento":6,"cliente_numero_de_documento":"20600695771",)"
+        R"("cliente_denominacion":"CLIENTE SAC","cliente_direccion":"AV. LIMA 123","fecha_de_emision":"15-01-2026",)"
+        R"("moneda":1,"porcentaje_de_igv":"18.00","total_gravada":"100.00","total_igv":"18.00","total":"{}",)"
+        R"("items":[{{"unidad_de_medida":"NIU","descripcion":"PRODUCTO","cantidad":"1","valor_unitario":"100",)"
+        R"("precio_unitario":"118","subtotal":"100.00","tipo_de_igv":1,"igv":"18.00","total":"118.00"}}]}})",
+        serie, numero, total);
+}
+
+std::string jsonl(int from, int to, const std::string& serie = "F001") {
+    std::string s;
+    for (int n = from; n <= to; ++n) s += factura(n, serie) + "\n";
+    return s;
+}
+
+// The CSV of docs/send.md: one document, two item rows, only what a person knows (needs --complete).
+const std::string csv_doc =
+    "tipo_de_comprobante,serie,numero,sunat_transaction,cliente_tipo_de_documento,cliente_numero_de_"
+    "documento,cliente_denominacion,cliente_direccion,fecha_de_emision,moneda,porcentaje_de_igv,item.unidad_"
+    "de_medida,item.descripcion,item.cantidad,item.valor_unitario,item.tipo_de_igv\n"
+    "1,F001,1,1,6,20600695771,NUBEFACT SA,CALLE LIBERTAD 116,27-11-2026,1,18.00,NIU,CUADERNO A4,3,10.00,1\n"
+    "1,F001,1,1,6,20600695771,NUBEFACT SA,CALLE LIBERTAD 116,27-11-2026,1,18.00,NIU,LAPICERO AZUL,7,"
+    "2.1186440678,1\n";
+
+std::string str(const json::object& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+}
+std::int64_t num(const json::object& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_int64()    ? it->value().as_int64()
+           : it != o.end() && it->value().is_uint64() ? static_cast<std::int64_t>(it->value().as_uint64())
+                                                      : -1;
+}
+
+std::map<std::string, int> count_states(const std::vector<json::object>& lines) {
+    std::map<std::string, int> m;
+    for (const auto& l : lines) ++m[str(l, "state")];
+    return m;
+}
+
+class SendCli : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const char* bin = std::getenv("NUBEFACT_BINARY");
+        if (!bin || !fs::exists(bin)) GTEST_SKIP() << "NUBEFACT_BINARY not set or missing";
+        binary_ = bin;
+        dir_ = fs::temp_directory_path() / ("nubefact-cli-send-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        store_ = "sqlite:" + (dir_ / "store.db").string();
+        results_ = (dir_ / "results.jsonl").string();
+    }
+    void TearDown() override {
+        std::error_code ec;
+        if (!dir_.empty()) fs::remove_all(dir_, ec);
+    }
+
+    fs::path write(const std::string& name, const std::string& text) {
+        fs::create_directories((dir_ / name).parent_path());
+        spit(dir_ / name, text);
+        return dir_ / name;
+    }
+
+    // `nubefact send ARGS… --no-progress` in dir_, with env on top of a NUBEFACT_*-free environment.
+    run_result send(std::vector<std::string> args, const std::string& input = "",
+                    std::map<std::string, std::string> env = {}) {
+        args.insert(args.begin(), "send");
+        args.push_back("--no-progress");
+        return run(binary_, args, dir_, input, spawn_options{dir_, std::move(env)});
+    }
+    // Sends to the embedded emulator with the test's store and results file.
+    run_result send_emulated(std::vector<std::string> args, const std::string& input = "") {
+        for (auto a : {"--emulator", "--store", store_.c_str(), "--results", results_.c_str()})
+            args.emplace_back(a);
+        return send(std::move(args), input);
+    }
+    std::vector<json::object> results() const { return parse_jsonl(slurp(results_)); }
+
+    std::string binary_;
+    fs::path dir_;
+    std::string store_, results_;
+};
+
+// A separate `nubefact emulator` process on 127.0.0.1:0 with the admin endpoints; the demo
+// account's ruta/token are read from its start-up banner.
+struct emulator_process {
+    std::unique_ptr<background> proc;
+    int port = 0;
+    std::string ruta, token;
+
+    emulator_process(const std::string& binary, const fs::path& scratch, std::vector<std::string> extra) {
+        std::vector<std::string> args{"emulator", "--listen",       "127.0.0.1:0",
+                                      "--admin",  "--max-age-days", "100000"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        proc = std::make_unique<background>(binary, args, scratch, "emulator");
+        if (!proc->wait_for_output("Ctrl-C to stop.")) return;
+        const auto out = proc->out();
+        const auto base = value_after(out, "listening on http://127.0.0.1:");
+        port = std::atoi(base.c_str());
+        ruta = value_after(out, "RUTA");
+        token = value_after(out, "TOKEN");
+    }
+    bool ok() const { return port > 0 && !ruta.empty() && !token.empty(); }
+    // The account as environment; no rate limit (the default is Nubefact's 10 requests/s).
+    std::map<std::string, std::string> env() const {
+        return {{"NUBEFACT_RUTA", ruta}, {"NUBEFACT_TOKEN", token}, {"NUBEFACT_RATE", "0"}};
+    }
+    json::object stats() const {
+        auto body = http_get(port, "/__emulator/stats");
+        if (!body) return {};
+        return json::parse(*body).as_object();
+    }
+};
+
+// ---- input formats -------------------------------------------------------------------------------
+
+TEST_F(SendCli, JsonlAllAcceptedResultsFileHasEveryKey) {
+    const auto in = write("ventas.jsonl", jsonl(1, 20));
+    auto r = send_emulated({in.string()});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 20u);
+    std::set<std::int64_t> seen_lines, numeros;
+    for (const auto& l : lines) {
+        EXPECT_EQ(str(l, "source"), in.string());
+        EXPECT_EQ(str(l, "operacion"), "generar_comprobante");
+        EXPECT_EQ(num(l, "tipo_de_comprobante"), 1);
+        EXPECT_EQ(str(l, "serie"), "F001");
+        EXPECT_EQ(str(l, "document"), "F001-" + std::to_string(num(l, "numero")));
+        EXPECT_EQ(str(l, "state"), "accepted") << json::serialize(l);
+        EXPECT_GE(num(l, "attempts"), 1);
+        ASSERT_TRUE(l.contains("aceptada_por_sunat"));
+        EXPECT_TRUE(l.at("aceptada_por_sunat").as_bool());
+        EXPECT_EQ(str(l, "sunat_responsecode"), "0");
+        EXPECT_FALSE(str(l, "sunat_description").empty());
+        EXPECT_FALSE(str(l, "enlace").empty());
+        EXPECT_FALSE(l.contains("findings"));
+        EXPECT_FALSE(l.contains("error"));
+        // JSONL: the document on line n is numero n
+        EXPECT_EQ(num(l, "line"), num(l, "numero"));
+        seen_lines.insert(num(l, "line"));
+        numeros.insert(num(l, "numero"));
+    }
+    EXPECT_EQ(seen_lines.size(), 20u);
+    EXPECT_EQ(numeros.size(), 20u);
+    EXPECT_NE(r.out.find("accepted         20"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("results:   " + results_), std::string::npos) << r.out;
+}
+
+TEST_F(SendCli, JsonObjectAndJsonArray) {
+    const auto one = write("one.json", factura(1));
+    // a pretty-printed array over several lines
+    const auto arr =
+        write("arr.json", "[\n" + factura(2) + ",\n" + factura(3) + ",\n" + factura(4) + "\n]\n");
+    auto r = send_emulated({one.string(), arr.string()});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_EQ(count_states(lines)["accepted"], 4);
+    std::map<std::int64_t, json::object> by_numero;
+    for (auto& l : lines) by_numero[num(l, "numero")] = l;
+    EXPECT_EQ(str(by_numero[1], "source"), one.string());
+    EXPECT_EQ(num(by_numero[1], "line"), 1);
+    for (int n = 2; n <= 4; ++n) {
+        EXPECT_EQ(str(by_numero[n], "source"), arr.string());
+        EXPECT_EQ(num(by_numero[n], "line"), n) << "array element on line " << n;
+    }
+}
+
+TEST_F(SendCli, DirectoryReadsJsonJsonlCsvInNameOrderNotOtherFiles) {
+    write("in/a.json", factura(1, "F002"));  // the CSV holds F001-1
+    write("in/b.jsonl", jsonl(2, 3, "F002"));
+    write("in/c.csv", csv_doc);
+    write("in/notes.txt", "not a document");
+    write("in/sub/d.json", factura(99));  // not recursive
+    auto r = send_emulated({(dir_ / "in").string(), "--complete"});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 4u);
+    EXPECT_EQ(count_states(lines)["accepted"], 4);
+    std::multiset<std::string> sources;
+    for (auto& l : lines) sources.insert(fs::path(str(l, "source")).filename().string());
+    EXPECT_EQ(sources, (std::multiset<std::string>{"a.json", "b.jsonl", "b.jsonl", "c.csv"}));
+    for (auto& l : lines) EXPECT_NE(num(l, "numero"), 99);
+}
+
+TEST_F(SendCli, CsvRowsPerItemWithComplete) {
+    // two documents: F001-1 (two item rows) and F001-2 (one row); a quoted cell with a comma, CRLF
+    std::string csv = "\xEF\xBB\xBF" + csv_doc;
+    csv +=
+        "1,F001,2,1,6,20600695771,\"ACME, S.A.C.\",\"AV. \"\"LA\"\" "
+        "PAZ\",27-11-2026,1,18.00,NIU,X,1,50,1\r\n";
+    const auto in = write("ventas.csv", csv);
+    auto r = send_emulated({in.string(), "--complete"});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(count_states(lines)["accepted"], 2);
+    std::map<std::int64_t, json::object> by_numero;
+    for (auto& l : lines) by_numero[num(l, "numero")] = l;
+    EXPECT_EQ(num(by_numero[1], "line"), 2);  // the header is line 1
+    EXPECT_EQ(num(by_numero[2], "line"), 4);
+
+    // without --complete the totals are missing: invalid, not sent, findings say which field
+    r = send_emulated({in.string()});
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    lines = results();
+    ASSERT_EQ(lines.size(), 2u);
+    for (auto& l : lines) {
+        EXPECT_EQ(str(l, "state"), "invalid");
+        ASSERT_TRUE(l.contains("findings"));
+        EXPECT_FALSE(l.at("findings").as_array().empty());
+    }
+}
+
+TEST_F(SendCli, CsvDocumentColumnMustRepeatTheSameValue) {
+    std::string csv = csv_doc;
+    // the second item row of F001-1 changes the client's name: that document is invalid, the next goes
+    const auto p = csv.rfind("NUBEFACT SA");
+    csv.replace(p, 11, "OTRO NOMBRE");
+    csv += "1,F001,2,1,6,20600695771,ACME,LIMA,27-11-2026,1,18.00,NIU,X,1,50,1\n";
+    const auto in = write("bad.csv", csv);
+    auto r = send_emulated({in.string(), "--complete"});
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 2u) << slurp(results_);
+    auto st = count_states(lines);
+    EXPECT_EQ(st["invalid"], 1);
+    EXPECT_EQ(st["accepted"], 1);
+    for (auto& l : lines)
+        if (str(l, "state") == "invalid") {
+            EXPECT_EQ(num(l, "line"), 3);
+            EXPECT_NE(str(l, "error").find("cliente_denominacion"), std::string::npos) << str(l, "error");
+        }
+}
+
+TEST_F(SendCli, StdinDash) {
+    auto r = send_emulated({"-"}, jsonl(1, 5));
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 5u);
+    for (auto& l : lines) {
+        EXPECT_EQ(str(l, "source"), "-");
+        EXPECT_EQ(str(l, "state"), "accepted");
+    }
+    // a JSON array on stdin too
+    store_ = "sqlite:" + (dir_ / "other.db").string();
+    r = send_emulated({"-"}, "[" + factura(7) + "," + factura(8) + "]");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_EQ(count_states(results())["accepted"], 2);
+}
+
+// ---- dry run, findings, exit codes ----------------------------------------------------------------
+
+TEST_F(SendCli, DryRunValidatesOnlyNoStoreNoAccount) {
+    const auto in = write("v.jsonl", jsonl(1, 3) + factura(4, "F001", "119.00") + "\n");
+    auto r = send({in.string(), "--dry-run", "--store", store_, "--results", results_});
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "store.db"));
+    EXPECT_FALSE(fs::exists(dir_ / "nubefact.db"));
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 4u);
+    auto st = count_states(lines);
+    EXPECT_EQ(st["valid"], 3);
+    EXPECT_EQ(st["invalid"], 1);
+    EXPECT_NE(r.out.find("dry run"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("valid             3"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("invalid           1"), std::string::npos) << r.out;
+
+    r = send({write("ok.jsonl", jsonl(1, 3)).string(), "--dry-run", "--results", results_});
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_EQ(count_states(results())["valid"], 3);
+    EXPECT_FALSE(fs::exists(dir_ / "nubefact.db"));
+}
+
+TEST_F(SendCli, InvalidDocumentIsNotSentAndItsFindingsNamePathAndExpected) {
+    const auto in = write("v.jsonl", factura(1) + "\n" + factura(2, "F001", "119.00") + "\n");
+    auto r = send_emulated({in.string()});
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 2u);
+    const auto& bad = str(lines[0], "state") == "invalid" ? lines[0] : lines[1];
+    EXPECT_EQ(str(bad, "state"), "invalid");
+    EXPECT_EQ(num(bad, "line"), 2);
+    EXPECT_EQ(str(bad, "document"), "F001-2");
+    EXPECT_FALSE(bad.contains("attempts"));  // never sent
+    EXPECT_NE(str(bad, "error").find("nothing was sent"), std::string::npos);
+    const auto& fs = bad.at("findings").as_array();
+    ASSERT_FALSE(fs.empty());
+    bool found = false;
+    for (const auto& f : fs) {
+        const auto& o = f.as_object();
+        EXPECT_EQ(str(o, "severity"), "error");
+        EXPECT_FALSE(str(o, "code").empty());
+        EXPECT_FALSE(str(o, "message").empty());
+        if (str(o, "path") == "total") {
+            found = true;
+            EXPECT_EQ(str(o, "expected"), "118.00");
+            EXPECT_EQ(str(o, "actual"), "119.00");
+        }
+    }
+    EXPECT_TRUE(found) << json::serialize(bad);
+    EXPECT_NE(r.out.find("accepted          1"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("invalid           1"), std::string::npos) << r.out;
+    // stderr names the document without needing the results file
+    EXPECT_NE(r.err.find(in.string() + ":2 F001-2 invalid: total: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(expected 118.00)"), std::string::npos) << r.err;
+}
+
+TEST_F(SendCli, MalformedLine37IsReportedAndTheOthersStillGo) {
+    std::string text;
+    for (int n = 1; n <= 50; ++n) {
+        if (n == 37)
+            text += R"({"operacion":"generar_comprobante","serie":"F001","numero":37,"items":[)"
+                    "\n";
+        else
+            text += factura(n) + "\n";
+    }
+    const auto in = write("big.jsonl", text);
+    auto r = send_emulated({in.string()});
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 50u);
+    auto st = count_states(lines);
+    EXPECT_EQ(st["accepted"], 49);
+    EXPECT_EQ(st["invalid"], 1);
+    for (auto& l : lines) {
+        if (str(l, "state") != "invalid") continue;
+        EXPECT_EQ(num(l, "line"), 37);
+        EXPECT_EQ(str(l, "source"), in.string());
+        EXPECT_FALSE(str(l, "error").empty());
+    }
+    EXPECT_NE(r.err.find("big.jsonl:37"), std::string::npos) << r.err;
+}
+
+TEST_F(SendCli, ExitCodes) {
+    const auto ok = write("ok.jsonl", jsonl(1, 2));
+    // 2: a missing input path (the readable ones still go)
+    auto r = send_emulated({ok.string(), (dir_ / "missing.jsonl").string()});
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_EQ(count_states(lines)["accepted"], 2);
+    // 2: usage errors
+    EXPECT_EQ(send({ok.string(), "--no-such-option"}).rc, 2);
+    EXPECT_EQ(send({}).rc, 2);
+    EXPECT_EQ(send({ok.string(), "--dry-run", "--tolerance", "abc"}).rc, 2);
+    EXPECT_EQ(send({ok.string(), "--dry-run", "--check-date", "31-02-2026"}).rc, 2);
+    // 2: no account anywhere (no --emulator, no file, no environment); the message says what to do
+    r = send({ok.string(), "--store", store_});
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("--emulator"), std::string::npos) << r.err;
+    // 1: rejected by SUNAT (separate emulator rejecting serie F999)
+    emulator_process emu(binary_, dir_, {"--sunat-reject", "serie=F999"});
+    ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
+    const auto mixed = write("mixed.jsonl", factura(1) + "\n" + factura(1, "F999") + "\n");
+    r = send({mixed.string(), "--store", store_, "--results", results_}, "", emu.env());
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    lines = results();
+    ASSERT_EQ(lines.size(), 2u);
+    for (auto& l : lines) {
+        if (str(l, "serie") == "F999") {
+            EXPECT_EQ(str(l, "state"), "rejected") << json::serialize(l);
+            EXPECT_NE(str(l, "sunat_responsecode"), "0") << json::serialize(l);
+        } else {
+            EXPECT_EQ(str(l, "state"), "accepted") << json::serialize(l);
+        }
+    }
+    // 0: everything accepted
+    r = send({write("fresh.jsonl", jsonl(10, 12)).string(), "--store", store_}, "", emu.env());
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+}
+
+TEST_F(SendCli, JsonSummary) {
+    const auto in = write("v.jsonl", jsonl(1, 4) + factura(5, "F001", "1.00") + "\n");
+    auto r = send_emulated({in.string(), "--json"});
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    auto lines = parse_jsonl(r.out);
+    ASSERT_EQ(lines.size(), 1u) << "stdout is exactly one JSON object: " << r.out;
+    const auto& s = lines[0];
+    EXPECT_EQ(num(s, "documents"), 5);
+    EXPECT_EQ(num(s, "accepted"), 4);
+    EXPECT_EQ(num(s, "rejected"), 0);
+    EXPECT_EQ(num(s, "invalid"), 1);  // found locally, never sent
+    EXPECT_EQ(num(s, "failed"), 0);
+    EXPECT_EQ(num(s, "skipped"), 0);
+    EXPECT_TRUE(s.at("seconds").is_double());
+    EXPECT_FALSE(s.at("interrupted").as_bool());
+    EXPECT_EQ(str(s, "results"), results_);
+    EXPECT_EQ(str(s, "store"), store_);
+
+    r = send({in.string(), "--dry-run", "--json"});
+    lines = parse_jsonl(r.out);
+    ASSERT_EQ(lines.size(), 1u) << r.out;
+    EXPECT_TRUE(lines[0].at("dry_run").as_bool());
+}
+
+// ---- resume ---------------------------------------------------------------------------------------
+
+TEST_F(SendCli, SecondRunSkipsAcceptedDocuments) {
+    const auto in = write("v.jsonl", jsonl(1, 10));
+    auto r = send_emulated({in.string()});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    // the same file plus two new documents, against the same store (a fresh embedded emulator: a
+    // document that was not skipped would simply be created again and show as accepted)
+    spit(in, jsonl(1, 12));
+    r = send_emulated({in.string(), "--json"});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 12u);
+    for (auto& l : lines) {
+        if (num(l, "numero") <= 10) {
+            EXPECT_EQ(str(l, "state"), "skipped") << json::serialize(l);
+            EXPECT_FALSE(l.contains("attempts"));
+        } else {
+            EXPECT_EQ(str(l, "state"), "accepted") << json::serialize(l);
+        }
+    }
+    auto s = parse_jsonl(r.out);
+    ASSERT_EQ(s.size(), 1u);
+    EXPECT_EQ(num(s[0], "skipped"), 10);
+    EXPECT_EQ(num(s[0], "accepted"), 2);
+
+    // --no-store keeps nothing: the same documents are sent again
+    r = send({in.string(), "--emulator", "--no-store", "--results", results_});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_EQ(count_states(results())["accepted"], 12);
+}
+
+// kill -9 mid-batch, rerun: every document is created exactly once at the (separate) emulator. The
+// emulator runs with --allow-duplicates, so a blind resend of an in-flight document would be
+// created twice and show in created_twice; the rerun must consult before resending.
+TEST_F(SendCli, ResumeAfterKillNineCreatesEveryDocumentExactlyOnce) {
+    constexpr int n = 400;
+    emulator_process emu(binary_, dir_, {"--latency", "fixed:20", "--allow-duplicates"});
+    ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
+    const auto in = write("big.jsonl", jsonl(1, n));
+    const std::vector<std::string> args{"send",   in.string(),     "--store", store_,         "--results",
+                                        results_, "--concurrency", "8",       "--no-progress"};
+
+    {
+        background sender(binary_, args, dir_, "sender", spawn_options{dir_, emu.env()});
+        // kill once a quarter of the batch has been created (bounded wait)
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        std::int64_t created = 0;
+        while (std::chrono::steady_clock::now() < end && sender.running()) {
+            created = num(emu.stats(), "documents_created");
+            if (created >= n / 4) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        ASSERT_TRUE(sender.running()) << "the sender finished before it could be killed: " << sender.out();
+        sender.signal(SIGKILL);
+        EXPECT_EQ(sender.wait(), -1);
+        const auto at_kill = num(emu.stats(), "documents_created");
+        EXPECT_GE(at_kill, n / 4);
+        EXPECT_LT(at_kill, n) << "killed too late to test anything";
+    }
+
+    auto r = run(binary_, args, dir_, "", spawn_options{dir_, emu.env()});
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), static_cast<std::size_t>(n));
+    auto st = count_states(lines);
+    EXPECT_EQ(st["accepted"] + st["skipped"], n) << slurp(results_);
+    EXPECT_GE(st["skipped"], n / 8);  // most of what was created before the kill is known accepted
+    EXPECT_GE(st["accepted"], 1);
+    std::set<std::int64_t> numeros;
+    for (auto& l : lines) numeros.insert(num(l, "numero"));
+    EXPECT_EQ(numeros.size(), static_cast<std::size_t>(n));
+
+    const auto s = emu.stats();
+    EXPECT_EQ(num(s, "documents_created"), n) << json::serialize(s);
+    EXPECT_EQ(num(s, "created_twice"), 0) << json::serialize(s);
+    EXPECT_EQ(num(s, "duplicates_refused"), 0) << json::serialize(s);
+}
+
+}  // namespace
