@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace nubefact::cli {
 
 std::string format_duration(std::chrono::seconds s) {
@@ -40,9 +42,13 @@ std::string progress_reporter::render(bool bar) const {
     if (bar) {
         constexpr int width = 28;
         const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 0.0;
-        const int filled = static_cast<int>(frac * width);
-        head = "[" + std::string(static_cast<std::size_t>(filled), '#') +
-               std::string(static_cast<std::size_t>(width - filled), '.') + "] ";
+        // clamped: a negative count would be a huge std::string size (GCC 12 -O3 warns about it)
+        const int filled = std::clamp(static_cast<int>(frac * width), 0, width);
+        head.reserve(width + 3);
+        head.push_back('[');
+        head.append(static_cast<std::size_t>(filled), '#');
+        head.append(static_cast<std::size_t>(width - filled), '.');
+        head.append("] ");
     }
     return fmt::format(
         "{}{}/{}{} accepted {} rejected {} failed {}{}{} | {:.0f} docs/s | ETA {}", head, done, total,
