@@ -2,6 +2,7 @@
 #include "bench_report.hpp"
 
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -166,6 +167,62 @@ std::string number_label(double v) {
 }
 
 }  // namespace
+
+namespace {
+
+void pretty(const boost::json::value& v, std::string& out, int depth) {
+    const std::string pad(static_cast<std::size_t>(depth + 1) * 2, ' ');
+    switch (v.kind()) {
+        case boost::json::kind::object: {
+            const auto& o = v.get_object();
+            if (o.empty()) {
+                out += "{}";
+                return;
+            }
+            out += "{\n";
+            bool first = true;
+            for (const auto& kv : o) {
+                if (!first) out += ",\n";
+                first = false;
+                out += pad + boost::json::serialize(boost::json::value(kv.key())) + ": ";
+                pretty(kv.value(), out, depth + 1);
+            }
+            out += "\n" + std::string(static_cast<std::size_t>(depth) * 2, ' ') + "}";
+            return;
+        }
+        case boost::json::kind::array: {
+            const auto& a = v.get_array();
+            if (a.empty()) {
+                out += "[]";
+                return;
+            }
+            out += "[\n";
+            for (std::size_t i = 0; i < a.size(); ++i) {
+                if (i) out += ",\n";
+                out += pad;
+                pretty(a[i], out, depth + 1);
+            }
+            out += "\n" + std::string(static_cast<std::size_t>(depth) * 2, ' ') + "]";
+            return;
+        }
+        case boost::json::kind::double_: {
+            const double d = v.get_double();
+            out += std::isfinite(d) ? fmt::format("{}", d) : "null";
+            return;
+        }
+        default:
+            out += boost::json::serialize(v);
+    }
+}
+
+}  // namespace
+
+std::string pretty_json(const boost::json::value& v) {
+    std::string out;
+    pretty(v, out, 0);
+    out += "\n";
+    return out;
+}
 
 std::string svg_chart(const std::vector<chart_point>& points, const std::string& title,
                       const std::string& subtitle) {

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <sys/types.h>
+#include <boost/json/value.hpp>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -62,6 +64,10 @@ struct chart_point {
 // log-like when values span decades), the latency bound dashed when known. No dependencies.
 std::string svg_chart(const std::vector<chart_point>& points, const std::string& title,
                       const std::string& subtitle);
+
+// JSON text of `v`, indented by 2 spaces, with doubles in their shortest decimal form (5.13, not
+// 5.13E0 as boost::json writes them).
+std::string pretty_json(const boost::json::value& v);
 
 // Escapes &, <, > and quotes for SVG/XML text.
 std::string xml_escape(const std::string& s);

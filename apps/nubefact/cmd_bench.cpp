@@ -695,7 +695,7 @@ int run(const bench_args& a) {
         failed += r.failed;
     }
     doc["runs"] = std::move(runs);
-    std::string out = boost::json::serialize(doc) + "\n";
+    std::string out = bench::pretty_json(doc);
     if (a.out.empty() || a.out == "-") {
         std::cout << out << std::flush;
     } else if (!write_file(a.out, out, why)) {
