@@ -531,7 +531,8 @@ int run_send(send_options o) {
                 "uncertain ones are reconciled with Nubefact before any resend.\n");
     }
     if (unreadable.load()) return exit_usage;
-    return (rej || inv || fail) ? exit_failed : exit_ok;
+    // An interrupted batch is not done (documents were never read): never report success for it.
+    return (rej || inv || fail || stopping.load()) ? exit_failed : exit_ok;
 }
 
 registrar reg{

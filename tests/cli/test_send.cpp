@@ -496,4 +496,39 @@ TEST_F(SendCli, ResumeAfterKillNineCreatesEveryDocumentExactlyOnce) {
     EXPECT_EQ(num(s, "duplicates_refused"), 0) << json::serialize(s);
 }
 
+// Ctrl-C mid-batch: no new documents, in-flight ones finish, exit 1 (not done), the summary says how
+// to resume; the rerun finishes the batch, each document created once.
+TEST_F(SendCli, InterruptStopsTakingDocumentsAndTheRerunFinishes) {
+    constexpr int n = 400;
+    emulator_process emu(binary_, dir_, {"--latency", "fixed:20", "--allow-duplicates"});
+    ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
+    const auto in = write("big.jsonl", jsonl(1, n));
+    const std::vector<std::string> args{"send",   in.string(),     "--store",       store_, "--results",
+                                        results_, "--no-progress", "--concurrency", "8"};
+    {
+        background sender(binary_, args, dir_, "sender", spawn_options{dir_, emu.env()});
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (std::chrono::steady_clock::now() < end && sender.running() &&
+               num(emu.stats(), "documents_created") < n / 8)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        ASSERT_TRUE(sender.running()) << sender.out();
+        sender.signal(SIGINT);
+        EXPECT_EQ(sender.wait(), 1) << sender.out() << sender.err();
+        EXPECT_NE(sender.out().find("interrupted: run the same command again"), std::string::npos)
+            << sender.out();
+        EXPECT_NE(sender.err().find("stopping: no new documents"), std::string::npos) << sender.err();
+        auto lines = results();
+        EXPECT_LT(lines.size(), static_cast<std::size_t>(n));
+        EXPECT_EQ(count_states(lines)["accepted"], static_cast<int>(lines.size())) << slurp(results_);
+    }
+    auto r = run(binary_, args, dir_, "", spawn_options{dir_, emu.env()});
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    auto st = count_states(results());
+    EXPECT_EQ(st["accepted"] + st["skipped"], n);
+    EXPECT_GE(st["skipped"], n / 8);
+    const auto s = emu.stats();
+    EXPECT_EQ(num(s, "documents_created"), n) << json::serialize(s);
+    EXPECT_EQ(num(s, "created_twice"), 0) << json::serialize(s);
+}
+
 }  // namespace
