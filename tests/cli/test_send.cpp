@@ -272,6 +272,23 @@ TEST_F(SendCli, StdinDash) {
     EXPECT_EQ(count_states(results())["accepted"], 2);
 }
 
+TEST_F(SendCli, AnulacionWaitsForTheDocumentsOfTheBatch) {
+    // the anulación comes first in the file but refers to F001-3 further down: it is sent after it
+    const auto in = write(
+        "mixed.jsonl",
+        R"({"operacion":"generar_anulacion","tipo_de_comprobante":1,"serie":"F001","numero":3,"motivo":"ERROR EN EL RUC"})"
+        "\n" +
+            jsonl(3, 4));
+    auto r = send_emulated({in.string()});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    auto lines = results();
+    ASSERT_EQ(lines.size(), 3u);
+    EXPECT_EQ(count_states(lines)["accepted"], 3);
+    EXPECT_EQ(str(lines.back(), "operacion"), "generar_anulacion");
+    EXPECT_EQ(num(lines.back(), "line"), 1);
+    EXPECT_EQ(str(lines.back(), "document"), "F001-3");
+}
+
 // ---- dry run, findings, exit codes ----------------------------------------------------------------
 
 TEST_F(SendCli, DryRunValidatesOnlyNoStoreNoAccount) {
