@@ -48,7 +48,7 @@ else
 fi
 
 FECHA=$(TZ=America/Lima date +%d-%m-%Y)
-SERIE_BASE=$(( (RANDOM % 800) + 100 ))
+SERIE_BASE=$(( (RANDOM % 600) + 100 ))  # + 10 per client: stays a 3-digit serie
 # The payload every client sends: the same official-style factura the wrk script posts.
 TEMPLATE=$OUT/factura.json
 sed -n 's/^local template = \[\[\(.*\)\]\]$/\1/p' "$LUA" | sed "s/\"serie\":\"%s\"/\"serie\":\"F001\"/; s/\"numero\":%d/\"numero\":1/; s/\"fecha_de_emision\":\"%s\"/\"fecha_de_emision\":\"$FECHA\"/" > "$TEMPLATE"
