@@ -324,7 +324,7 @@ void check_item_fields(collector& c, const item& it, std::size_t i) {
                         std::pair{&it.igv, "igv"}, std::pair{&it.isc, "isc"},
                         std::pair{&it.impuesto_bolsas, "impuesto_bolsas"},
                         std::pair{&it.otros_cargos, "otros_cargos"}, std::pair{&it.total, "total"}})
-        if (*v) money_shape(c, *v, [&] { return p(f); });
+        if (*v) money_shape(c, *v, [&, name = f] { return p(name); });  // clang-14: no captured bindings
 
     if (it.tipo_de_igv && it.tipo_de_ivap) {
         c.error(p("tipo_de_ivap"), "conflict", "Send tipo_de_igv or tipo_de_ivap, not both.");
