@@ -11,4 +11,5 @@ if [[ ! -x build/release/nubefact ]] || [[ -n "$(find src apps include CMakeList
 fi
 
 mkdir -p out
-exec build/release/nubefact send examples/ --emulator --store sqlite:out/demo.db --results out/results.jsonl "$@"
+exec build/release/nubefact send examples/ --emulator --emulator-latency lognormal:30,200 \
+  --store sqlite:out/demo.db --results out/results.jsonl "$@"
