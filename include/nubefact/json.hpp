@@ -53,6 +53,9 @@ struct write_options {
 std::string write(const request& doc, const write_options& opts = {});
 std::string write(const comprobante& doc, const write_options& opts = {});
 
+// Appends `s` as one JSON string literal ("…" with escapes; bytes >= 0x80 are copied as they are).
+void append_string(std::string& out, std::string_view s);
+
 // Responses: a 200 body or an error body ({"errors","codigo"}).
 struct response_result {
     std::variant<response, error_body> body;

@@ -1,6 +1,8 @@
 // Emulator internals without I/O: header parsing, the top-level JSON scanner, wire formatting.
 #pragma once
 
+#include <nubefact/json.hpp>
+
 #include <nubefact/document.hpp>
 
 #include <cstdint>
@@ -21,7 +23,9 @@ bool json_content_type(std::string_view value) noexcept;
 bool equal_ct(std::string_view a, std::string_view b) noexcept;
 
 // Appends `s` as a JSON string literal (quotes included).
-void append_json_string(std::string& out, std::string_view s);
+inline void append_json_string(std::string& out, std::string_view s) {
+    json::append_string(out, s);
+}
 
 // Days since 1970-01-01 of a civil date and back.
 std::int64_t days_from_civil(int y, int m, int d) noexcept;
