@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
         o.clock = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1768496400)); };
         emu::detail::core c(o);
         c.set_link_host("127.0.0.1:8000");
-        std::mt19937_64 rng(1);
+        emu::detail::rng_t rng(1);
         std::vector<std::string> bodies(n);
         char buf[4096];
         for (int i = 0; i < n; ++i) {

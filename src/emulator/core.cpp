@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstring>
 
 namespace nubefact::emulator::detail {
 namespace {
@@ -53,15 +54,6 @@ int outcome_for_codigo(int c) {
             return out_c51;
     }
     return out_c40;
-}
-
-std::string key_string(const document_key& k) {
-    std::string s = std::to_string(k.tipo);
-    s.push_back('|');
-    s += k.serie;
-    s.push_back('|');
-    s += std::to_string(k.numero);
-    return s;
 }
 
 std::string key_text(const document_key& k) {
@@ -146,6 +138,12 @@ void bool_field(std::string& o, std::string_view name, bool v) {
     o += v ? "true" : "false";
 }
 
+hash_str sha1_base64_fixed(std::string_view data) {
+    char out[28];
+    sha1_base64_to(data, out);
+    return hash_str(std::string_view(out, 28));
+}
+
 // Message text for codigo 20 built from a finding.
 std::string format_message(const finding& f) {
     std::string m{msg_20};
@@ -194,6 +192,36 @@ void fill_view(const json::read_result& rr, doc_view& v) {
 }
 
 }  // namespace
+
+std::optional<std::uint64_t> pack_key(const document_key& k) noexcept {
+    std::uint64_t t = 0;
+    switch (k.tipo) {
+        case 1:
+        case 2:
+        case 3:
+        case 4:
+            t = static_cast<std::uint64_t>(k.tipo - 1);
+            break;
+        case 7:
+            t = 4;
+            break;
+        case 8:
+            t = 5;
+            break;
+        case 20:
+            t = 6;
+            break;
+        case 40:
+            t = 7;
+            break;
+        default:
+            return std::nullopt;
+    }
+    if (k.serie.size() != 4 || k.numero < 0 || k.numero >= (std::int64_t{1} << 27)) return std::nullopt;
+    std::uint32_t s = 0;
+    std::memcpy(&s, k.serie.data(), 4);
+    return (t << 59) | (std::uint64_t{s} << 27) | static_cast<std::uint64_t>(k.numero);
+}
 
 std::string outcome_name(int o) {
     static constexpr int codigos[] = {0, 10, 11, 12, 20, 21, 22, 23, 24, 40, 50, 51};
@@ -251,17 +279,17 @@ std::int64_t core::today_days() const {
     return d;
 }
 
-std::string core::make_uuid(std::mt19937_64& rng) const {
+uuid_str core::make_uuid(rng_t& rng) const {
     static constexpr char hex[] = "0123456789abcdef";
     std::uint64_t a = rng(), b = rng();
-    std::string s;
-    s.reserve(36);
+    std::array<char, 36> s{};
+    std::size_t n = 0;
     for (int i = 0; i < 32; ++i) {
-        if (i == 8 || i == 12 || i == 16 || i == 20) s.push_back('-');
+        if (i == 8 || i == 12 || i == 16 || i == 20) s[n++] = '-';
         std::uint64_t w = i < 16 ? a : b;
-        s.push_back(hex[(w >> ((i % 16) * 4)) & 15]);
+        s[n++] = hex[(w >> ((i % 16) * 4)) & 15];
     }
-    return s;
+    return uuid_str(std::string_view(s.data(), n));
 }
 
 std::string core::link(std::string_view kind, std::string_view uuid) const {
@@ -354,7 +382,7 @@ void core::set_sunat_reject(std::vector<reject_rule> rules) {
     cfg_ = std::move(c);
 }
 
-std::optional<fault_kind> core::pick_fault(int op, std::mt19937_64& rng, const dyn_config& cfg) {
+std::optional<fault_kind> core::pick_fault(int op, rng_t& rng, const dyn_config& cfg) {
     if (scripted_count_.load(std::memory_order_relaxed) > 0) {
         std::lock_guard lk(faults_mu_);
         for (auto it = scripted_.begin(); it != scripted_.end(); ++it) {
@@ -375,7 +403,7 @@ std::optional<fault_kind> core::pick_fault(int op, std::mt19937_64& rng, const d
     return std::nullopt;
 }
 
-std::chrono::microseconds core::sample_latency(int op, std::mt19937_64& rng, const dyn_config& cfg) const {
+std::chrono::microseconds core::sample_latency(int op, rng_t& rng, const dyn_config& cfg) const {
     const latency_model* m = &cfg.latency;
     if (op < op_count && !cfg.latency_by_op.empty()) {
         auto it = cfg.latency_by_op.find(static_cast<operation>(op));
@@ -574,9 +602,9 @@ std::string core::guia_body(const record& r, bool generar) const {
         null_field(o, "pdf_zip_base64");
         null_field(o, "xml_zip_base64");
         null_field(o, "cdr_zip_base64");
-        str_field(
-            o, "cadena_para_codigo_qr",
-            "https://e-factura.sunat.gob.pe/v1/contribuyente/gre/comprobantes/descargaqr?hashqr=" + r.hash);
+        str_field(o, "cadena_para_codigo_qr",
+                  "https://e-factura.sunat.gob.pe/v1/contribuyente/gre/comprobantes/descargaqr?hashqr=" +
+                      std::string(r.hash.view()));
         str_field(o, "enlace_del_pdf", enlace + ".pdf");
         str_field(o, "enlace_del_xml", enlace + ".xml");
         str_field(o, "enlace_del_cdr", enlace + ".cdr");
@@ -613,7 +641,7 @@ std::string core::retper_body(const record& r, bool reversion) const {
 
 // ---- request handling -----------------------------------------------------------------------------
 
-reply core::handle(const request_view& req, std::mt19937_64& rng) {
+reply core::handle(const request_view& req, rng_t& rng) {
     auto target = req.target;
     if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     if (target.starts_with("/__emulator/")) {
@@ -752,7 +780,7 @@ reply core::handle(const request_view& req, std::mt19937_64& rng) {
     return r;
 }
 
-reply core::process(account_slot& a, const parsed& pin, std::mt19937_64& rng, const dyn_config& cfg) {
+reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_config& cfg) {
     const operation op = *pin.op;
     const int opi = static_cast<int>(op);
     const doc_view& v = pin.v;
@@ -796,7 +824,9 @@ reply core::process(account_slot& a, const parsed& pin, std::mt19937_64& rng, co
     if ((op == operation::generar_anulacion) && v.motivo.empty())
         return error(400, 20, std::string(msg_20) + ": motivo: falta el campo", opi);
 
-    const std::string ks = key_string(key);
+    const auto packed = pack_key(key);
+    if (!packed) return error(400, 20, std::string(msg_20) + ": tipo_de_comprobante: valor desconocido", opi);
+    const std::uint64_t ks = *packed;
     const std::string& ruta = a.acct.ruta_id;  // never changes once the account exists
     reply r;
     r.op = opi;
@@ -828,7 +858,7 @@ reply core::process(account_slot& a, const parsed& pin, std::mt19937_64& rng, co
         rec.codigo_unico = v.codigo_unico;
         rec.created_ms = now_ms();
         rec.uuid = make_uuid(rng);
-        rec.hash = sha1_base64(pin.canonical);
+        rec.hash = sha1_base64_fixed(pin.canonical);
         rec.reject_code.clear();
         for (const auto& rule : cfg.reject) {
             bool m = false;
@@ -1012,7 +1042,9 @@ std::optional<document_info> core::find(std::string_view ruta, const document_ke
     auto a = find_account(ruta);
     if (!a) return std::nullopt;
     std::lock_guard lk(a->mu);
-    auto it = a->docs.find(key_string(k));
+    auto packed = pack_key(k);
+    if (!packed) return std::nullopt;
+    auto it = a->docs.find(*packed);
     if (it == a->docs.end()) return std::nullopt;
     return info(it->second);
 }
@@ -1138,18 +1170,18 @@ void core::persist(std::string_view ruta, const record& r, char type) {
         o["kind"] = boost::json::string_view(r.kind.data(), r.kind.size());
         o["codigo_unico"] = r.codigo_unico;
         o["ms"] = r.created_ms;
-        o["uuid"] = r.uuid;
-        o["hash"] = r.hash;
+        o["uuid"] = r.uuid.view();
+        o["hash"] = r.hash.view();
         o["qr"] = r.qr;
         o["reject"] = r.reject_code;
         o["pending"] = r.pending;
     } else if (type == 'a') {
         o["ms"] = r.anulacion_ms;
         o["ticket"] = r.ticket;
-        o["uuid"] = r.anulacion_uuid;
+        o["uuid"] = r.anulacion_uuid.view();
     } else {
         o["ms"] = r.reversed_ms;
-        o["uuid"] = r.reversion_uuid;
+        o["uuid"] = r.reversion_uuid.view();
     }
     auto line = boost::json::serialize(o);
     line.push_back('\n');
@@ -1185,7 +1217,9 @@ bool core::replay(std::FILE* f, std::string& error) {
         auto a = find_account(str("ruta"));
         if (!a) return true;  // account no longer configured
         document_key k{static_cast<int>(num("tipo")), str("serie"), num("numero")};
-        auto ks = key_string(k);
+        auto packed = pack_key(k);
+        if (!packed) return true;  // a key the emulator never stores
+        auto ks = *packed;
         std::lock_guard lk(a->mu);
         auto t = str("t");
         if (t == "c") {

@@ -5,6 +5,7 @@
 
 #include "protocol.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
@@ -48,6 +49,25 @@ enum outcome : int {
 };
 std::string outcome_name(int o);
 
+// Seeded generator for faults, latency and uuids: splitmix64 (8 bytes of state, unlike the 2.5 KB of
+// mt19937_64 that every connection used to carry). A UniformRandomBitGenerator.
+class rng_t {
+  public:
+    using result_type = std::uint64_t;
+    explicit rng_t(std::uint64_t seed = 1) noexcept : s_(seed) {}
+    static constexpr result_type min() noexcept { return 0; }
+    static constexpr result_type max() noexcept { return ~result_type{0}; }
+    result_type operator()() noexcept {
+        std::uint64_t z = (s_ += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    }
+
+  private:
+    std::uint64_t s_;
+};
+
 // One HTTP request as the core sees it.
 struct request_view {
     std::string_view method;  // "POST", "GET", …
@@ -70,21 +90,50 @@ struct reply {
     int outcome = out_ok;
 };
 
+// Short text stored inline (uuids, hashes): no heap allocation per document.
+template <std::size_t N>
+class fixed_str {
+  public:
+    fixed_str() = default;
+    fixed_str(std::string_view s) noexcept { *this = s; }  // NOLINT: implicit on purpose
+    fixed_str& operator=(std::string_view s) noexcept {
+        n_ = static_cast<std::uint8_t>(std::min(s.size(), N));
+        std::copy_n(s.data(), n_, d_.data());
+        return *this;
+    }
+    operator std::string_view() const noexcept { return {d_.data(), n_}; }  // NOLINT
+    std::string_view view() const noexcept { return {d_.data(), n_}; }
+    bool empty() const noexcept { return n_ == 0; }
+
+  private:
+    std::array<char, N> d_{};
+    std::uint8_t n_ = 0;
+};
+using uuid_str = fixed_str<36>;
+using hash_str = fixed_str<28>;  // base64 of SHA-1
+
+// A document key packed into 62 bits (tipo, 4-byte serie, numero < 2^27); nullopt when the key
+// cannot exist (the emulator refuses such keys before storing anything).
+std::optional<std::uint64_t> pack_key(const document_key& k) noexcept;
+
 // A stored document.
 struct record {
     std::string_view kind;  // static literal: comprobante, guia, retencion, percepcion
     document_key key;
     std::string codigo_unico;
     std::int64_t created_ms = 0;
-    std::string uuid, hash, qr;
+    uuid_str uuid;
+    hash_str hash;
+    std::string qr;
     std::string reject_code;  // "" accepted
     bool pending = false;     // boleta left pending (options::boletas_pending)
     bool anulacion = false;
-    std::int64_t anulacion_ms = 0;
-    std::string ticket, anulacion_uuid;
     bool reversed = false;
+    std::int64_t anulacion_ms = 0;
+    std::string ticket;
+    uuid_str anulacion_uuid;
     std::int64_t reversed_ms = 0;
-    std::string reversion_uuid;
+    uuid_str reversion_uuid;
     std::uint32_t creations = 0;
     std::uint32_t duplicates = 0;
 };
@@ -93,8 +142,8 @@ struct account_slot {
     account acct;
     std::atomic<int> state{0};
     mutable std::mutex mu;
-    std::unordered_map<std::string, record> docs;           // by key_string()
-    std::unordered_map<std::string, std::string> by_unico;  // codigo_unico -> key_string
+    std::unordered_map<std::uint64_t, record> docs;           // by pack_key()
+    std::unordered_map<std::string, std::uint64_t> by_unico;  // codigo_unico -> pack_key
 };
 
 // Settings that may change while the server runs (swapped as a whole).
@@ -115,7 +164,7 @@ class core {
     void set_link_host(std::string h) { link_host_ = std::move(h); }
 
     // The whole request: routing, auth, validation, state, and the fault / latency decision.
-    reply handle(const request_view& req, std::mt19937_64& rng);
+    reply handle(const request_view& req, rng_t& rng);
     // Reply for a failure found while reading the request (413, 431, 400).
     reply http_error(unsigned status, std::string_view message) const;
 
@@ -146,14 +195,14 @@ class core {
   private:
     struct parsed;
     std::shared_ptr<account_slot> find_account(std::string_view ruta) const;
-    std::optional<fault_kind> pick_fault(int op, std::mt19937_64& rng, const dyn_config& cfg);
-    std::chrono::microseconds sample_latency(int op, std::mt19937_64& rng, const dyn_config& cfg) const;
+    std::optional<fault_kind> pick_fault(int op, rng_t& rng, const dyn_config& cfg);
+    std::chrono::microseconds sample_latency(int op, rng_t& rng, const dyn_config& cfg) const;
     reply error(unsigned status, int codigo, std::string_view message, int op) const;
     reply admin(const request_view& req);
-    reply process(account_slot& a, const parsed& p, std::mt19937_64& rng, const dyn_config& cfg);
+    reply process(account_slot& a, const parsed& p, rng_t& rng, const dyn_config& cfg);
     std::int64_t now_ms() const;
     std::int64_t today_days() const;
-    std::string make_uuid(std::mt19937_64& rng) const;
+    uuid_str make_uuid(rng_t& rng) const;
     document_info info(const record& r) const;
 
     // Response bodies.

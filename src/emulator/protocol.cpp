@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstring>
 
 namespace nubefact::emulator::detail {
 namespace {
@@ -72,28 +73,6 @@ bool equal_ct(std::string_view a, std::string_view b) noexcept {
     std::size_t n = a.size() < b.size() ? a.size() : b.size();
     for (std::size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
     return diff == 0;
-}
-
-std::int64_t days_from_civil(int y, int m, int d) noexcept {
-    y -= m <= 2;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-date civil_from_days(std::int64_t z) noexcept {
-    z += 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    return date{static_cast<int>(y + (m <= 2)), static_cast<int>(m), static_cast<int>(d)};
 }
 
 std::optional<date> parse_date(std::string_view s) noexcept {
@@ -173,13 +152,37 @@ std::string format_cents(std::int64_t cents) {
     return out;
 }
 
-std::string sha1_base64(std::string_view data) {
+namespace {
+// SHA-1 fetched once and one digest context per thread (EVP_Digest fetches and allocates per call).
+struct sha1_ctx {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    sha1_ctx() = default;
+    sha1_ctx(const sha1_ctx&) = delete;
+    sha1_ctx& operator=(const sha1_ctx&) = delete;
+    ~sha1_ctx() {
+        EVP_MD_CTX_free(ctx);
+        EVP_MD_free(md);
+    }
+};
+}  // namespace
+
+void sha1_base64_to(std::string_view data, char (&out)[28]) {
+    thread_local sha1_ctx c;
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha1(), nullptr);
-    std::string out(((len + 2) / 3) * 4, '\0');
-    EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), md.data(), static_cast<int>(len));
-    return out;
+    if (!c.md || !c.ctx || !EVP_DigestInit_ex2(c.ctx, c.md, nullptr) ||
+        !EVP_DigestUpdate(c.ctx, data.data(), data.size()) || !EVP_DigestFinal_ex(c.ctx, md.data(), &len))
+        EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha1(), nullptr);
+    unsigned char b64[32];  // 28 characters and EVP_EncodeBlock's terminating NUL
+    EVP_EncodeBlock(b64, md.data(), static_cast<int>(len));
+    std::memcpy(out, b64, 28);
+}
+
+std::string sha1_base64(std::string_view data) {
+    char out[28];
+    sha1_base64_to(data, out);
+    return std::string(out, 28);
 }
 
 namespace {

@@ -27,9 +27,13 @@ inline void append_json_string(std::string& out, std::string_view s) {
     json::append_string(out, s);
 }
 
-// Days since 1970-01-01 of a civil date and back.
-std::int64_t days_from_civil(int y, int m, int d) noexcept;
-date civil_from_days(std::int64_t days) noexcept;
+// Days since 1970-01-01 of a civil date and back (the core's date arithmetic).
+inline std::int64_t days_from_civil(int y, int m, int d) noexcept {
+    return date{y, m, d}.days_since_epoch();
+}
+inline date civil_from_days(std::int64_t days) noexcept {
+    return date::from_days(days);
+}
 // DD-MM-YYYY or YYYY-MM-DD; nullopt when not a real calendar day.
 std::optional<date> parse_date(std::string_view s) noexcept;
 
@@ -40,6 +44,8 @@ std::string format_cents(std::int64_t cents);  // "708.00"
 
 // Base64 of SHA-1 (28 chars).
 std::string sha1_base64(std::string_view data);
+// The same into a caller's 28-byte array (no allocation).
+void sha1_base64_to(std::string_view data, char (&out)[28]);
 
 // What the emulator needs from a request body. Filled by scan_body (no validation) or from the
 // codec's typed document (validation on).

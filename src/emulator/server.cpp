@@ -1,4 +1,4 @@
-// The emulator's network side: Beast HTTP/1.1 over TCP or TLS, C++20 coroutines, one io_context per thread.
+// The emulator's network side: HTTP/1.1 over TCP or TLS, C++20 coroutines, one io_context per thread.
 #include <nubefact/emulator.hpp>
 
 #include "core.hpp"
@@ -12,10 +12,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <span>
 #include <thread>
 
 namespace nubefact::emulator {
@@ -26,13 +31,305 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
+
+// Strongly typed executor in the hot path (no any_io_executor copies per operation).
+using executor = asio::io_context::executor_type;
+using socket_t = asio::basic_stream_socket<tcp, executor>;
+using tls_t = asio::ssl::stream<socket_t>;
+template <class T = void>
+using task = asio::awaitable<T, executor>;
+constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable_t<executor>{});
+
+using coarse_clock = std::chrono::steady_clock;
+
+// Growable byte buffer: [begin_, end_) holds unparsed input.
+class read_buffer {
+  public:
+    const char* data() const noexcept { return data_.get() + begin_; }
+    std::size_t size() const noexcept { return end_ - begin_; }
+    void consume(std::size_t n) noexcept {
+        begin_ += n;
+        if (begin_ == end_) begin_ = end_ = 0;
+    }
+    // Room for at least `min` more bytes (compacts, then doubles).
+    std::span<char> space(std::size_t min) {
+        if (cap_ - end_ < min && begin_ > 0) {
+            std::memmove(data_.get(), data_.get() + begin_, end_ - begin_);
+            end_ -= begin_;
+            begin_ = 0;
+        }
+        if (cap_ - end_ < min) {
+            std::size_t cap = std::max<std::size_t>(cap_ ? cap_ * 2 : 8192, end_ + min);
+            auto d = std::make_unique<char[]>(cap);
+            if (end_) std::memcpy(d.get(), data_.get(), end_);
+            data_ = std::move(d);
+            cap_ = cap;
+        }
+        return {data_.get() + end_, cap_ - end_};
+    }
+    void commit(std::size_t n) noexcept { end_ += n; }
+    void clear() noexcept { begin_ = end_ = 0; }
+    std::size_t capacity() const noexcept { return cap_; }
+
+  private:
+    std::unique_ptr<char[]> data_;
+    std::size_t cap_ = 0, begin_ = 0, end_ = 0;
+};
+
+// Per-request working memory, taken from the worker's pool while a request is in progress and
+// returned when the connection goes idle (idle connections hold no buffers).
+struct buffers {
+    read_buffer in;
+    std::string method, target, authorization, content_type, body, head;
+    bool has_authorization = false, has_content_type = false, expect_continue = false;
+};
+
+// One io thread: its io_context, the buffer pool, and the timeout watchdog over its connections.
+struct conn;
+struct worker {
+    explicit worker(int hint) : ctx(hint) {}
+    std::vector<std::unique_ptr<buffers>> pool;  // destroyed after ctx (sessions return buffers)
+    conn* head = nullptr;                        // intrusive list of live connections
+    coarse_clock::time_point now = coarse_clock::now();
+    std::chrono::milliseconds tick{250};
+    asio::io_context ctx;
+    std::optional<asio::steady_timer> watchdog;  // destroyed before ctx
+
+    std::unique_ptr<buffers> take() {
+        if (pool.empty()) return std::make_unique<buffers>();
+        auto b = std::move(pool.back());
+        pool.pop_back();
+        return b;
+    }
+    void give(std::unique_ptr<buffers> b) {
+        if (!b) return;
+        if (pool.size() >= 256 || b->in.capacity() > (64u << 10) || b->body.capacity() > (64u << 10)) return;
+        b->in.clear();
+        pool.push_back(std::move(b));
+    }
+};
+
+// A connection as the watchdog sees it: a deadline (coarse clock) and the socket to close.
+struct conn {
+    worker& w;
+    socket_t& sock;
+    conn* prev = nullptr;
+    conn* next = nullptr;
+    coarse_clock::time_point deadline = coarse_clock::time_point::max();
+    conn(worker& wk, socket_t& s) : w(wk), sock(s) {
+        next = w.head;
+        if (next) next->prev = this;
+        w.head = this;
+    }
+    ~conn() {
+        if (prev)
+            prev->next = next;
+        else
+            w.head = next;
+        if (next) next->prev = prev;
+    }
+    conn(const conn&) = delete;
+    conn& operator=(const conn&) = delete;
+    // Never earlier than `d` from now: the coarse clock may lag by up to one tick.
+    void expires_after(std::chrono::milliseconds d) { deadline = w.now + d + w.tick; }
+    void expires_never() { deadline = coarse_clock::time_point::max(); }
+};
+
+void watchdog_tick(worker& w) {
+    w.watchdog->expires_after(w.tick);
+    w.watchdog->async_wait([&w](boost::system::error_code ec) {
+        if (ec) return;
+        w.now = coarse_clock::now();
+        for (conn* c = w.head; c; c = c->next)
+            if (c->deadline <= w.now) {
+                // Timed out: closing cancels the pending operation; the session then ends.
+                c->deadline = coarse_clock::time_point::max();
+                boost::system::error_code ignore;
+                c->sock.close(ignore);
+            }
+        watchdog_tick(w);
+    });
 }
+
+struct counter_guard {
+    std::atomic<std::uint64_t>& c;
+    explicit counter_guard(std::atomic<std::uint64_t>& x) : c(x) {
+        c.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~counter_guard() { c.fetch_sub(1, std::memory_order_relaxed); }
+    counter_guard(const counter_guard&) = delete;
+    counter_guard& operator=(const counter_guard&) = delete;
+};
+
+// HTTP/1.1 request parser keeping only what the emulator reads, in the session's reused buffers.
+class request_parser : public http::basic_parser<true> {
+  public:
+    explicit request_parser(buffers& b) : b_(b) {
+        b_.method.clear();
+        b_.target.clear();
+        b_.authorization.clear();
+        b_.content_type.clear();
+        b_.body.clear();
+        b_.has_authorization = b_.has_content_type = b_.expect_continue = false;
+    }
+    unsigned version = 11;
+
+  private:
+    void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int v,
+                         boost::system::error_code&) override {
+        b_.method.assign(method.data(), method.size());
+        b_.target.assign(target.data(), target.size());
+        version = static_cast<unsigned>(v);
+    }
+    void on_response_impl(int, beast::string_view, int, boost::system::error_code&) override {}
+    void on_field_impl(http::field name, beast::string_view, beast::string_view value,
+                       boost::system::error_code&) override {
+        switch (name) {
+            case http::field::authorization:
+                if (!b_.has_authorization) b_.authorization.assign(value.data(), value.size());
+                b_.has_authorization = true;
+                break;
+            case http::field::content_type:
+                if (!b_.has_content_type) b_.content_type.assign(value.data(), value.size());
+                b_.has_content_type = true;
+                break;
+            case http::field::expect:
+                b_.expect_continue = beast::iequals(value, "100-continue");
+                break;
+            default:
+                break;
+        }
+    }
+    void on_header_impl(boost::system::error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length,
+                           boost::system::error_code&) override {
+        if (length) b_.body.reserve(static_cast<std::size_t>(*length));
+    }
+    std::size_t on_body_impl(beast::string_view s, boost::system::error_code&) override {
+        b_.body.append(s.data(), s.size());
+        return s.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, boost::system::error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, boost::system::error_code&) override {
+        b_.body.append(s.data(), s.size());
+        return s.size();
+    }
+    void on_finish_impl(boost::system::error_code&) override {}
+
+    buffers& b_;
+};
+
+// The status line and headers of an answer (Beast's wording: "HTTP/1.1 200 OK").
+void format_head(std::string& h, unsigned status, unsigned version, std::size_t body_size,
+                 unsigned retry_after, bool allow_post, bool keep_alive) {
+    h.clear();
+    h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, status);
+    h.append(num, r.ptr);
+    h.push_back(' ');
+    auto reason = http::obsolete_reason(static_cast<http::status>(status));
+    h.append(reason.data(), reason.size());
+    h += "\r\nContent-Type: application/json; charset=utf-8\r\n";
+    if (retry_after) {
+        h += "Retry-After: ";
+        r = std::to_chars(num, num + sizeof num, retry_after);
+        h.append(num, r.ptr);
+        h += "\r\n";
+    }
+    if (allow_post) h += "Allow: POST\r\n";
+    if (version == 10 && keep_alive) h += "Connection: keep-alive\r\n";
+    if (version != 10 && !keep_alive) h += "Connection: close\r\n";
+    h += "Content-Length: ";
+    r = std::to_chars(num, num + sizeof num, body_size);
+    h.append(num, r.ptr);
+    h += "\r\n\r\n";
+}
+
+// Transport operations. Plain TCP reads without a buffer while idle (async_wait, then a
+// non-blocking read) and writes with one non-blocking sendmsg, falling back to async_write.
+struct plain_io {
+    socket_t& sock;
+    bool maybe_ready = true;  // false only right after a read that drained the socket
+    socket_t& lowest() { return sock; }
+    // Waits until the socket is readable (no buffer held).
+    task<bool> wait_readable() {
+        if (maybe_ready) co_return true;
+        auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, tuple_awaitable);
+        maybe_ready = true;
+        co_return !ec;
+    }
+    // Reads what is there (waits when nothing is). 0 = closed or failed.
+    task<std::size_t> read_some(std::span<char> into) {
+        for (;;) {
+            if (!co_await wait_readable()) co_return 0;
+            boost::system::error_code ec;
+            std::size_t n = sock.read_some(asio::buffer(into.data(), into.size()), ec);
+            if (ec == asio::error::would_block || ec == asio::error::try_again) {
+                maybe_ready = false;
+                continue;
+            }
+            if (ec) co_return 0;
+            // A short read drained the socket: until this coroutine next suspends, a new edge can
+            // only be reported after an async_wait is queued, so the next wait may skip the probe.
+            maybe_ready = n == into.size();
+            co_return n;
+        }
+    }
+    task<bool> write(std::array<asio::const_buffer, 2> bufs) {
+        boost::system::error_code ec;
+        std::size_t total = bufs[0].size() + bufs[1].size();
+        std::size_t n = sock.write_some(bufs, ec);
+        if (ec && ec != asio::error::would_block && ec != asio::error::try_again) co_return false;
+        if (ec) n = 0;
+        if (n == total) co_return true;
+        std::array<asio::const_buffer, 2> rest = bufs;
+        if (n < rest[0].size()) {
+            rest[0] += n;
+        } else {
+            rest[1] += n - rest[0].size();
+            rest[0] = asio::const_buffer();
+        }
+        maybe_ready = true;
+        auto [wec, wn] = co_await asio::async_write(sock, rest, tuple_awaitable);
+        co_return !wec;
+    }
+    // Released before an idle wait (nothing to do for plain TCP).
+    bool can_release_buffers() const { return true; }
+};
+
+struct tls_io {
+    tls_t& stream;
+    socket_t& lowest() { return stream.next_layer(); }
+    task<bool> wait_readable() { co_return true; }
+    task<std::size_t> read_some(std::span<char> into) {
+        auto [ec, n] =
+            co_await stream.async_read_some(asio::buffer(into.data(), into.size()), tuple_awaitable);
+        co_return ec ? 0 : n;
+    }
+    task<bool> write(std::array<asio::const_buffer, 2> bufs) {
+        auto [ec, n] = co_await asio::async_write(stream, bufs, tuple_awaitable);
+        co_return !ec;
+    }
+    bool can_release_buffers() const { return true; }
+};
+
+void close_socket(socket_t& sock, bool reset) {
+    boost::system::error_code ec;
+    if (reset) {
+        sock.set_option(asio::socket_base::linger(true, 0), ec);  // close() then sends RST
+    } else {
+        sock.shutdown(tcp::socket::shutdown_both, ec);
+    }
+    sock.close(ec);
+}
+
+}  // namespace
 
 struct server::impl {
     explicit impl(options o) : core(std::move(o)) {}
     detail::core core;
-    std::vector<std::unique_ptr<asio::io_context>> ctxs;
+    std::vector<std::unique_ptr<worker>> workers;
     std::vector<std::thread> threads;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::unique_ptr<asio::ssl::context> ssl;
@@ -45,131 +342,121 @@ namespace {
 
 using impl = server::impl;
 
-struct counter_guard {
-    std::atomic<std::uint64_t>& c;
-    explicit counter_guard(std::atomic<std::uint64_t>& x) : c(x) {
-        c.fetch_add(1, std::memory_order_relaxed);
-    }
-    ~counter_guard() { c.fetch_sub(1, std::memory_order_relaxed); }
-    counter_guard(const counter_guard&) = delete;
-    counter_guard& operator=(const counter_guard&) = delete;
-};
-
-template <class Stream>
-void close_stream(Stream& stream, bool reset) {
-    auto& sock = beast::get_lowest_layer(stream).socket();
-    boost::system::error_code ec;
-    if (reset) {
-        sock.set_option(asio::socket_base::linger(true, 0), ec);  // close() then sends RST
-    } else {
-        sock.shutdown(tcp::socket::shutdown_both, ec);
-    }
-    sock.close(ec);
-}
-
-template <class Stream>
-asio::awaitable<bool> write_reply(impl& s, Stream& stream, const detail::reply& rep, unsigned version,
-                                  bool keep_alive) {
-    http::response<http::string_body> res{static_cast<http::status>(rep.status), version};
-    res.set(http::field::content_type, "application/json; charset=utf-8");
-    if (rep.retry_after) res.set(http::field::retry_after, std::to_string(rep.retry_after));
-    if (rep.allow_post) res.set(http::field::allow, "POST");
-    res.keep_alive(keep_alive);
-    res.body() = std::move(rep.body);
-    res.prepare_payload();
-    beast::get_lowest_layer(stream).expires_after(s.core.opts().body_timeout);
-    auto [ec, n] = co_await http::async_write(stream, res, tuple_awaitable);
-    co_return !ec;
+template <class IO>
+task<bool> write_reply(impl& s, IO& io, conn& c, buffers& b, const detail::reply& rep, unsigned version,
+                       bool keep_alive) {
+    format_head(b.head, rep.status, version, rep.body.size(), rep.retry_after, rep.allow_post, keep_alive);
+    c.expires_after(s.core.opts().body_timeout);
+    co_return co_await io.write({asio::buffer(b.head), asio::buffer(rep.body)});
 }
 
 // An error found while reading a request: answer it and close.
-template <class Stream>
-asio::awaitable<void> reject_and_close(impl& s, Stream& stream, unsigned status, std::string_view msg) {
+template <class IO>
+task<void> reject_and_close(impl& s, IO& io, conn& c, buffers& b, unsigned status, std::string_view msg) {
     auto rep = s.core.http_error(status, msg);
     s.core.record_outcome(rep.op, rep.outcome);
-    co_await write_reply(s, stream, rep, 11, false);
-    close_stream(stream, false);
+    co_await write_reply(s, io, c, b, rep, 11, false);
+    close_socket(io.lowest(), false);
 }
 
-template <class Stream>
-asio::awaitable<void> serve(impl& s, Stream& stream, std::uint64_t conn_id) {
-    const auto& o = s.core.opts();
-    beast::flat_buffer buf;
-    std::mt19937_64 rng(o.seed ^ (conn_id * 0x9E3779B97F4A7C15ULL));
-    asio::steady_timer timer(stream.get_executor());
-    auto& low = beast::get_lowest_layer(stream);
-    for (;;) {
-        if (buf.size() == 0) {
-            // Keep-alive wait: a long idle timeout until the first byte of the next request.
-            low.expires_after(o.idle_timeout);
-            auto [ec, n] = co_await stream.async_read_some(buf.prepare(4096), tuple_awaitable);
-            if (ec) co_return;
-            buf.commit(n);
-        }
-        // From the first byte on, the headers must arrive within header_timeout (slowloris).
-        low.expires_after(o.header_timeout);
-        http::request_parser<http::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(o.max_header));
-        parser.body_limit(o.max_body);
-        {
-            auto [ec, n] = co_await http::async_read_header(stream, buf, parser, tuple_awaitable);
-            if (ec == http::error::header_limit) {
-                co_await reject_and_close(s, stream, 431, "Cabeceras demasiado grandes");
-                co_return;
-            }
-            if (ec == http::error::body_limit) {
-                co_await reject_and_close(
-                    s, stream, 413, "El cuerpo excede el límite de " + std::to_string(o.max_body) + " bytes");
-                co_return;
-            }
-            // beast::error::timeout: tcp_stream has already closed the socket (slow headers are cut).
-            if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
-                ec == asio::error::connection_reset || ec == asio::error::operation_aborted ||
-                ec == asio::ssl::error::stream_truncated)
-                co_return;
-            if (ec) {
-                co_await reject_and_close(s, stream, 400, "Solicitud HTTP inválida");
-                co_return;
-            }
-        }
-        counter_guard busy(s.core.in_flight);
-        auto cl = parser.content_length();
-        if (cl && *cl > o.max_body) {
-            co_await reject_and_close(
-                s, stream, 413, "El cuerpo excede el límite de " + std::to_string(o.max_body) + " bytes");
-            co_return;
-        }
-        if (!parser.is_done()) {
-            auto expect = parser.get()[http::field::expect];
-            if (beast::iequals(expect, "100-continue")) {
-                http::response<http::empty_body> cont{http::status::continue_, parser.get().version()};
-                auto [ec, n] = co_await http::async_write(stream, cont, tuple_awaitable);
-                if (ec) co_return;
-            }
-            low.expires_after(o.body_timeout);
-            auto [ec, n] = co_await http::async_read(stream, buf, parser, tuple_awaitable);
-            if (ec == http::error::body_limit) {
-                co_await reject_and_close(
-                    s, stream, 413, "El cuerpo excede el límite de " + std::to_string(o.max_body) + " bytes");
-                co_return;
-            }
-            if (ec) co_return;  // timeout (socket already closed by tcp_stream), reset, eof
-        }
-        auto& req = parser.get();
-        detail::request_view rv;
-        rv.method = req.method_string();
-        rv.target = req.target();
-        if (auto it = req.find(http::field::authorization); it != req.end()) rv.authorization = it->value();
-        if (auto it = req.find(http::field::content_type); it != req.end()) rv.content_type = it->value();
-        rv.body = req.body();
-        detail::reply rep = s.core.handle(rv, rng);
-        const bool keep_alive = req.keep_alive() && !rep.close;
-        const unsigned version = req.version();
+std::string too_large(const options& o) {
+    return "El cuerpo excede el límite de " + std::to_string(o.max_body) + " bytes";
+}
 
+template <class IO>
+task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
+    const auto& o = s.core.opts();
+    detail::rng_t rng(o.seed ^ (conn_id * 0x9E3779B97F4A7C15ULL));
+    conn c(w, io.lowest());
+    std::unique_ptr<buffers> b;
+    auto release = [&] {
+        if (b && b->in.size() == 0) w.give(std::move(b));
+    };
+    for (;;) {
+        // Keep-alive wait: a long idle timeout until the first byte of the next request.
+        if (!b) {
+            c.expires_after(o.idle_timeout);
+            if (!co_await io.wait_readable()) co_return;
+            b = w.take();
+        }
+        request_parser parser(*b);
+        parser.eager(true);
+        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(o.max_header, UINT32_MAX)));
+        parser.body_limit(o.max_body);
+        bool started = b->in.size() > 0, header_done = false;
+        if (started)
+            c.expires_after(o.header_timeout);
+        else
+            c.expires_after(o.idle_timeout);
+        std::optional<counter_guard> busy;
+        for (;;) {
+            if (b->in.size() > 0) {
+                boost::system::error_code ec;
+                std::size_t used = parser.put(asio::buffer(b->in.data(), b->in.size()), ec);
+                b->in.consume(used);
+                if (ec == http::error::header_limit) {
+                    co_await reject_and_close(s, io, c, *b, 431, "Cabeceras demasiado grandes");
+                    co_return;
+                }
+                if (ec == http::error::body_limit) {
+                    co_await reject_and_close(s, io, c, *b, 413, too_large(o));
+                    co_return;
+                }
+                if (ec && ec != http::error::need_more) {
+                    co_await reject_and_close(s, io, c, *b, 400, "Solicitud HTTP inválida");
+                    co_return;
+                }
+                if (!header_done && parser.is_header_done()) {
+                    header_done = true;
+                    busy.emplace(s.core.in_flight);
+                    auto cl = parser.content_length();
+                    if (cl && *cl > o.max_body) {
+                        co_await reject_and_close(s, io, c, *b, 413, too_large(o));
+                        co_return;
+                    }
+                    if (!parser.is_done()) {
+                        if (b->expect_continue) {
+                            static constexpr std::string_view cont = "HTTP/1.1 100 Continue\r\n\r\n";
+                            if (!co_await io.write({asio::buffer(cont), asio::const_buffer()})) co_return;
+                        }
+                        c.expires_after(o.body_timeout);
+                    }
+                }
+                if (parser.is_done()) break;
+                if (!ec && used > 0) continue;  // progress: try the rest before reading
+            }
+            // From the first byte on, the headers must arrive within header_timeout (slowloris).
+            std::size_t want = header_done ? 16384 : 4096;
+            std::size_t n = co_await io.read_some(b->in.space(want));
+            if (n == 0) co_return;  // closed, reset, or cut by the watchdog
+            b->in.commit(n);
+            if (!started) {
+                started = true;
+                c.expires_after(o.header_timeout);
+            }
+        }
+
+        detail::request_view rv;
+        rv.method = b->method;
+        rv.target = b->target;
+        if (b->has_authorization) rv.authorization = std::string_view(b->authorization);
+        if (b->has_content_type) rv.content_type = std::string_view(b->content_type);
+        rv.body = b->body;
+        detail::reply rep = s.core.handle(rv, rng);
+        const bool keep_alive = parser.keep_alive() && !rep.close;
+        const unsigned version = parser.version;
+
+        if (rep.delay.count() > 0 || (rep.fault && *rep.fault == fault_kind::stall)) {
+            // Waiting: the connection holds no buffers meanwhile (unless pipelined bytes wait).
+            release();
+        }
         if (rep.delay.count() > 0) {
-            low.expires_never();
+            c.expires_never();
+            asio::steady_timer timer(w.ctx.get_executor());
             timer.expires_after(rep.delay);
             co_await timer.async_wait(tuple_awaitable);
+            if constexpr (requires { io.maybe_ready; }) io.maybe_ready = true;
+            if (!io.lowest().is_open()) co_return;
         }
         if (rep.fault) {
             auto f = *rep.fault;
@@ -177,26 +464,28 @@ asio::awaitable<void> serve(impl& s, Stream& stream, std::uint64_t conn_id) {
             s.core.record_outcome(rep.op, detail::out_fault0 + static_cast<int>(f));
             switch (f) {
                 case fault_kind::reset:
-                    close_stream(stream, true);
+                    close_socket(io.lowest(), true);
                     co_return;
                 case fault_kind::commit_drop:
-                    close_stream(stream, false);
+                    close_socket(io.lowest(), false);
                     co_return;
-                case fault_kind::stall:
-                    low.expires_never();
+                case fault_kind::stall: {
+                    c.expires_never();
+                    asio::steady_timer timer(w.ctx.get_executor());
                     timer.expires_after(o.stall_for);
                     co_await timer.async_wait(tuple_awaitable);
-                    close_stream(stream, false);
+                    close_socket(io.lowest(), false);
                     co_return;
+                }
                 case fault_kind::truncate: {
                     std::string raw =
                         "HTTP/1.1 " + std::to_string(rep.status) +
                         " OK\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: " +
                         std::to_string(rep.body.size()) + "\r\nConnection: close\r\n\r\n";
                     raw.append(rep.body, 0, rep.body.size() / 2);
-                    low.expires_after(o.body_timeout);
-                    co_await asio::async_write(stream, asio::buffer(raw), tuple_awaitable);
-                    close_stream(stream, false);
+                    c.expires_after(o.body_timeout);
+                    co_await io.write({asio::buffer(raw), asio::const_buffer()});
+                    close_socket(io.lowest(), false);
                     co_return;
                 }
                 case fault_kind::malformed:
@@ -209,27 +498,36 @@ asio::awaitable<void> serve(impl& s, Stream& stream, std::uint64_t conn_id) {
         } else {
             s.core.record_outcome(rep.op, rep.outcome);
         }
-        if (!co_await write_reply(s, stream, rep, version, keep_alive) || !keep_alive) {
-            close_stream(stream, false);
+        if (!b) b = w.take();
+        if (!co_await write_reply(s, io, c, *b, rep, version, keep_alive) || !keep_alive) {
+            close_socket(io.lowest(), false);
             co_return;
         }
+        busy.reset();
+        release();  // idle connections hold no buffers
     }
 }
 
-asio::awaitable<void> session(impl& s, tcp::socket sock, std::uint64_t conn_id) {
+task<void> session(impl& s, worker& w, socket_t sock, std::uint64_t conn_id) {
     counter_guard open(s.core.open_connections);
     try {
         boost::system::error_code ec;
         sock.set_option(tcp::no_delay(true), ec);
         if (s.ssl) {
-            beast::ssl_stream<beast::tcp_stream> stream(std::move(sock), *s.ssl);
-            beast::get_lowest_layer(stream).expires_after(s.core.opts().header_timeout);
-            auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
-            if (hec) co_return;
-            co_await serve(s, stream, conn_id);
+            tls_t stream(std::move(sock), *s.ssl);
+            {
+                conn c(w, stream.next_layer());
+                c.expires_after(s.core.opts().header_timeout);
+                auto [hec] = co_await stream.async_handshake(asio::ssl::stream_base::server, tuple_awaitable);
+                if (hec) co_return;
+            }
+            tls_io io{stream};
+            co_await serve(s, w, io, conn_id);
         } else {
-            beast::tcp_stream stream(std::move(sock));
-            co_await serve(s, stream, conn_id);
+            sock.non_blocking(true, ec);
+            if (ec) co_return;
+            plain_io io{sock};
+            co_await serve(s, w, io, conn_id);
         }
     } catch (const std::exception&) {
         // A session never takes the server down; the connection is simply dropped.
@@ -240,13 +538,13 @@ asio::awaitable<void> accept_loop(impl& s) {
     std::uint64_t next = 0;
     asio::steady_timer backoff(s.acceptor->get_executor());
     for (;;) {
-        auto& ctx = *s.ctxs[next % s.ctxs.size()];
-        auto [ec, sock] = co_await s.acceptor->async_accept(ctx, tuple_awaitable);
+        auto& w = *s.workers[next % s.workers.size()];
+        auto [ec, sock] = co_await s.acceptor->async_accept(w.ctx, asio::as_tuple(asio::use_awaitable));
         if (ec == asio::error::operation_aborted || !s.acceptor->is_open()) co_return;
         if (ec) {
             // Out of descriptors or similar: wait a little instead of spinning.
             backoff.expires_after(std::chrono::milliseconds(10));
-            co_await backoff.async_wait(tuple_awaitable);
+            co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
             continue;
         }
         s.core.connections_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -256,8 +554,14 @@ asio::awaitable<void> accept_loop(impl& s) {
             continue;
         }
         auto id = next++;
-        asio::co_spawn(ctx, session(s, std::move(sock), id), asio::detached);
+        asio::co_spawn(w.ctx, session(s, w, std::move(sock), id), asio::detached);
     }
+}
+
+// Watchdog period: fine enough for the shortest timeout, at most 250 ms.
+std::chrono::milliseconds watchdog_period(const options& o) {
+    auto m = std::min({o.header_timeout, o.body_timeout, o.idle_timeout});
+    return std::clamp(m / 8, std::chrono::milliseconds(5), std::chrono::milliseconds(250));
 }
 
 }  // namespace
@@ -273,14 +577,21 @@ result<void> server::start(std::string* error) {
     auto fail = [&](std::string msg, error_code ec) -> result<void> {
         if (error) *error = std::move(msg);
         impl_->acceptor.reset();
-        impl_->ctxs.clear();
+        impl_->workers.clear();
         return ec;
     };
     if (impl_->running) return fail("already running", make_error_code(std::errc::operation_in_progress));
     const auto& o = impl_->core.opts();
     raise_fd_limit();
     int n = std::max(1, o.threads);
-    for (int i = 0; i < n; ++i) impl_->ctxs.push_back(std::make_unique<asio::io_context>(1));
+    // One thread: the reactor needs no locking (every socket and timer lives on that thread).
+    const int hint = n == 1 ? BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO : 1;
+    for (int i = 0; i < n; ++i) {
+        auto w = std::make_unique<worker>(hint);
+        w->tick = watchdog_period(o);
+        w->watchdog.emplace(w->ctx);
+        impl_->workers.push_back(std::move(w));
+    }
     if (o.tls) {
         try {
             auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
@@ -297,7 +608,7 @@ result<void> server::start(std::string* error) {
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(o.host, ec);
     if (ec) return fail("bad listen address '" + o.host + "'", ec);
-    auto acc = std::make_unique<tcp::acceptor>(*impl_->ctxs[0]);
+    auto acc = std::make_unique<tcp::acceptor>(impl_->workers[0]->ctx);
     tcp::endpoint ep(addr, o.port);
     acc->open(ep.protocol(), ec);
     if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
@@ -313,13 +624,14 @@ result<void> server::start(std::string* error) {
         impl_->core.set_link_host(o.link_host);
     std::string serr;
     if (!impl_->core.open_state(serr)) return fail(serr, make_error_code(std::errc::io_error));
-    asio::co_spawn(*impl_->ctxs[0], accept_loop(*impl_), asio::detached);
+    asio::co_spawn(impl_->workers[0]->ctx, accept_loop(*impl_), asio::detached);
     impl_->running = true;
-    for (auto& c : impl_->ctxs) {
-        auto* ctx = c.get();
-        impl_->threads.emplace_back([ctx] {
-            auto guard = asio::make_work_guard(*ctx);
-            ctx->run();
+    for (auto& w : impl_->workers) {
+        auto* wk = w.get();
+        impl_->threads.emplace_back([wk] {
+            auto guard = asio::make_work_guard(wk->ctx);
+            watchdog_tick(*wk);
+            wk->ctx.run();
         });
     }
     return {};
@@ -328,13 +640,16 @@ result<void> server::start(std::string* error) {
 void server::stop() {
     std::lock_guard lk(impl_->life_mu);
     if (!impl_->running.exchange(false)) return;
-    for (auto& c : impl_->ctxs) c->stop();
+    for (auto& w : impl_->workers) w->ctx.stop();
     for (auto& t : impl_->threads) t.join();
     impl_->threads.clear();
     impl_->acceptor.reset();  // before its io_context
     // Destroying each io_context destroys the suspended sessions (and closes their sockets).
-    for (auto& c : impl_->ctxs) c.reset();
-    impl_->ctxs.clear();
+    for (auto& w : impl_->workers) {
+        w->watchdog.reset();
+        w.reset();
+    }
+    impl_->workers.clear();
     impl_->ssl.reset();
 }
 
