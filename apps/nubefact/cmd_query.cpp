@@ -81,18 +81,9 @@ void print_reply(const client::result_type& r, const document_key& k, bool as_js
                 ? (*b.aceptada_por_sunat ? ", aceptada por SUNAT" : ", not (yet) accepted by SUNAT")
                 : "",
             b.anulado && *b.anulado ? ", ANULADO" : "");
-        auto line = [](const char* name, const opt_str& v) {
+        for_each_answer_field(b, [](const char* name, const opt_str& v) {
             if (v && !v->empty()) std::cout << fmt::format("  {:<20} {}\n", name, *v);
-        };
-        line("sunat_description", b.sunat_description);
-        line("sunat_responsecode", b.sunat_responsecode);
-        line("sunat_note", b.sunat_note);
-        line("sunat_ticket_numero", b.sunat_ticket_numero);
-        line("enlace", b.enlace);
-        line("enlace_del_pdf", b.enlace_del_pdf);
-        line("enlace_del_xml", b.enlace_del_xml);
-        line("enlace_del_cdr", b.enlace_del_cdr);
-        line("nota_importante", b.nota_importante);
+        });
     } else {
         const auto& e = r.error();
         if (as_json) {

@@ -110,18 +110,10 @@ class results_sink {
         if (o.codigo) line["codigo"] = *o.codigo;
         if (o.body) {
             const auto& b = *o.body;
-            auto put = [&](const char* k, const opt_str& v) {
-                if (v) line[k] = *v;
-            };
             if (b.aceptada_por_sunat) line["aceptada_por_sunat"] = *b.aceptada_por_sunat;
-            put("sunat_responsecode", b.sunat_responsecode);
-            put("sunat_description", b.sunat_description);
-            put("sunat_note", b.sunat_note);
-            put("sunat_ticket_numero", b.sunat_ticket_numero);
-            put("enlace", b.enlace);
-            put("enlace_del_pdf", b.enlace_del_pdf);
-            put("enlace_del_xml", b.enlace_del_xml);
-            put("enlace_del_cdr", b.enlace_del_cdr);
+            for_each_answer_field(b, [&](const char* k, const opt_str& v) {
+                if (v) line[k] = *v;
+            });
         }
         if (!o.error.empty()) line["error"] = o.error;
         if (!o.findings.empty()) {

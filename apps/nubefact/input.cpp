@@ -202,15 +202,8 @@ struct input_stream::impl {
         } else {
             std::error_code ec;
             if (fs::is_directory(current, ec)) {
-                std::vector<std::string> files;
-                for (const auto& e : fs::directory_iterator(current, ec)) {
-                    if (!e.is_regular_file()) continue;
-                    auto ext = e.path().extension().string();
-                    if (ext == ".json" || ext == ".jsonl" || ext == ".csv")
-                        files.push_back(e.path().string());
-                }
+                auto files = directory_inputs(current, true, ec);
                 if (ec) return error_document(current, 0, "io", "cannot list directory: " + ec.message());
-                std::sort(files.begin(), files.end());
                 pending.insert(pending.begin(), files.begin(), files.end());
                 return std::nullopt;
             }
@@ -228,6 +221,18 @@ struct input_stream::impl {
         return std::nullopt;
     }
 };
+
+std::vector<std::string> directory_inputs(const std::string& dir, bool with_csv, std::error_code& ec) {
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+        if (!e.is_regular_file()) continue;
+        const auto ext = e.path().extension().string();
+        if (ext == ".json" || ext == ".jsonl" || (with_csv && ext == ".csv"))
+            files.push_back(e.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
 
 input_stream::input_stream(std::vector<std::string> paths, std::size_t max_document_bytes)
     : impl_(std::make_unique<impl>()) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace nubefact::cli {
@@ -20,6 +21,10 @@ struct source_document {
     std::string text;              // one JSON object (CSV rows are converted to one)
     std::optional<finding> error;  // framing / CSV problem: the document could not be read
 };
+
+// The input files of a directory: its regular *.json and *.jsonl files (and *.csv when `with_csv`),
+// sorted by name, not recursive. `ec` is set when the directory cannot be listed.
+std::vector<std::string> directory_inputs(const std::string& dir, bool with_csv, std::error_code& ec);
 
 // Streams the documents of every path in order. A path may be a file (JSON object, JSON array,
 // JSONL, or CSV when it ends in .csv), a directory (its *.json, *.jsonl and *.csv files, sorted by

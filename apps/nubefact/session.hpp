@@ -34,6 +34,21 @@ struct session_options {
     void add_to(CLI::App& app);
 };
 
+// Calls f(name, value) for each text field of a Nubefact answer a user wants to see (SUNAT's
+// verdict and the links), in display order; query prints them, send writes them to its results.
+template <class F>
+void for_each_answer_field(const response& b, F&& f) {
+    f("sunat_description", b.sunat_description);
+    f("sunat_responsecode", b.sunat_responsecode);
+    f("sunat_note", b.sunat_note);
+    f("sunat_ticket_numero", b.sunat_ticket_numero);
+    f("enlace", b.enlace);
+    f("enlace_del_pdf", b.enlace_del_pdf);
+    f("enlace_del_xml", b.enlace_del_xml);
+    f("enlace_del_cdr", b.enlace_del_cdr);
+    f("nota_importante", b.nota_importante);
+}
+
 // The store's account row as a client configuration.
 account_config to_account_config(const store::account& a);
 

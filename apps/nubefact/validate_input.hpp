@@ -5,6 +5,8 @@
 #include <nubefact/finding.hpp>
 #include <nubefact/json.hpp>
 
+#include "input.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -27,13 +29,7 @@ inline std::vector<std::string> expand_paths(const std::vector<std::string>& pat
     for (const auto& p : paths) {
         std::error_code ec;
         if (p != "-" && fs::is_directory(p, ec)) {
-            std::vector<std::string> files;
-            for (const auto& e : fs::directory_iterator(p, ec)) {
-                const auto ext = e.path().extension().string();
-                if (e.is_regular_file() && (ext == ".json" || ext == ".jsonl"))
-                    files.push_back(e.path().string());
-            }
-            std::sort(files.begin(), files.end());
+            const auto files = directory_inputs(p, false, ec);
             out.insert(out.end(), files.begin(), files.end());
         } else {
             out.push_back(p);

@@ -1,9 +1,9 @@
 // The real `nubefact bench` binary: tiny runs, JSON keys, the SVG chart, usage errors.
+#include "cli_util.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -13,22 +13,14 @@
 #include <string>
 #include <vector>
 
+namespace nubefact {
 namespace {
 
 namespace fs = std::filesystem;
 namespace bj = boost::json;
 
-struct run_result {
-    int rc = -1;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+using test::cli::run_result;
+using test::cli::slurp;
 
 class Bench : public ::testing::Test {
   protected:
@@ -46,33 +38,7 @@ class Bench : public ::testing::Test {
     }
 
     // Runs the binary with `args` (stdin empty); fork + exec, no shell.
-    run_result run(const std::vector<std::string>& args) {
-        const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            auto redirect = [](const char* p, int fd, int flags) {
-                const int f = ::open(p, flags, 0644);
-                if (f < 0 || ::dup2(f, fd) < 0) ::_exit(127);
-                ::close(f);
-            };
-            redirect("/dev/null", 0, O_RDONLY);
-            redirect(out.c_str(), 1, O_WRONLY | O_CREAT | O_TRUNC);
-            redirect(err.c_str(), 2, O_WRONLY | O_CREAT | O_TRUNC);
-            std::vector<char*> argv;
-            argv.push_back(const_cast<char*>(binary_.c_str()));
-            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-            argv.push_back(nullptr);
-            ::execv(binary_.c_str(), argv.data());
-            ::_exit(127);
-        }
-        run_result r;
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = slurp(out);
-        r.err = slurp(err);
-        return r;
-    }
+    run_result run(const std::vector<std::string>& args) { return test::cli::run(binary_, args, dir_); }
 
     std::string binary_;
     fs::path dir_;
@@ -155,3 +121,4 @@ TEST_F(Bench, UsageErrors) {
 }
 
 }  // namespace
+}  // namespace nubefact

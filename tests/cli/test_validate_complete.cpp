@@ -1,9 +1,9 @@
 // The real `nubefact validate` / `nubefact complete` binaries: output lines, shapes and exit codes.
+#include "cli_util.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -13,26 +13,14 @@
 #include <string>
 #include <vector>
 
+namespace nubefact {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct run_result {
-    int rc = -1;
-    std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
-void spit(const fs::path& p, const std::string& text) {
-    std::ofstream out(p, std::ios::binary);
-    out << text;
-}
+using test::cli::run_result;
+using test::cli::slurp;
+using test::cli::spit;
 
 class ValidateComplete : public ::testing::Test {
   protected:
@@ -58,32 +46,7 @@ class ValidateComplete : public ::testing::Test {
 
     // Runs the binary with `args`, feeding `input` on stdin; fork + exec, no shell.
     run_result run(const std::vector<std::string>& args, const std::string& input = "") {
-        const fs::path in = dir_ / "stdin", out = dir_ / "stdout", err = dir_ / "stderr";
-        spit(in, input);
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            auto redirect = [](const fs::path& p, int fd, int flags) {
-                const int f = ::open(p.c_str(), flags, 0644);
-                if (f < 0 || ::dup2(f, fd) < 0) ::_exit(127);
-                ::close(f);
-            };
-            redirect(in, 0, O_RDONLY);
-            redirect(out, 1, O_WRONLY | O_CREAT | O_TRUNC);
-            redirect(err, 2, O_WRONLY | O_CREAT | O_TRUNC);
-            std::vector<char*> argv;
-            argv.push_back(const_cast<char*>(binary_.c_str()));
-            for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-            argv.push_back(nullptr);
-            ::execv(binary_.c_str(), argv.data());
-            ::_exit(127);
-        }
-        run_result r;
-        int status = 0;
-        ::waitpid(pid, &status, 0);
-        r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        r.out = slurp(out);
-        r.err = slurp(err);
-        return r;
+        return test::cli::run(binary_, args, dir_, input);
     }
 
     std::string example(const std::string& name) const { return (examples_ / name).string(); }
@@ -288,3 +251,4 @@ TEST_F(ValidateComplete, CompleteWithoutOperacionAndOtherOperations) {
 }
 
 }  // namespace
+}  // namespace nubefact
