@@ -112,7 +112,9 @@ class store {
 };
 
 // Opens (creating if needed) and migrates a store:
-//   sqlite:PATH | sqlite://PATH  (WAL, busy_timeout; ?synchronous=normal|full, default full)
+//   sqlite:PATH | sqlite://PATH  (WAL, busy_timeout; ?synchronous=normal|full, default normal:
+//     a commit survives a crash of the process (kill -9), not of the OS or power; `full` fsyncs
+//     every commit — see docs/store.md)
 //   postgresql://… | postgres://… (a libpq URI)
 // Errors: bad_url, open_failed, migration_failed. `diagnostic`, when given, receives the database's
 // message on failure; it never contains the URL's password.

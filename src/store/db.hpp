@@ -14,8 +14,8 @@
 
 namespace nubefact::store::detail {
 
-// A bound parameter: NULL, integer, real or text.
-using value = std::variant<std::monostate, std::int64_t, double, std::string>;
+// A bound parameter: NULL, integer, real or text (owned, or a view that must outlive the call).
+using value = std::variant<std::monostate, std::int64_t, double, std::string, std::string_view>;
 // A result row: every column as text (NULL = nullopt).
 using row = std::vector<std::optional<std::string>>;
 using rows = std::vector<row>;
@@ -30,6 +30,9 @@ class connection {
     virtual ~connection() = default;
     virtual dialect kind() const noexcept = 0;
     virtual result<rows> query(std::string_view sql, std::span<const value> params = {}) = 0;
+    // Runs one statement that returns no rows (INSERT/UPDATE/DELETE without RETURNING); the result
+    // is the number of rows it changed. `params` must stay valid for the call only.
+    virtual result<std::int64_t> execute(std::string_view sql, std::span<const value> params = {}) = 0;
     // Runs a parameterless script of one or more statements (migrations, BEGIN/COMMIT).
     virtual result<void> exec(std::string_view script) = 0;
     // Starts a write transaction: BEGIN IMMEDIATE on SQLite (takes the write lock now), BEGIN on PG.

@@ -4,6 +4,7 @@
 #include <libpq-fe.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -35,38 +36,9 @@ class pg_connection final : public connection {
     const std::string& last_error() const noexcept override { return error_; }
 
     result<rows> query(std::string_view sql, std::span<const value> params) override {
-        if (!ensure_connected()) return store_errc::closed;
-        std::string key(sql);
-        std::string name;
-        if (auto it = prepared_.find(key); it != prepared_.end()) {
-            name = it->second;
-        } else {
-            if (prepared_.size() > 512) deallocate_all();
-            name = "nf" + std::to_string(++next_id_);
-            result_guard p{PQprepare(conn_, name.c_str(), key.c_str(), 0, nullptr)};
-            if (PQresultStatus(p.r) != PGRES_COMMAND_OK) return fail(p.r);
-            prepared_.emplace(std::move(key), name);
-        }
-        std::vector<std::string> texts(params.size());
-        std::vector<const char*> ptrs(params.size(), nullptr);
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            const value& v = params[i];
-            if (std::holds_alternative<std::monostate>(v)) continue;
-            if (auto* n = std::get_if<std::int64_t>(&v)) {
-                texts[i] = std::to_string(*n);
-            } else if (auto* d = std::get_if<double>(&v)) {
-                char buf[64];
-                std::snprintf(buf, sizeof buf, "%.17g", *d);
-                texts[i] = buf;
-            } else {
-                texts[i] = std::get<std::string>(v);
-            }
-            ptrs[i] = texts[i].c_str();
-        }
-        result_guard r{PQexecPrepared(conn_, name.c_str(), static_cast<int>(params.size()), ptrs.data(),
-                                      nullptr, nullptr, 0)};
-        auto st = PQresultStatus(r.r);
-        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) return fail(r.r);
+        PGresult* raw = nullptr;
+        if (auto ec = run_prepared(sql, params, raw)) return ec;
+        result_guard r{raw};
         rows out;
         int n = PQntuples(r.r), nf = PQnfields(r.r);
         out.reserve(static_cast<std::size_t>(n));
@@ -80,6 +52,14 @@ class pg_connection final : public connection {
             out.push_back(std::move(rw));
         }
         return out;
+    }
+
+    result<std::int64_t> execute(std::string_view sql, std::span<const value> params) override {
+        PGresult* raw = nullptr;
+        if (auto ec = run_prepared(sql, params, raw)) return ec;
+        result_guard r{raw};
+        const char* n = PQcmdTuples(r.r);
+        return static_cast<std::int64_t>(n && *n ? std::strtoll(n, nullptr, 10) : 0);
     }
 
     result<void> exec(std::string_view script) override {
@@ -114,7 +94,8 @@ class pg_connection final : public connection {
                 std::snprintf(tmp, sizeof tmp, "%.17g", *d);
                 buf += tmp;
             } else {
-                for (char c : std::get<std::string>(v)) {
+                auto* sv = std::get_if<std::string_view>(&v);
+                for (char c : sv ? *sv : std::string_view(std::get<std::string>(v))) {
                     switch (c) {
                         case '\\':
                             buf += "\\\\";
@@ -165,6 +146,53 @@ class pg_connection final : public connection {
     }
 
   private:
+    // Prepares `sql` once per session (cached by its text) and runs it with `params` as text.
+    // On success `out` holds the result (the caller clears it).
+    error_code run_prepared(std::string_view sql, std::span<const value> params, PGresult*& out) {
+        if (!ensure_connected()) return store_errc::closed;
+        const std::string* name = nullptr;
+        if (auto it = prepared_.find(sql); it != prepared_.end()) {
+            name = &it->second;
+        } else {
+            if (prepared_.size() > 512) deallocate_all();
+            std::string key(sql);
+            std::string fresh = "nf" + std::to_string(++next_id_);
+            result_guard p{PQprepare(conn_, fresh.c_str(), key.c_str(), 0, nullptr)};
+            if (PQresultStatus(p.r) != PGRES_COMMAND_OK) return fail(p.r);
+            name = &prepared_.emplace(std::move(key), std::move(fresh)).first->second;
+        }
+        texts_.resize(params.size());
+        ptrs_.assign(params.size(), nullptr);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const value& v = params[i];
+            if (std::holds_alternative<std::monostate>(v)) continue;
+            if (auto* n = std::get_if<std::int64_t>(&v)) {
+                texts_[i] = std::to_string(*n);
+                ptrs_[i] = texts_[i].c_str();
+            } else if (auto* d = std::get_if<double>(&v)) {
+                char buf[64];
+                std::snprintf(buf, sizeof buf, "%.17g", *d);
+                texts_[i] = buf;
+                ptrs_[i] = texts_[i].c_str();
+            } else if (auto* sv = std::get_if<std::string_view>(&v)) {
+                texts_[i].assign(sv->data(), sv->size());  // libpq wants a NUL-terminated text
+                ptrs_[i] = texts_[i].c_str();
+            } else {
+                // libpq reads text parameters up to their NUL: std::string's c_str() has one.
+                ptrs_[i] = std::get<std::string>(v).c_str();
+            }
+        }
+        PGresult* r = PQexecPrepared(conn_, name->c_str(), static_cast<int>(params.size()), ptrs_.data(),
+                                     nullptr, nullptr, 0);
+        auto st = PQresultStatus(r);
+        if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+            result_guard g{r};
+            return fail(r);
+        }
+        out = r;
+        return {};
+    }
+
     // A dropped connection is re-established once, outside any transaction; prepared statements
     // die with the old session.
     bool ensure_connected() {
@@ -191,7 +219,13 @@ class pg_connection final : public connection {
     }
 
     PGconn* conn_;
-    std::unordered_map<std::string, std::string> prepared_;
+    struct sv_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_map<std::string, std::string, sv_hash, std::equal_to<>> prepared_;
+    std::vector<std::string> texts_;  // scratch for parameters as text, reused
+    std::vector<const char*> ptrs_;
     unsigned long next_id_ = 0;
     std::string error_;
 };

@@ -52,10 +52,6 @@ std::optional<int> as_opt_int(const std::optional<std::string>& s) {
     if (!s) return std::nullopt;
     return static_cast<int>(as_i64(s));
 }
-value opt_value(const std::optional<std::string>& s) {
-    if (!s) return std::monostate{};
-    return *s;
-}
 value opt_value(const std::optional<int>& i) {
     if (!i) return std::monostate{};
     return std::int64_t{*i};
@@ -75,7 +71,7 @@ doc_state state_from(std::string_view s) {
         if (state_names[i] == s) return static_cast<doc_state>(i);
     return doc_state::unknown;
 }
-std::string family_of(operation op) {
+std::string_view family_of(operation op) {
     return is_void_operation(op) ? "void" : "emit";
 }
 
@@ -137,6 +133,8 @@ constexpr std::string_view audit_copy_target =
 constexpr std::size_t audit_rows_per_insert = 64;
 
 // ---- queued operations -------------------------------------------------------------------
+// Each operation carries its own outcome, filled in by the transaction and delivered after COMMIT
+// (no per-operation closure is allocated on the writer thread).
 
 struct audit_op {
     audit_record rec;
@@ -144,18 +142,23 @@ struct audit_op {
 struct record_op {
     intent what;
     std::function<void(result<intent_journal::record_result>)> done;
+    bool created = false;
+    std::int64_t at_us = 0;                 // created_at as stored
+    std::optional<intent_record> existing;  // when not created
 };
 struct update_op {
     std::string account;
     document_key key;
     state_update u;
     std::function<void(result<void>)> done;
+    bool found = false;
 };
 struct find_op {
     std::string account;
     std::string family;
     document_key key;
     std::function<void(result<std::optional<intent_record>>)> done;
+    std::optional<intent_record> found;
 };
 struct flush_op {
     std::shared_ptr<std::promise<void>> p;
@@ -170,6 +173,39 @@ void fail_op(queued_op& op, error_code ec) {
                 o.p->set_value();
             } else if constexpr (!std::is_same_v<T, audit_op>) {
                 if (o.done) o.done(ec);
+            }
+        },
+        op);
+}
+
+// Delivers the committed outcome of `op` (the op is consumed: the intent moves into the result).
+void complete_op(queued_op& op) {
+    std::visit(
+        [&](auto& o) {
+            using T = std::decay_t<decltype(o)>;
+            if constexpr (std::is_same_v<T, flush_op>) {
+                o.p->set_value();
+            } else if constexpr (std::is_same_v<T, record_op>) {
+                if (!o.done) return;
+                intent_journal::record_result res;
+                res.created = o.created;
+                if (o.created) {
+                    res.record.what = std::move(o.what);
+                    res.record.state = doc_state::pending;
+                    // Stored with microsecond precision; report what a later find() returns.
+                    res.record.created_at = res.record.updated_at = from_us(o.at_us);
+                } else {
+                    res.record = std::move(*o.existing);
+                }
+                o.done(std::move(res));
+            } else if constexpr (std::is_same_v<T, update_op>) {
+                if (!o.done) return;
+                if (o.found)
+                    o.done(result<void>{});
+                else
+                    o.done(store_errc::not_found);
+            } else if constexpr (std::is_same_v<T, find_op>) {
+                if (o.done) o.done(std::move(o.found));
             }
         },
         op);
@@ -412,7 +448,7 @@ class sql_store final : public store {
             if (!closed_) {
                 q_.push_back(std::move(op));
                 ++control_queued_;
-                q_cv_.notify_one();
+                q_cv_.notify_one();  // the caller waits for it: wake the writer now
                 return;
             }
         }
@@ -426,10 +462,11 @@ class sql_store final : public store {
             return true;  // shutting down: accepted and discarded, never blocks the caller
         }
         if (audit_queued_ >= opt_.audit_queue_capacity) return false;
-        bool was_empty = q_.empty();
         q_.push_back(audit_op{std::move(r)});
         ++audit_queued_;
-        if (was_empty || q_.size() >= opt_.max_batch) q_cv_.notify_one();
+        // Nobody waits for an audit row: wake the writer only from its idle sleep or for a full
+        // batch; otherwise the row rides with the next journal write or the linger timeout.
+        if (deep_sleep_ || q_.size() >= opt_.max_batch) q_cv_.notify_one();
         return true;
     }
 
@@ -582,21 +619,34 @@ class sql_store final : public store {
     void writer_loop() {
         std::vector<queued_op> batch;
         batch.reserve(opt_.max_batch);
+        const bool linger = opt_.max_linger.count() > 0;
+        // Wakes early only for what a caller waits on (journal operations, flush) or a full batch;
+        // audit rows alone wait out the linger window.
+        auto urgent = [&] { return control_queued_ > 0 || q_.size() >= opt_.max_batch || stopping_; };
         for (;;) {
             std::vector<std::function<void()>> waiters;
             {
                 std::unique_lock lk(q_mu_);
-                q_cv_.wait(lk, [&] { return !q_.empty() || stopping_; });
+                bool lingered = false;
+                if (q_.empty() && !stopping_) {
+                    // Light sleep: audit rows queued now do not notify (no wake-up per row).
+                    if (linger) {
+                        q_cv_.wait_for(lk, opt_.max_linger, urgent);
+                        lingered = true;
+                    }
+                    if (q_.empty() && !stopping_) {
+                        // Idle: sleep until notified; the first row of any kind wakes us.
+                        deep_sleep_ = true;
+                        q_cv_.wait(lk, [&] { return !q_.empty() || stopping_; });
+                        deep_sleep_ = false;
+                        lingered = false;
+                    }
+                }
                 if (q_.empty()) {
                     closed_ = true;  // decided under the lock: nothing can slip in after this
                     return;
                 }
-                if (control_queued_ == 0 && q_.size() < opt_.max_batch && opt_.max_linger.count() > 0 &&
-                    !stopping_) {
-                    q_cv_.wait_for(lk, opt_.max_linger, [&] {
-                        return q_.size() >= opt_.max_batch || control_queued_ > 0 || stopping_;
-                    });
-                }
+                if (!lingered && linger && !urgent()) q_cv_.wait_for(lk, opt_.max_linger, urgent);
                 std::size_t n = std::min(q_.size(), opt_.max_batch);
                 for (std::size_t i = 0; i < n; ++i) {
                     if (std::holds_alternative<audit_op>(q_.front()))
@@ -615,19 +665,28 @@ class sql_store final : public store {
         }
     }
 
+    static void safe_complete(queued_op& op) {
+        try {
+            complete_op(op);
+        } catch (const std::exception& e) {
+            spdlog::error("store: a completion callback threw: {}", e.what());
+        } catch (...) {
+            spdlog::error("store: a completion callback threw");
+        }
+    }
+
+    // One transaction for the whole batch; completions run after COMMIT, in queue order.
     void process(std::vector<queued_op>& batch) {
-        std::vector<std::function<void()>> completions;
-        auto r = run_transaction(batch.data(), batch.size(), completions);
+        auto r = run_transaction(batch.data(), batch.size());
         if (r) {
-            for (auto& c : completions) safe_call(c);
+            for (auto& op : batch) safe_complete(op);
             return;
         }
         // One bad row must not sink the others: replay one operation per transaction.
         for (auto& op : batch) {
-            completions.clear();
-            auto r1 = batch.size() == 1 ? r : run_transaction(&op, 1, completions);
+            auto r1 = batch.size() == 1 ? r : run_transaction(&op, 1);
             if (r1) {
-                for (auto& c : completions) safe_call(c);
+                safe_complete(op);
             } else {
                 if (std::holds_alternative<audit_op>(op)) {
                     spdlog::error("store: audit row lost: {}", writer_conn_->last_error());
@@ -637,11 +696,9 @@ class sql_store final : public store {
         }
     }
 
-    result<void> run_transaction(queued_op* ops, std::size_t n,
-                                 std::vector<std::function<void()>>& completions) {
+    result<void> run_transaction(queued_op* ops, std::size_t n) {
         for (int attempt = 0;; ++attempt) {
-            completions.clear();
-            auto r = try_transaction(ops, n, completions);
+            auto r = try_transaction(ops, n);
             if (r) return r;
             writer_conn_->rollback();
             if (r.error() != store_errc::busy && r.error() != store_errc::closed) return r;
@@ -650,65 +707,62 @@ class sql_store final : public store {
         }
     }
 
-    result<void> try_transaction(queued_op* ops, std::size_t n,
-                                 std::vector<std::function<void()>>& completions) {
+    result<void> try_transaction(queued_op* ops, std::size_t n) {
         auto& c = *writer_conn_;
         if (auto r = c.begin_write(); !r) return r;
         auto toks = tokens();
-        std::size_t i = 0;
-        while (i < n) {
-            if (std::holds_alternative<audit_op>(ops[i])) {
-                std::size_t j = i;
-                // COPY takes any number of rows; INSERT statements 64 at a time.
-                const std::size_t limit = c.supports_copy() ? n : audit_rows_per_insert;
-                while (j < n && j - i < limit && std::holds_alternative<audit_op>(ops[j])) ++j;
-                if (auto r = insert_audit(c, ops + i, j - i, *toks); !r) return r;
-                i = j;
-                continue;
-            }
+        audit_batch_.clear();
+        for (std::size_t i = 0; i < n; ++i) {
             auto r = std::visit(
                 [&](auto& o) -> result<void> {
                     using T = std::decay_t<decltype(o)>;
-                    if constexpr (std::is_same_v<T, record_op>) return do_record(c, o, completions);
-                    if constexpr (std::is_same_v<T, update_op>) return do_update(c, o, *toks, completions);
-                    if constexpr (std::is_same_v<T, find_op>) return do_find(c, o, completions);
-                    if constexpr (std::is_same_v<T, flush_op>) {
-                        completions.push_back([p = o.p] { p->set_value(); });
-                        return {};
-                    }
+                    if constexpr (std::is_same_v<T, audit_op>) audit_batch_.push_back(&o.rec);
+                    if constexpr (std::is_same_v<T, record_op>) return do_record(c, o);
+                    if constexpr (std::is_same_v<T, update_op>) return do_update(c, o, *toks);
+                    if constexpr (std::is_same_v<T, find_op>) return do_find(c, o);
                     return {};
                 },
                 ops[i]);
             if (!r) return r;
-            ++i;
+        }
+        // The batch's audit rows together (their order kept): COPY takes any number of rows,
+        // INSERT statements 64 at a time.
+        const std::size_t per =
+            c.supports_copy() ? std::max<std::size_t>(audit_batch_.size(), 1) : audit_rows_per_insert;
+        for (std::size_t i = 0; i < audit_batch_.size(); i += per) {
+            auto m = std::min(per, audit_batch_.size() - i);
+            if (auto r = insert_audit(c, audit_batch_.data() + i, m, *toks); !r) return r;
         }
         return c.commit();
     }
 
-    result<void> insert_audit(detail::connection& c, queued_op* ops, std::size_t n,
+    // Parameters are views of the queued records (alive until the batch completes): no copies.
+    result<void> insert_audit(detail::connection& c, audit_record* const* recs, std::size_t n,
                               const std::vector<std::string>& toks) {
-        std::vector<value> p;
+        auto& p = params_;
+        p.clear();
         p.reserve(n * audit_cols);
+        auto text = [](const std::string& s) { return value{std::string_view(s)}; };
         for (std::size_t k = 0; k < n; ++k) {
-            auto& a = std::get<audit_op>(ops[k]).rec;
+            auto& a = *recs[k];
             if (!a.request_body.empty()) scrub(a.request_body, toks);
             if (!a.response_body.empty()) scrub(a.response_body, toks);
             p.emplace_back(to_us(a.at));
-            p.emplace_back(a.account);
-            p.emplace_back(a.operation);
-            p.emplace_back(a.document);
+            p.push_back(text(a.account));
+            p.push_back(text(a.operation));
+            p.push_back(text(a.document));
             p.emplace_back(std::int64_t{a.attempt});
             p.emplace_back(std::int64_t{a.http_status});
             p.push_back(opt_value(a.codigo));
-            p.emplace_back(a.outcome);
+            p.push_back(text(a.outcome));
             p.emplace_back(static_cast<std::int64_t>(a.latency.count()));
             p.emplace_back(static_cast<std::int64_t>(a.request_bytes));
             p.emplace_back(static_cast<std::int64_t>(a.response_bytes));
-            p.push_back(a.request_body.empty() ? value{} : value{a.request_body});
-            p.push_back(a.response_body.empty() ? value{} : value{a.response_body});
+            p.push_back(a.request_body.empty() ? value{} : text(a.request_body));
+            p.push_back(a.response_body.empty() ? value{} : text(a.response_body));
         }
         if (c.supports_copy()) return c.copy_in(audit_copy_target, audit_cols, p);
-        auto r = c.query(audit_insert_sql(n), p);
+        auto r = c.execute(audit_insert_sql(n), p);
         if (!r) return r.error();
         return {};
     }
@@ -732,77 +786,76 @@ class sql_store final : public store {
     }
 
     result<std::optional<intent_record>> select_document(detail::connection& c, const std::string& account,
-                                                         const std::string& family, const document_key& key) {
-        value p[] = {account, family, std::int64_t{key.tipo}, key.serie, key.numero};
-        auto r =
-            c.query(std::string("SELECT ") + doc_columns +
-                        " FROM documents WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 "
-                        "AND numero = $5",
-                    p);
+                                                         std::string_view family, const document_key& key) {
+        value p[] = {std::string_view(account), family, std::int64_t{key.tipo}, std::string_view(key.serie),
+                     key.numero};
+        auto r = c.query(select_document_sql_, p);
         if (!r) return r.error();
         if (r->empty()) return std::optional<intent_record>{};
         return std::optional<intent_record>{parse_document(r->front())};
     }
 
-    result<void> do_record(detail::connection& c, record_op& o,
-                           std::vector<std::function<void()>>& completions) {
+    result<void> do_record(detail::connection& c, record_op& o) {
         const auto& w = o.what;
-        auto now = sys_clock::now();
-        std::string family = family_of(w.op);
-        value p[] = {w.account,      family,       std::int64_t{w.key.tipo},
-                     w.key.serie,    w.key.numero, std::string(to_string(w.op)),
-                     w.payload_hash, w.payload,    to_us(now)};
-        auto ins = c.query(
+        o.at_us = now_us();
+        const std::string_view family = family_of(w.op);
+        value p[] = {std::string_view(w.account),
+                     family,
+                     std::int64_t{w.key.tipo},
+                     std::string_view(w.key.serie),
+                     w.key.numero,
+                     to_string(w.op),
+                     std::string_view(w.payload_hash),
+                     std::string_view(w.payload),
+                     o.at_us};
+        auto ins = c.execute(
             "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, payload, state, "
             "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) "
-            "ON CONFLICT (account, family, tipo, serie, numero) DO NOTHING RETURNING id",
+            "ON CONFLICT (account, family, tipo, serie, numero) DO NOTHING",
             p);
         if (!ins) return ins.error();
-        intent_journal::record_result res;
-        if (!ins->empty()) {
-            res.created = true;
-            res.record.what = w;
-            res.record.state = doc_state::pending;
-            // Stored with microsecond precision; report what a later find() returns.
-            res.record.created_at = res.record.updated_at = from_us(to_us(now));
-        } else {
+        o.created = *ins > 0;
+        o.existing.reset();
+        if (!o.created) {
             // Already journaled (by us earlier, or by another process: ON CONFLICT waited for it).
             auto existing = select_document(c, w.account, family, w.key);
             if (!existing) return existing.error();
             if (!*existing) return store_errc::query_failed;
-            res.record = std::move(**existing);
+            o.existing = std::move(*existing);
         }
-        completions.push_back([done = std::move(o.done), res = std::move(res)]() mutable {
-            if (done) done(std::move(res));
-        });
         return {};
     }
 
-    result<void> do_update(detail::connection& c, update_op& o, const std::vector<std::string>& toks,
-                           std::vector<std::function<void()>>& completions) {
+    result<void> do_update(detail::connection& c, update_op& o, const std::vector<std::string>& toks) {
         const auto& u = o.u;
-        std::optional<std::string> err = u.error;
-        if (err) scrub(*err, toks);
-        std::string family = family_of(u.op.value_or(operation::generar_comprobante));
-        value p[] = {std::string(state_name(u.state)),
+        std::optional<std::string> err;
+        if (u.error) {
+            err = *u.error;
+            scrub(*err, toks);
+        }
+        auto view = [](const std::optional<std::string>& s) -> value {
+            if (!s) return std::monostate{};
+            return std::string_view(*s);
+        };
+        value p[] = {state_name(u.state),
                      std::int64_t{u.count_attempt ? 1 : 0},
                      opt_value(u.codigo),
                      opt_value(u.aceptada_por_sunat),
-                     opt_value(u.sunat_responsecode),
-                     opt_value(u.sunat_description),
-                     opt_value(u.sunat_note),
-                     opt_value(u.enlace),
-                     opt_value(u.enlace_del_pdf),
-                     opt_value(u.enlace_del_xml),
-                     opt_value(u.enlace_del_cdr),
-                     opt_value(err),
+                     view(u.sunat_responsecode),
+                     view(u.sunat_description),
+                     view(u.sunat_note),
+                     view(u.enlace),
+                     view(u.enlace_del_pdf),
+                     view(u.enlace_del_xml),
+                     view(u.enlace_del_cdr),
+                     view(err),
                      now_us(),
-                     o.account,
-                     family,
+                     std::string_view(o.account),
+                     family_of(u.op.value_or(operation::generar_comprobante)),
                      std::int64_t{o.key.tipo},
-                     o.key.serie,
+                     std::string_view(o.key.serie),
                      o.key.numero};
-        auto r = c.query(
+        auto r = c.execute(
             "UPDATE documents SET state = $1, attempts = attempts + $2, "
             "codigo = COALESCE(CAST($3 AS INTEGER), codigo), "
             "aceptada_por_sunat = COALESCE(CAST($4 AS INTEGER), aceptada_por_sunat), "
@@ -814,30 +867,28 @@ class sql_store final : public store {
             "enlace_del_xml = COALESCE(CAST($10 AS TEXT), enlace_del_xml), "
             "enlace_del_cdr = COALESCE(CAST($11 AS TEXT), enlace_del_cdr), "
             "error = COALESCE(CAST($12 AS TEXT), error), updated_at = $13 "
-            "WHERE account = $14 AND family = $15 AND tipo = $16 AND serie = $17 AND numero = $18 RETURNING "
-            "id",
+            "WHERE account = $14 AND family = $15 AND tipo = $16 AND serie = $17 AND numero = $18",
             p);
         if (!r) return r.error();
-        result<void> res;
-        if (r->empty()) res = store_errc::not_found;
-        completions.push_back([done = std::move(o.done), res] {
-            if (done) done(res);
-        });
+        o.found = *r > 0;
         return {};
     }
 
-    result<void> do_find(detail::connection& c, find_op& o, std::vector<std::function<void()>>& completions) {
+    result<void> do_find(detail::connection& c, find_op& o) {
         auto r = select_document(c, o.account, o.family, o.key);
         if (!r) return r.error();
-        completions.push_back([done = std::move(o.done), rec = std::move(*r)]() mutable {
-            if (done) done(std::move(rec));
-        });
+        o.found = std::move(*r);
         return {};
     }
 
     std::unique_ptr<detail::connection> writer_conn_;  // the writer thread's only
     std::unique_ptr<detail::connection> admin_;        // everything synchronous, under admin_mu_
     std::array<std::string, audit_rows_per_insert + 1> audit_sql_;
+    const std::string select_document_sql_ =
+        std::string("SELECT ") + doc_columns +
+        " FROM documents WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND numero = $5";
+    std::vector<audit_record*> audit_batch_;  // writer thread only: this batch's audit rows
+    std::vector<value> params_;               // writer thread only: reused parameter buffer
     std::mutex admin_mu_;
     int version_;
     store_options opt_;
@@ -861,6 +912,7 @@ class sql_store final : public store {
     std::size_t audit_queued_ = 0, control_queued_ = 0;
     std::uint64_t dropped_after_close_ = 0;
     bool stopping_ = false, closed_ = false;
+    bool deep_sleep_ = false;  // the writer waits without a timeout (nothing queued)
     std::vector<std::function<void()>> space_waiters_;
     std::mutex join_mu_;
     std::thread writer_;
@@ -880,7 +932,7 @@ void durable_journal::find(const std::string& account, const document_key& key,
 }
 void durable_journal::find(const std::string& account, operation op, const document_key& key,
                            std::function<void(result<std::optional<intent_record>>)> done) {
-    s_.enqueue_control(find_op{account, family_of(op), key, std::move(done)});
+    s_.enqueue_control(find_op{account, std::string(family_of(op)), key, std::move(done)});
 }
 bool durable_audit::try_write(audit_record&& r) {
     return s_.try_write(std::move(r));
@@ -892,7 +944,7 @@ void durable_audit::wait_for_space(std::function<void()> ready) {
 // "sqlite:PATH?synchronous=normal" -> path and flag; nullopt when malformed.
 struct sqlite_url {
     std::string path;
-    bool synchronous_full = true;
+    bool synchronous_full = false;  // WAL + NORMAL: survives kill -9; ?synchronous=full for power loss
 };
 std::optional<sqlite_url> parse_sqlite_url(std::string_view rest) {
     sqlite_url u;

@@ -51,68 +51,44 @@ class sqlite_connection final : public connection {
     const std::string& last_error() const noexcept override { return error_; }
 
     result<rows> query(std::string_view sql, std::span<const value> params) override {
-        std::string key(sql);
-        sqlite3_stmt* st = nullptr;
-        if (auto it = stmts_.find(key); it != stmts_.end()) {
-            st = it->second;
-        } else {
-            std::string text = to_sqlite_placeholders(sql);
-            int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()),
-                                        SQLITE_PREPARE_PERSISTENT, &st, nullptr);
-            if (rc != SQLITE_OK) return fail(rc);
-            // Multi-row inserts come in many sizes; keep the cache bounded.
-            if (stmts_.size() > 512) {
-                for (auto& [_, old] : stmts_) sqlite3_finalize(old);
-                stmts_.clear();
-            }
-            stmts_.emplace(std::move(key), st);
-        }
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            int idx = static_cast<int>(i + 1);
-            int rc = std::visit(
-                [&](const auto& v) -> int {
-                    using T = std::decay_t<decltype(v)>;
-                    if constexpr (std::is_same_v<T, std::monostate>) {
-                        return sqlite3_bind_null(st, idx);
-                    } else if constexpr (std::is_same_v<T, std::int64_t>) {
-                        return sqlite3_bind_int64(st, idx, v);
-                    } else if constexpr (std::is_same_v<T, double>) {
-                        return sqlite3_bind_double(st, idx, v);
-                    } else {
-                        return sqlite3_bind_text(st, idx, v.data(), static_cast<int>(v.size()),
-                                                 SQLITE_TRANSIENT);
-                    }
-                },
-                params[i]);
-            if (rc != SQLITE_OK) {
-                sqlite3_reset(st);
-                sqlite3_clear_bindings(st);
-                return fail(rc);
-            }
-        }
+        auto st = prepare_and_bind(sql, params);
+        if (!st) return st.error();
         rows out;
-        int ncol = sqlite3_column_count(st);
+        int ncol = sqlite3_column_count(*st);
         for (;;) {
-            int rc = sqlite3_step(st);
+            int rc = sqlite3_step(*st);
             if (rc == SQLITE_DONE) break;
             if (rc != SQLITE_ROW) {
                 auto ec = fail(rc);
-                sqlite3_reset(st);
-                sqlite3_clear_bindings(st);
+                sqlite3_reset(*st);
                 return ec;
             }
             row r(static_cast<std::size_t>(ncol));
             for (int c = 0; c < ncol; ++c) {
-                if (sqlite3_column_type(st, c) == SQLITE_NULL) continue;
-                auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, c));
-                r[static_cast<std::size_t>(c)].emplace(p,
-                                                       static_cast<std::size_t>(sqlite3_column_bytes(st, c)));
+                if (sqlite3_column_type(*st, c) == SQLITE_NULL) continue;
+                auto* p = reinterpret_cast<const char*>(sqlite3_column_text(*st, c));
+                r[static_cast<std::size_t>(c)].emplace(
+                    p, static_cast<std::size_t>(sqlite3_column_bytes(*st, c)));
             }
             out.push_back(std::move(r));
         }
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+        sqlite3_reset(*st);
         return out;
+    }
+
+    result<std::int64_t> execute(std::string_view sql, std::span<const value> params) override {
+        auto st = prepare_and_bind(sql, params);
+        if (!st) return st.error();
+        int rc;
+        while ((rc = sqlite3_step(*st)) == SQLITE_ROW) {
+        }
+        if (rc != SQLITE_DONE) {
+            auto ec = fail(rc);
+            sqlite3_reset(*st);
+            return ec;
+        }
+        sqlite3_reset(*st);
+        return static_cast<std::int64_t>(sqlite3_changes64(db_));
     }
 
     result<void> exec(std::string_view script) override {
@@ -145,13 +121,63 @@ class sqlite_connection final : public connection {
     }
 
   private:
+    // The cached statement for `sql` (prepared once, persistent), with `params` bound. Text is bound
+    // SQLITE_STATIC: the caller's values outlive the step, so nothing is copied; every parameter is
+    // rebound on each call, so no stale binding survives.
+    result<sqlite3_stmt*> prepare_and_bind(std::string_view sql, std::span<const value> params) {
+        sqlite3_stmt* st = nullptr;
+        if (auto it = stmts_.find(sql); it != stmts_.end()) {
+            st = it->second;
+        } else {
+            std::string text = to_sqlite_placeholders(sql);
+            int rc = sqlite3_prepare_v3(db_, text.c_str(), static_cast<int>(text.size()),
+                                        SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+            if (rc != SQLITE_OK) return fail(rc);
+            // Multi-row inserts come in many sizes; keep the cache bounded.
+            if (stmts_.size() > 512) {
+                for (auto& [_, old] : stmts_) sqlite3_finalize(old);
+                stmts_.clear();
+            }
+            stmts_.emplace(std::string(sql), st);
+        }
+        if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(st)) sqlite3_clear_bindings(st);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            int idx = static_cast<int>(i + 1);
+            int rc = std::visit(
+                [&](const auto& v) -> int {
+                    using T = std::decay_t<decltype(v)>;
+                    if constexpr (std::is_same_v<T, std::monostate>) {
+                        return sqlite3_bind_null(st, idx);
+                    } else if constexpr (std::is_same_v<T, std::int64_t>) {
+                        return sqlite3_bind_int64(st, idx, v);
+                    } else if constexpr (std::is_same_v<T, double>) {
+                        return sqlite3_bind_double(st, idx, v);
+                    } else {  // std::string or std::string_view
+                        return sqlite3_bind_text(st, idx, v.data(), static_cast<int>(v.size()),
+                                                 SQLITE_STATIC);
+                    }
+                },
+                params[i]);
+            if (rc != SQLITE_OK) {
+                sqlite3_clear_bindings(st);
+                return fail(rc);
+            }
+        }
+        return st;
+    }
+
     error_code fail(int rc) {
         error_ = sqlite3_errmsg(db_);
         return map_sqlite(rc);
     }
 
     sqlite3* db_;
-    std::unordered_map<std::string, sqlite3_stmt*> stmts_;
+    struct sv_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    // Keyed by the SQL text; looked up without building a std::string.
+    std::unordered_map<std::string, sqlite3_stmt*, sv_hash, std::equal_to<>> stmts_;
     std::string error_;
 };
 
