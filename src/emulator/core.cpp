@@ -522,23 +522,51 @@ std::string core::comprobante_body(const account_slot& a, const record& r, bool 
         str_field(o, "sunat_soap_error", "");
     }
     if (consult)
-        bool_field(o, "anulado", r.anulacion && now_ms() >= r.anulacion_ms + opts_.anulacion_delay.count());
-    str_field(o, "cadena_para_codigo_qr", r.qr);
+        bool_field(o, "anulado",
+                   r.anulacion && now_ms() >= r.x().anulacion_ms + opts_.anulacion_delay.count());
+    thread_local std::string q;
+    qr_text(q, a, r);
+    str_field(o, "cadena_para_codigo_qr", q);
     str_field(o, "codigo_hash", r.hash);
-    (void)a;
     o.push_back('}');
     return o;
 }
 
+void core::qr_text(std::string& q, const account_slot& a, const record& r) const {
+    q.clear();
+    if (r.ext && !r.ext->qr.empty()) {
+        q = r.ext->qr;
+        return;
+    }
+    if (!r.has_qr) return;
+    std::string num = std::to_string(r.key.numero);
+    if (num.size() < 6) num.insert(0, 6 - num.size(), '0');
+    for (std::string_view part : {std::string_view(a.acct.ruc), sunat_tipo(r.key.tipo),
+                                  std::string_view(r.key.serie), std::string_view(num)}) {
+        q += part;
+        q += " | ";
+    }
+    q += format_cents(r.igv_cents);
+    q += " | ";
+    q += format_cents(r.total_cents);
+    q += " | ";
+    if (r.fecha) q += r.fecha->to_wire();
+    q += " | ";
+    q += r.cliente;
+    q += " | ";
+    q += r.hash.view();
+    q += " |";
+}
+
 std::string core::anulacion_body(const record& r) const {
-    bool accepted = now_ms() >= r.anulacion_ms + opts_.anulacion_delay.count();
+    bool accepted = now_ms() >= r.x().anulacion_ms + opts_.anulacion_delay.count();
     std::string o;
     o.reserve(600);
     o.push_back('{');
     int_field(o, "numero", r.key.numero);
-    auto enlace = link("anulacion", r.anulacion_uuid);
+    auto enlace = link("anulacion", r.x().anulacion_uuid);
     str_field(o, "enlace", enlace);
-    str_field(o, "sunat_ticket_numero", r.ticket);
+    str_field(o, "sunat_ticket_numero", r.x().ticket);
     bool_field(o, "aceptada_por_sunat", accepted);
     if (accepted) {
         str_field(o, "sunat_description",
@@ -620,7 +648,7 @@ std::string core::retper_body(const record& r, bool reversion) const {
     str_field(o, "serie", r.key.serie);
     int_field(o, "numero", r.key.numero);
     auto enlace = link(reversion ? "reversion" : (r.key.tipo == 20 ? "retencion" : "percepcion"),
-                       reversion ? r.reversion_uuid : r.uuid);
+                       reversion ? r.x().reversion_uuid.view() : r.uuid.view());
     str_field(o, "enlace", enlace);
     str_field(o, "enlace_del_pdf", enlace + ".pdf");
     str_field(o, "enlace_del_xml", enlace + ".xml");
@@ -827,7 +855,6 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
     const auto packed = pack_key(key);
     if (!packed) return error(400, 20, std::string(msg_20) + ": tipo_de_comprobante: valor desconocido", opi);
     const std::uint64_t ks = *packed;
-    const std::string& ruta = a.acct.ruta_id;  // never changes once the account exists
     reply r;
     r.op = opi;
     std::unique_lock lk(a.mu);
@@ -896,35 +923,22 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
         }
         rec.pending = op == operation::generar_comprobante && key.tipo == 2 && opts_.boletas_pending &&
                       rec.reject_code.empty();
-        if (op == operation::generar_comprobante) {
-            std::string num = std::to_string(key.numero);
-            if (num.size() < 6) num.insert(0, 6 - num.size(), '0');
-            auto& q = rec.qr;
-            q.clear();
-            q.reserve(128);
-            for (std::string_view part : {std::string_view(a.acct.ruc), sunat_tipo(key.tipo),
-                                          std::string_view(key.serie), std::string_view(num)}) {
-                q += part;
-                q += " | ";
-            }
-            q += format_cents(v.igv_cents.value_or(0));
-            q += " | ";
-            q += format_cents(v.total_cents.value_or(0));
-            q += " | ";
-            if (v.fecha) q += v.fecha->to_wire();
-            q += " | ";
-            q += v.cliente_tipo;
-            q += " | ";
-            q += v.cliente_numero;
-            q += " | ";
-            q += rec.hash;
-            q += " |";
+        rec.has_qr = op == operation::generar_comprobante;
+        if (rec.has_qr) {
+            rec.igv_cents = v.igv_cents.value_or(0);
+            rec.total_cents = v.total_cents.value_or(0);
+            rec.fecha = v.fecha;
+            rec.cliente.clear();
+            rec.cliente += v.cliente_tipo;
+            rec.cliente += " | ";
+            rec.cliente += v.cliente_numero;
+            if (rec.ext) rec.ext->qr.clear();
         }
         if (!v.codigo_unico.empty()) a.by_unico[v.codigo_unico] = ks;
         if (++rec.creations == 2) created_twice_.fetch_add(1, std::memory_order_relaxed);
         created_.fetch_add(1, std::memory_order_relaxed);
         if (!rec.reject_code.empty()) rejected_.fetch_add(1, std::memory_order_relaxed);
-        persist(ruta, rec, 'c');
+        persist(a, rec, 'c');
         if (op == operation::generar_comprobante)
             r.body = comprobante_body(a, rec, false);
         else if (op == operation::generar_guia)
@@ -949,10 +963,11 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
             if (!rec.anulacion) {
                 // A repeated generar_anulacion answers the same ticket (idempotent, see docs/emulator.md).
                 rec.anulacion = true;
-                rec.anulacion_ms = now_ms();
-                rec.ticket = std::to_string(rec.anulacion_ms) + std::to_string(rng() % 10);
-                rec.anulacion_uuid = make_uuid(rng);
-                persist(ruta, rec, 'a');
+                auto& x = rec.x();
+                x.anulacion_ms = now_ms();
+                x.ticket = std::to_string(x.anulacion_ms) + std::to_string(rng() % 10);
+                x.anulacion_uuid = make_uuid(rng);
+                persist(a, rec, 'a');
             }
             r.body = anulacion_body(rec);
             return r;
@@ -971,9 +986,9 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
         case operation::generar_reversion_percepcion:
             if (!rec.reversed) {
                 rec.reversed = true;
-                rec.reversed_ms = now_ms();
-                rec.reversion_uuid = make_uuid(rng);
-                persist(ruta, rec, 'v');
+                rec.x().reversed_ms = now_ms();
+                rec.x().reversion_uuid = make_uuid(rng);
+                persist(a, rec, 'v');
             }
             r.body = retper_body(rec, true);
             return r;
@@ -1158,8 +1173,9 @@ void core::reset() {
 
 // ---- state file -----------------------------------------------------------------------------------------
 
-void core::persist(std::string_view ruta, const record& r, char type) {
+void core::persist(const account_slot& a, const record& r, char type) {
     if (!state_) return;
+    const std::string& ruta = a.acct.ruta_id;
     boost::json::object o;
     o["t"] = std::string(1, type);
     o["ruta"] = ruta;
@@ -1172,16 +1188,18 @@ void core::persist(std::string_view ruta, const record& r, char type) {
         o["ms"] = r.created_ms;
         o["uuid"] = r.uuid.view();
         o["hash"] = r.hash.view();
-        o["qr"] = r.qr;
+        std::string q;
+        qr_text(q, a, r);
+        o["qr"] = q;
         o["reject"] = r.reject_code;
         o["pending"] = r.pending;
     } else if (type == 'a') {
-        o["ms"] = r.anulacion_ms;
-        o["ticket"] = r.ticket;
-        o["uuid"] = r.anulacion_uuid.view();
+        o["ms"] = r.x().anulacion_ms;
+        o["ticket"] = r.x().ticket;
+        o["uuid"] = r.x().anulacion_uuid.view();
     } else {
-        o["ms"] = r.reversed_ms;
-        o["uuid"] = r.reversion_uuid.view();
+        o["ms"] = r.x().reversed_ms;
+        o["uuid"] = r.x().reversion_uuid.view();
     }
     auto line = boost::json::serialize(o);
     line.push_back('\n');
@@ -1234,7 +1252,8 @@ bool core::replay(std::FILE* f, std::string& error) {
             r.created_ms = num("ms");
             r.uuid = str("uuid");
             r.hash = str("hash");
-            r.qr = str("qr");
+            r.has_qr = false;
+            if (auto q = str("qr"); !q.empty()) r.x().qr = std::move(q);
             r.reject_code = str("reject");
             auto* p = o.if_contains("pending");
             r.pending = p && p->is_bool() && p->as_bool();
@@ -1243,13 +1262,14 @@ bool core::replay(std::FILE* f, std::string& error) {
         } else if (auto it = a->docs.find(ks); it != a->docs.end()) {
             if (t == "a") {
                 it->second.anulacion = true;
-                it->second.anulacion_ms = num("ms");
-                it->second.ticket = str("ticket");
-                it->second.anulacion_uuid = str("uuid");
+                auto& x = it->second.x();
+                x.anulacion_ms = num("ms");
+                x.ticket = str("ticket");
+                x.anulacion_uuid = str("uuid");
             } else if (t == "v") {
                 it->second.reversed = true;
-                it->second.reversed_ms = num("ms");
-                it->second.reversion_uuid = str("uuid");
+                it->second.x().reversed_ms = num("ms");
+                it->second.x().reversion_uuid = str("uuid");
             }
         }
         return true;

@@ -116,6 +116,17 @@ using hash_str = fixed_str<28>;  // base64 of SHA-1
 // cannot exist (the emulator refuses such keys before storing anything).
 std::optional<std::uint64_t> pack_key(const document_key& k) noexcept;
 
+// What a document rarely needs (anulación, reversión, a QR text replayed from the state file):
+// kept out of line so that the common record stays small.
+struct record_ext {
+    std::int64_t anulacion_ms = 0;
+    std::string ticket;
+    uuid_str anulacion_uuid;
+    std::int64_t reversed_ms = 0;
+    uuid_str reversion_uuid;
+    std::string qr;  // replayed cadena_para_codigo_qr (else built from the record's fields)
+};
+
 // A stored document.
 struct record {
     std::string_view kind;  // static literal: comprobante, guia, retencion, percepcion
@@ -124,18 +135,26 @@ struct record {
     std::int64_t created_ms = 0;
     uuid_str uuid;
     hash_str hash;
-    std::string qr;
-    std::string reject_code;  // "" accepted
-    bool pending = false;     // boleta left pending (options::boletas_pending)
+    bool pending = false;  // boleta left pending (options::boletas_pending)
     bool anulacion = false;
     bool reversed = false;
-    std::int64_t anulacion_ms = 0;
-    std::string ticket;
-    uuid_str anulacion_uuid;
-    std::int64_t reversed_ms = 0;
-    uuid_str reversion_uuid;
+    bool has_qr = false;  // comprobantes: cadena_para_codigo_qr from the fields below
     std::uint32_t creations = 0;
     std::uint32_t duplicates = 0;
+    std::int64_t igv_cents = 0, total_cents = 0;
+    std::optional<date> fecha;
+    std::string cliente;      // "tipo | numero" of the client (QR text)
+    std::string reject_code;  // "" accepted
+    std::unique_ptr<record_ext> ext;
+
+    record_ext& x() {
+        if (!ext) ext = std::make_unique<record_ext>();
+        return *ext;
+    }
+    const record_ext& x() const {
+        static const record_ext none;
+        return ext ? *ext : none;
+    }
 };
 
 struct account_slot {
@@ -211,9 +230,10 @@ class core {
     std::string guia_body(const record& r, bool generar) const;
     std::string retper_body(const record& r, bool reversion) const;
     std::string link(std::string_view kind, std::string_view uuid) const;
+    void qr_text(std::string& q, const account_slot& a, const record& r) const;
 
     // State file.
-    void persist(std::string_view ruta, const record& r, char type);
+    void persist(const account_slot& a, const record& r, char type);
     bool replay(std::FILE* f, std::string& error);
 
     options opts_;
