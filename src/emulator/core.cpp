@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 
@@ -116,10 +117,12 @@ bool is_percepcion_op(operation op) {
            op == operation::generar_reversion_percepcion || op == operation::consultar_reversion_percepcion;
 }
 
+// Field names are literals that need no escaping: written as they are.
 void field(std::string& o, std::string_view name) {
     if (o.size() > 1) o.push_back(',');
-    append_json_string(o, name);
-    o.push_back(':');
+    o.push_back('"');
+    o.append(name);
+    o += "\":";
 }
 void str_field(std::string& o, std::string_view name, std::string_view v) {
     field(o, name);
@@ -129,13 +132,29 @@ void null_field(std::string& o, std::string_view name) {
     field(o, name);
     o += "null";
 }
+void append_int(std::string& o, std::int64_t v) {
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, v);
+    o.append(num, r.ptr);
+}
 void int_field(std::string& o, std::string_view name, std::int64_t v) {
     field(o, name);
-    o += std::to_string(v);
+    append_int(o, v);
 }
 void bool_field(std::string& o, std::string_view name, bool v) {
     field(o, name);
     o += v ? "true" : "false";
+}
+void append_cents(std::string& o, std::int64_t cents) {
+    bool neg = cents < 0;
+    std::uint64_t u = neg ? static_cast<std::uint64_t>(-(cents + 1)) + 1 : static_cast<std::uint64_t>(cents);
+    if (neg) o.push_back('-');
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, u / 100);
+    o.append(num, r.ptr);
+    o.push_back('.');
+    o.push_back(static_cast<char>('0' + (u % 100) / 10));
+    o.push_back(static_cast<char>('0' + u % 10));
 }
 
 hash_str sha1_base64_fixed(std::string_view data) {
@@ -539,16 +558,21 @@ void core::qr_text(std::string& q, const account_slot& a, const record& r) const
         return;
     }
     if (!r.has_qr) return;
-    std::string num = std::to_string(r.key.numero);
-    if (num.size() < 6) num.insert(0, 6 - num.size(), '0');
-    for (std::string_view part : {std::string_view(a.acct.ruc), sunat_tipo(r.key.tipo),
-                                  std::string_view(r.key.serie), std::string_view(num)}) {
-        q += part;
-        q += " | ";
-    }
-    q += format_cents(r.igv_cents);
+    q.reserve(160);
+    q += a.acct.ruc;
     q += " | ";
-    q += format_cents(r.total_cents);
+    q += sunat_tipo(r.key.tipo);
+    q += " | ";
+    q += r.key.serie;
+    q += " | ";
+    char num[24];
+    auto res = std::to_chars(num, num + sizeof num, r.key.numero);
+    for (auto len = res.ptr - num; len < 6; ++len) q.push_back('0');
+    q.append(num, res.ptr);
+    q += " | ";
+    append_cents(q, r.igv_cents);
+    q += " | ";
+    append_cents(q, r.total_cents);
     q += " | ";
     if (r.fecha) q += r.fecha->to_wire();
     q += " | ";

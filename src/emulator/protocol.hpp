@@ -24,7 +24,17 @@ bool equal_ct(std::string_view a, std::string_view b) noexcept;
 
 // Appends `s` as a JSON string literal (quotes included).
 inline void append_json_string(std::string& out, std::string_view s) {
-    json::append_string(out, s);
+    // Fast path: nothing to escape (uuids, hashes, links, most values) is copied as one block.
+    for (char c : s) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || c == '"' || c == '\\') {
+            json::append_string(out, s);
+            return;
+        }
+    }
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
 }
 
 // Days since 1970-01-01 of a civil date and back (the core's date arithmetic).
