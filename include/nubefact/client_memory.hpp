@@ -14,9 +14,13 @@
 namespace nubefact {
 
 // Thread-safe journal kept in a map; callbacks run inline on the calling thread.
-// Rows are keyed by (account, row family (see is_void_operation), document key).
+// Rows are keyed by (account, row family (see is_void_operation), document key). Payloads are not
+// kept (only their hash: what reconciliation compares). Memory is bounded: beyond `max_rows`, the
+// oldest settled rows (accepted/rejected) are forgotten; a number sent again after that is treated
+// as new and Nubefact's own uniqueness (codigo 23) reports it as a conflict, never a duplicate.
 class memory_journal final : public intent_journal {
   public:
+    explicit memory_journal(std::size_t max_rows = 65536);
     void record(const intent& what, std::function<void(result<record_result>)> done) override;
     void update(const std::string& account, const document_key& key, const state_update& u,
                 std::function<void(result<void>)> done) override;
@@ -35,8 +39,11 @@ class memory_journal final : public intent_journal {
 
   private:
     using row_key = std::tuple<std::string, bool, document_key>;
+    void settled_locked(const row_key& k);
     mutable std::mutex mu_;
     std::map<row_key, intent_record> rows_;
+    std::deque<row_key> settled_;  // keys that reached accepted/rejected, oldest first
+    std::size_t max_rows_;
     bool fail_ = false;
 };
 

@@ -23,6 +23,29 @@ std::optional<doc_state> doc_state_from_string(std::string_view s) noexcept {
 
 // ---- memory_journal --------------------------------------------------------------------------
 
+memory_journal::memory_journal(std::size_t max_rows) : max_rows_(max_rows == 0 ? 1 : max_rows) {}
+
+// Remembers that `k` settled and forgets the oldest settled rows while over the bound.
+void memory_journal::settled_locked(const row_key& k) {
+    settled_.push_back(k);
+    while (rows_.size() > max_rows_ && !settled_.empty()) {
+        auto it = rows_.find(settled_.front());
+        settled_.pop_front();
+        if (it != rows_.end() &&
+            (it->second.state == doc_state::accepted || it->second.state == doc_state::rejected))
+            rows_.erase(it);
+    }
+    // Keys listed twice (settled again) or already gone: keep the list from outgrowing the map.
+    if (settled_.size() > 2 * max_rows_) {
+        std::deque<row_key> keep;
+        for (auto& key : settled_) {
+            auto it = rows_.find(key);
+            if (it != rows_.end()) keep.push_back(std::move(key));
+        }
+        settled_.swap(keep);
+    }
+}
+
 void memory_journal::record(const intent& what, std::function<void(result<record_result>)> done) {
     result<record_result> out = record_result{};
     {
@@ -36,10 +59,14 @@ void memory_journal::record(const intent& what, std::function<void(result<record
                 out = record_result{it->second, false};
             } else {
                 intent_record r;
-                r.what = what;
+                r.what.account = what.account;
+                r.what.op = what.op;
+                r.what.key = what.key;
+                r.what.payload_hash = what.payload_hash;  // the payload itself is not kept
                 r.state = doc_state::pending;
                 r.created_at = r.updated_at = std::chrono::system_clock::now();
                 rows_.emplace(k, r);
+                r.what.payload = what.payload;  // the caller gets back what it recorded
                 out = record_result{std::move(r), true};
             }
         }
@@ -52,7 +79,8 @@ void memory_journal::update(const std::string& account, const document_key& key,
     result<void> out;
     {
         std::lock_guard lock(mu_);
-        auto it = rows_.find(row_key{account, u.op ? is_void_operation(*u.op) : false, key});
+        row_key k{account, u.op ? is_void_operation(*u.op) : false, key};
+        auto it = rows_.find(k);
         if (fail_) {
             out = make_error_code(client_errc::journal);
         } else if (it == rows_.end()) {
@@ -72,6 +100,7 @@ void memory_journal::update(const std::string& account, const document_key& key,
             if (u.enlace_del_cdr) r.enlace_del_cdr = *u.enlace_del_cdr;
             if (u.error) r.error = *u.error;
             r.updated_at = std::chrono::system_clock::now();
+            if (r.state == doc_state::accepted || r.state == doc_state::rejected) settled_locked(k);
         }
     }
     done(std::move(out));

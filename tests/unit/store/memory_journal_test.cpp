@@ -1,0 +1,64 @@
+// memory_journal (the journal of `nubefact send --no-store`): no payloads kept, memory bounded.
+#include <nubefact/client_memory.hpp>
+
+#include <gtest/gtest.h>
+
+namespace nubefact {
+namespace {
+
+intent make_intent(std::int64_t numero) {
+    return intent{"acc",
+                  operation::generar_comprobante,
+                  {1, "FFF1", numero},
+                  "hash-" + std::to_string(numero),
+                  std::string(1500, 'x')};
+}
+
+void settle(memory_journal& j, std::int64_t numero, doc_state s) {
+    state_update u;
+    u.state = s;
+    u.enlace = "https://e.test/" + std::to_string(numero);
+    j.update("acc", {1, "FFF1", numero}, u, [](result<void> r) { ASSERT_TRUE(r); });
+}
+
+TEST(memory_journal, keeps_the_hash_not_the_payload) {
+    memory_journal j;
+    j.record(make_intent(1), [](result<intent_journal::record_result> r) {
+        ASSERT_TRUE(r);
+        EXPECT_TRUE(r->created);
+        EXPECT_EQ(r->record.what.payload.size(), 1500u);  // the caller gets back what it recorded
+    });
+    auto rec = j.get("acc", {1, "FFF1", 1});
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->what.payload_hash, "hash-1");
+    EXPECT_TRUE(rec->what.payload.empty());
+    // The same number again: not created, same hash reported (what reconciliation compares).
+    j.record(make_intent(1), [](result<intent_journal::record_result> r) {
+        ASSERT_TRUE(r);
+        EXPECT_FALSE(r->created);
+        EXPECT_EQ(r->record.what.payload_hash, "hash-1");
+    });
+}
+
+TEST(memory_journal, forgets_the_oldest_settled_rows_beyond_the_bound) {
+    memory_journal j(100);
+    for (std::int64_t n = 1; n <= 1000; ++n) {
+        j.record(make_intent(n), [](result<intent_journal::record_result> r) { ASSERT_TRUE(r); });
+        // Every tenth document stays in flight (sending/unknown): those are never forgotten.
+        settle(j, n, n % 10 == 0 ? doc_state::unknown : doc_state::accepted);
+    }
+    EXPECT_LE(j.size(), 100u + 100u);  // the bound, plus the unsettled rows it must keep
+    for (std::int64_t n = 10; n <= 1000; n += 10) {
+        auto rec = j.get("acc", {1, "FFF1", n});
+        ASSERT_TRUE(rec) << n;
+        EXPECT_EQ(rec->state, doc_state::unknown);
+    }
+    auto newest = j.get("acc", {1, "FFF1", 999});
+    ASSERT_TRUE(newest);
+    EXPECT_EQ(newest->state, doc_state::accepted);
+    EXPECT_EQ(newest->enlace, "https://e.test/999");
+    EXPECT_FALSE(j.get("acc", {1, "FFF1", 1}));  // the oldest settled row was forgotten
+}
+
+}  // namespace
+}  // namespace nubefact
