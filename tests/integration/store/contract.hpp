@@ -44,11 +44,11 @@ TYPED_TEST_SUITE_P(store_contract);
 
 TYPED_TEST_P(store_contract, opens_migrated_and_reopens) {
     auto s = this->open();
-    EXPECT_GE(s->schema_version(), 1);
+    EXPECT_EQ(s->schema_version(), 2);
     EXPECT_EQ(s->backend(), TypeParam::is_pg ? "postgresql" : "sqlite");
     s.reset();
     auto again = this->open();  // migrations are not re-applied
-    EXPECT_EQ(again->schema_version(), 1);
+    EXPECT_EQ(again->schema_version(), 2);
 }
 
 TYPED_TEST_P(store_contract, accounts_crud) {
