@@ -70,9 +70,10 @@ struct client_options {
 };
 
 // Awaitable client for one account. Methods may be called concurrently from any thread; the engine
-// runs on a strand of `ex`. Rate and concurrency limits are shared by every client of the same
-// account name in the process. Every call ends within cfg.total_timeout.
-// Throws config_error from the constructor when cfg cannot work.
+// runs on a strand of `ex` (on `ex` itself when it belongs to an io_context with concurrency hint 1,
+// which must then be run by one thread). Calls from coroutines running on get_executor() skip a hop. Rate and
+// concurrency limits are shared by every client of the same account name in the process. Every call ends
+// within cfg.total_timeout. Throws config_error from the constructor when cfg cannot work.
 class client {
   public:
     client(boost::asio::any_io_executor ex, account_config cfg, client_options opts = {});
@@ -110,8 +111,10 @@ class client {
 
     const account_config& config() const;
     const std::shared_ptr<intent_journal>& journal() const;
-    std::size_t open_connections() const;  // keep-alive connections currently open
-    std::size_t connections_opened() const;
+    std::size_t open_connections() const;    // keep-alive connections currently open
+    std::size_t connections_opened() const;  // since construction (a closed one reopened counts again)
+    std::size_t peak_connections() const;    // most open at the same time (<= max_concurrency)
+    boost::asio::any_io_executor get_executor() const;  // where the engine runs
 
     struct engine;
 

@@ -85,7 +85,8 @@ class retry_policy {
 
   private:
     retry_config cfg_;
-    std::mt19937_64 rng_;
+    std::uint64_t seed_;
+    std::optional<std::mt19937_64> rng_;  // seeded on the first jittered delay (most calls need none)
 };
 
 // The journal state of a document after Nubefact has it: rejected when SUNAT said no (aceptada false

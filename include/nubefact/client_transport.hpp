@@ -8,9 +8,11 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/basic_parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
@@ -43,6 +45,18 @@ struct exchange_result {
     bool keep_alive = false;
 };
 
+// The fixed part of one client's requests, serialized once: request line, Host, Content-Type, Accept,
+// Authorization, User-Agent, Connection. Each request then costs one buffer and one write.
+struct request_head {
+    std::string target, host, authorization, user_agent = "nubefact-cpp/0.1";
+    std::string prefix;  // built by build(): everything before the Content-Length value
+    void build();
+    // Replaces `out` with the whole request for `body` (its capacity is reused).
+    void serialize(std::string_view body, std::string& out) const;
+    // The same request as a Beast message (test doubles, tools).
+    request to_request(std::string_view body) const;
+};
+
 struct timeouts {
     std::chrono::steady_clock::duration connect{std::chrono::seconds(10)};
     std::chrono::steady_clock::duration request{std::chrono::seconds(60)};
@@ -53,13 +67,96 @@ class transport {
   public:
     virtual ~transport() = default;
     virtual asio::awaitable<exchange_result> exchange(const request& req, timeouts t) = 0;
+    // The engine's call: the request as head + body. Default: builds a Beast request for exchange().
+    virtual asio::awaitable<exchange_result> exchange_wire(const request_head& head, std::string_view body,
+                                                           timeouts t) {
+        const auto req = head.to_request(body);
+        auto task = exchange(req, t);
+        co_return co_await std::move(task);
+    }
     virtual std::size_t open_connections() const { return 0; }
     virtual std::size_t connections_opened() const { return 0; }
+    virtual std::size_t peak_connections() const { return 0; }  // most open at once
     virtual void close_all() {}
 };
 
 // "120" (seconds) -> 120 s; HTTP-dates and garbage -> nullopt. Capped at one hour.
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v) noexcept;
+
+// Reads one HTTP/1.1 response without building a header container: keeps the status, keep-alive,
+// Retry-After and the body (bounded by body_limit; chunked bodies are joined). Header limit 8 KiB.
+class response_reader final : public http::basic_parser<false> {
+  public:
+    explicit response_reader(std::size_t body_limit) { this->body_limit(body_limit); }
+    int status = 0;
+    std::optional<std::chrono::milliseconds> retry_after;
+    std::string body;
+
+  private:
+    void on_request_impl(http::verb, beast::string_view, beast::string_view, int, error_code&) override {}
+    void on_response_impl(int code, beast::string_view, int, error_code&) override { status = code; }
+    void on_field_impl(http::field name, beast::string_view, beast::string_view value, error_code&) override {
+        if (name == http::field::retry_after)
+            retry_after = parse_retry_after(std::string_view(value.data(), value.size()));
+    }
+    void on_header_impl(error_code&) override {}
+    void on_body_init_impl(const boost::optional<std::uint64_t>& length, error_code&) override {
+        if (length) body.reserve(static_cast<std::size_t>(*length));
+    }
+    std::size_t on_body_impl(beast::string_view s, error_code&) override {
+        body.append(s.data(), s.size());
+        return s.size();
+    }
+    void on_chunk_header_impl(std::uint64_t, beast::string_view, error_code&) override {}
+    std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view s, error_code&) override {
+        body.append(s.data(), s.size());
+        return s.size();
+    }
+    void on_finish_impl(error_code&) override {}
+};
+
+// Reads one response into `r` (status, body, keep_alive, retry_after, response_bytes; ec on failure)
+// through `buf`, which keeps any bytes past the response for the next one. Reads in 16 KiB steps.
+template <class Stream>
+asio::awaitable<void> read_response(Stream& stream, beast::flat_buffer& buf, std::size_t body_limit,
+                                    exchange_result& r) {
+    response_reader p(body_limit);
+    p.eager(true);
+    for (;;) {
+        if (buf.size() > 0) {
+            error_code ec;
+            auto used = p.put(buf.data(), ec);
+            buf.consume(used);
+            r.response_bytes += used;
+            if (ec && ec != http::error::need_more) {
+                r.ec = ec;
+                co_return;
+            }
+            if (p.is_done()) break;
+        }
+        auto [rec, n] =
+            co_await stream.async_read_some(buf.prepare(16384), asio::as_tuple(asio::use_awaitable));
+        buf.commit(n);
+        if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
+            if (n > 0) continue;
+            error_code ec;
+            if (p.is_header_done() && !p.is_done()) p.put_eof(ec);
+            if (!p.is_header_done() || ec || !p.is_done()) {
+                r.ec = ec ? ec : error_code(http::error::end_of_stream);
+                co_return;
+            }
+            break;
+        }
+        if (rec) {
+            r.ec = rec;
+            co_return;
+        }
+    }
+    r.status = p.status;
+    r.keep_alive = p.keep_alive();
+    r.retry_after = p.retry_after;
+    r.body = std::move(p.body);
+}
 
 // Writes `req` and reads one response on a connected stream (tcp_stream, ssl_stream, test::stream).
 // Timeouts are the stream's business (tcp_stream::expires_after); bodies over body_limit fail.
@@ -74,20 +171,24 @@ asio::awaitable<exchange_result> run_exchange(Stream& stream, beast::flat_buffer
         r.ec = wec;
         co_return r;
     }
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(body_limit);
-    auto [rec, rn] = co_await http::async_read(stream, buf, parser, asio::as_tuple(asio::use_awaitable));
-    r.response_bytes = rn;
-    if (rec) {
-        r.ec = rec;
+    co_await read_response(stream, buf, body_limit, r);
+    co_return r;
+}
+
+// The same with the request already serialized (one buffer, one write): the engine's fast path.
+template <class Stream>
+asio::awaitable<exchange_result> run_wire_exchange(Stream& stream, beast::flat_buffer& buf,
+                                                   std::string_view bytes, std::size_t body_limit) {
+    exchange_result r;
+    auto [wec, wn] = co_await asio::async_write(stream, asio::const_buffer(bytes.data(), bytes.size()),
+                                                asio::as_tuple(asio::use_awaitable));
+    r.request_bytes = wn;
+    r.written = wn > 0;
+    if (wec) {
+        r.ec = wec;
         co_return r;
     }
-    auto& res = parser.get();
-    r.status = static_cast<int>(res.result_int());
-    r.keep_alive = res.keep_alive();
-    if (auto it = res.find(http::field::retry_after); it != res.end())
-        r.retry_after = parse_retry_after(it->value());
-    r.body = std::move(res.body());
+    co_await read_response(stream, buf, body_limit, r);
     co_return r;
 }
 

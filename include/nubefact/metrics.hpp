@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -46,10 +47,11 @@ class client_metrics {
     };
     using key3 = std::tuple<std::string, std::string, std::string>;
     using key2 = std::tuple<std::string, std::string>;
+    // Transparent comparators: lookups with string_view tuples allocate only for a new series.
     mutable std::mutex mu_;
-    std::map<key3, std::uint64_t> exchanges_, calls_;
-    std::map<key2, histogram> exchange_latency_, call_latency_;
-    std::map<key2, std::uint64_t> counters_;
+    std::map<key3, std::uint64_t, std::less<>> exchanges_, calls_;
+    std::map<key2, histogram, std::less<>> exchange_latency_, call_latency_;
+    std::map<key2, std::uint64_t, std::less<>> counters_;
 };
 
 // The process-wide instance clients use unless told otherwise.

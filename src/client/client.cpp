@@ -35,14 +35,24 @@ using std::chrono::duration_cast;
 using std::chrono::microseconds;
 
 std::string payload_hash(std::string_view body) {
-    unsigned char md[EVP_MAX_MD_SIZE];
+    // The SHA-256 implementation is fetched once per process and a digest context kept per thread:
+    // EVP_Digest with EVP_sha256() would look the provider up and allocate a context every call.
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    struct ctx_deleter {
+        void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+    };
+    thread_local std::unique_ptr<EVP_MD_CTX, ctx_deleter> ctx(EVP_MD_CTX_new());
+    unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned len = 0;
-    EVP_Digest(body.data(), body.size(), md, &len, EVP_sha256(), nullptr);
+    if (!md || !ctx || !EVP_DigestInit_ex2(ctx.get(), md, nullptr) ||
+        !EVP_DigestUpdate(ctx.get(), body.data(), body.size()) ||
+        !EVP_DigestFinal_ex(ctx.get(), digest, &len))
+        EVP_Digest(body.data(), body.size(), digest, &len, EVP_sha256(), nullptr);
     static constexpr char hex[] = "0123456789abcdef";
     std::string out(len * 2, '0');
     for (unsigned i = 0; i < len; ++i) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
     }
     return out;
 }
@@ -92,6 +102,14 @@ class account_limiter {
     }
     bool admit(clock::time_point now, sansio::duration& wait) {
         std::lock_guard l(mu_);
+        return bucket_.admit(now, wait);
+    }
+    // One lock for the common case: reserves a slot (`grant`) and admits it if it is due now.
+    bool try_send_now(clock::time_point now, clock::time_point& grant) {
+        std::lock_guard l(mu_);
+        grant = bucket_.reserve(now);
+        if (grant > now || bucket_.paused_until() > now) return false;
+        sansio::duration wait{0};
         return bucket_.admit(now, wait);
     }
     bool try_acquire() {
@@ -161,24 +179,84 @@ std::shared_ptr<account_limiter> shared_limiter(const account_config& c) {
     return p;
 }
 
-// Awaits a callback-style API: `start(cb)` must call cb(T) once, on any thread. `start` is a named
-// object of the caller (GCC 12 destroys temporaries passed by value to coroutines twice).
+// A callback-style call in progress: `ready` holds a result delivered before start_callback
+// returned (in-memory journals); otherwise finish_callback suspends until it arrives.
+template <class T>
+struct callback_call {
+    struct state {
+        std::mutex mu;
+        std::optional<T> value;         // a result that arrived before anyone waited
+        std::function<void(T)> resume;  // set once the caller suspended
+    };
+    std::shared_ptr<state> st;
+    std::optional<T> ready;
+};
+
+// Starts `start(cb)`, which must call cb(T) once, on any thread.
 template <class T, class Start>
-asio::awaitable<T> await_callback(Start& start) {
+callback_call<T> start_callback(Start& start) {
+    callback_call<T> c{std::make_shared<typename callback_call<T>::state>(), std::nullopt};
+    start([st = c.st](T v) {
+        std::unique_lock l(st->mu);
+        if (!st->resume) {
+            st->value.emplace(std::move(v));
+            return;
+        }
+        auto resume = std::move(st->resume);
+        l.unlock();
+        resume(std::move(v));
+    });
+    std::lock_guard l(c.st->mu);
+    if (c.st->value) c.ready = std::move(c.st->value);
+    return c;
+}
+
+// Waits for a result start_callback did not get at once; resumes through a post to the caller's
+// executor (the callback may run on another thread).
+template <class T>
+asio::awaitable<T> finish_callback(std::shared_ptr<typename callback_call<T>::state> st) {
     auto ex = co_await asio::this_coro::executor;
-    auto init = [ex, &start](auto handler) {
+    auto init = [ex, st](auto handler) {
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        start([ex, h](T v) {
+        auto post_to = [ex, h](T v) {
             asio::post(ex, [h, v = std::move(v)]() mutable { std::move (*h)(std::move(v)); });
-        });
+        };
+        std::unique_lock l(st->mu);
+        if (st->value) {  // arrived after start_callback looked
+            T v = std::move(*st->value);
+            l.unlock();
+            post_to(std::move(v));
+            return;
+        }
+        st->resume = std::move(post_to);
     };
     co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(std::move(init),
                                                                                      asio::use_awaitable);
 }
 
+// Awaits a callback-style API. `start` is a named object of the caller (GCC 12 destroys temporaries
+// passed by value to coroutines twice).
+template <class T, class Start>
+asio::awaitable<T> await_callback(Start& start) {
+    auto c = start_callback<T>(start);
+    if (c.ready) co_return std::move(*c.ready);
+    auto task = finish_callback<T>(std::move(c.st));
+    co_return co_await std::move(task);
+}
+
 }  // namespace detail
 
 namespace {
+
+// An io_context built with concurrency hint 1 is run by one thread: its executor already serialises
+// the engine, and a strand would only add a hop to every resumption. Anything else gets a strand.
+asio::any_io_executor engine_executor(asio::any_io_executor ex) {
+    if (const auto* io = ex.target<asio::io_context::executor_type>()) {
+        auto& ctx = io->context();
+        if (asio::use_service<asio::detail::io_context_impl>(ctx).concurrency_hint() == 1) return ex;
+    }
+    return asio::make_strand(std::move(ex));
+}
 
 bool is_retper_family(operation op) {
     switch (op) {
@@ -223,30 +301,32 @@ struct slot_guard {
 
 struct client::engine : std::enable_shared_from_this<engine> {
     account_config cfg;
-    asio::strand<asio::any_io_executor> strand;
+    asio::any_io_executor exec;  // the caller's executor when single-threaded, else a strand of it
     std::shared_ptr<intent_journal> journal;
     std::shared_ptr<audit_sink> audit;
     client_metrics* metrics;
     std::shared_ptr<transport::transport> tx;
     std::shared_ptr<detail::account_limiter> limiter;
     transport::endpoint ep;
-    std::string host_header, auth_header;
+    transport::request_head head;  // built once: every request is head + Content-Length + body
     std::mt19937_64 seeder;
 
     engine(asio::any_io_executor ex, account_config c, client_options o)
-        : cfg(std::move(c)), strand(asio::make_strand(std::move(ex))) {
+        : cfg(std::move(c)), exec(engine_executor(std::move(ex))) {
         validate_config(cfg);
         auto e = transport::parse_ruta(cfg.ruta);
         if (!e) throw config_error("account '" + cfg.name + "': ruta is not a valid http(s) URL");
         ep = *e;
         bool default_port = (ep.tls && ep.port == "443") || (!ep.tls && ep.port == "80");
         bool v6 = ep.host.find(':') != std::string::npos;
-        host_header = (v6 ? "[" + ep.host + "]" : ep.host) + (default_port ? "" : ":" + ep.port);
-        auth_header = cfg.auth == auth_scheme::bare ? cfg.token : "Token token=\"" + cfg.token + "\"";
+        head.target = ep.target;
+        head.host = (v6 ? "[" + ep.host + "]" : ep.host) + (default_port ? "" : ":" + ep.port);
+        head.authorization = cfg.auth == auth_scheme::bare ? cfg.token : "Token token=\"" + cfg.token + "\"";
+        head.build();
         journal = o.journal ? o.journal : std::make_shared<memory_journal>();
         audit = o.audit;
         metrics = o.metrics ? o.metrics : &default_metrics();
-        tx = o.transport ? o.transport : transport::make_http_transport(strand, cfg);
+        tx = o.transport ? o.transport : transport::make_http_transport(exec, cfg);
         limiter = detail::shared_limiter(cfg);
         seeder.seed(o.seed ? *o.seed : std::random_device{}());
         if (cfg.danger_disable_tls_verification && ep.tls)
@@ -254,19 +334,6 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 "account '{}': TLS certificate verification is DISABLED (danger_disable_tls_verification); "
                 "anyone on the network path can read the token and forge answers",
                 cfg.name);
-    }
-
-    transport::request make_request(const std::string& body) const {
-        transport::request req{http::verb::post, ep.target, 11};
-        req.set(http::field::host, host_header);
-        req.set(http::field::content_type, "application/json");
-        req.set(http::field::accept, "application/json");
-        req.set(http::field::authorization, auth_header);
-        req.set(http::field::user_agent, "nubefact-cpp/0.1");
-        req.keep_alive(true);
-        req.body() = body;
-        req.prepare_payload();
-        return req;
     }
 
     struct exchange_outcome {
@@ -297,7 +364,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
         v.retry_after = r.retry_after;
         std::optional<json::response_result> parsed;
         if (!r.body.empty()) parsed = json::read_response(r.body);
-        const response* resp = nullptr;
+        response* resp = nullptr;
         const error_body* eb = nullptr;
         if (parsed && !has_errors(parsed->findings)) {
             resp = std::get_if<response>(&parsed->body);
@@ -332,7 +399,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
         if (r.status == 200) {
             if (resp) {
                 v.what = sansio::verdict::success;
-                o.resp = *resp;
+                o.resp = std::move(*resp);
                 o.outcome = "ok";
             } else {
                 v.what = sansio::verdict::ambiguous;
@@ -371,7 +438,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
         co_return limiter->finish_wait(w);
     }
 
-    asio::awaitable<bool> wait_rate(clock::time_point deadline) {
+    // Sleeps until the rate limit lets this request go. `grant`: a slot try_send_now already reserved.
+    asio::awaitable<bool> wait_rate(clock::time_point deadline, clock::time_point grant) {
         std::optional<asio::steady_timer> t;
         auto sleep_until = [&](clock::time_point when) -> asio::awaitable<void> {
             if (!t) t.emplace(co_await asio::this_coro::executor);
@@ -381,7 +449,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
         };
         for (int i = 0; i < 64; ++i) {
             auto now = clock::now();
-            auto g = limiter->reserve(now);
+            auto g = i == 0 && grant != clock::time_point::min() ? grant : limiter->reserve(now);
             if (g > deadline) co_return false;
             if (g > now) co_await sleep_until(g);
             // A Retry-After that arrived while we slept moves us behind it.
@@ -420,15 +488,24 @@ struct client::engine : std::enable_shared_from_this<engine> {
             out.message = std::move(msg);
         };
         slot_guard slot{limiter.get(), false};
-        if (!co_await acquire_slot(deadline)) {
+        bool got_slot = limiter->try_acquire();
+        if (!got_slot) {
+            auto wait = acquire_slot(deadline);
+            got_slot = co_await std::move(wait);
+        }
+        if (!got_slot) {
             not_sent(
                 fmt::format("no free slot before the deadline (max_concurrency {})", cfg.max_concurrency));
             co_return out;
         }
         slot.held = true;
-        if (!co_await wait_rate(deadline)) {
-            not_sent("the rate limit allows no request before the deadline");
-            co_return out;
+        auto first_grant = clock::time_point::min();
+        if (!limiter->try_send_now(clock::now(), first_grant)) {
+            auto wait = wait_rate(deadline, first_grant);
+            if (!co_await std::move(wait)) {
+                not_sent("the rate limit allows no request before the deadline");
+                co_return out;
+            }
         }
         auto start = clock::now();
         if (start >= deadline) {
@@ -439,8 +516,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
         transport::timeouts t{std::min<clock::duration>(cfg.connect_timeout, left),
                               std::min<clock::duration>(cfg.request_timeout, left)};
         auto at = std::chrono::system_clock::now();
-        auto req = make_request(body);
-        auto r = co_await tx->exchange(req, t);
+        auto task = tx->exchange_wire(head, body, t);
+        auto r = co_await std::move(task);
         auto latency = duration_cast<microseconds>(clock::now() - start);
         slot.release();
         classify(r, out);
@@ -474,12 +551,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
         return e;
     }
 
-    asio::awaitable<result<void>> journal_update(operation op, const document_key& key, state_update u) {
+    // Starts a journal state change; `ready` when the journal answered at once.
+    detail::callback_call<result<void>> start_update(operation op, const document_key& key, state_update u) {
         u.op = op;
         auto start = [this, &key, &u](std::function<void(result<void>)> cb) {
             journal->update(cfg.name, key, u, std::move(cb));
         };
-        co_return co_await detail::await_callback<result<void>>(start);
+        return detail::start_callback<result<void>>(start);
     }
 
     // One call: journal, delivery machine, final state.
@@ -495,7 +573,14 @@ struct client::engine : std::enable_shared_from_this<engine> {
             auto start = [&e, &in](std::function<void(result<intent_journal::record_result>)> cb) {
                 e.journal->record(in, std::move(cb));
             };
-            auto rec = co_await detail::await_callback<result<intent_journal::record_result>>(start);
+            using record_t = result<intent_journal::record_result>;
+            auto rc = detail::start_callback<record_t>(start);
+            std::optional<record_t> rec_slot = std::move(rc.ready);
+            if (!rec_slot) {
+                auto wait = detail::finish_callback<record_t>(std::move(rc.st));
+                rec_slot.emplace(co_await std::move(wait));
+            }
+            auto& rec = *rec_slot;
             if (!rec) {
                 client_error err{make_error_code(client_errc::journal),
                                  "could not record the intent (nothing was sent): " + rec.error().message()};
@@ -552,7 +637,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 state_update u;
                 u.state = doc_state::sending;
                 u.count_attempt = true;
-                auto ur = co_await e.journal_update(op, key, u);
+                result<void> ur;
+                if (auto uc = e.start_update(op, key, std::move(u)); uc.ready) {
+                    ur = std::move(*uc.ready);
+                } else {
+                    auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
+                    ur = co_await std::move(wait);
+                }
                 if (!ur) {
                     journal_failed = true;
                     last.message = "could not journal the attempt (not sent): " + ur.error().message();
@@ -601,7 +692,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 u.enlace_del_pdf = b.enlace_del_pdf;
                 u.enlace_del_xml = b.enlace_del_xml;
                 u.enlace_del_cdr = b.enlace_del_cdr;
-                auto ur = co_await e.journal_update(op, key, u);
+                result<void> ur;
+                if (auto uc = e.start_update(op, key, std::move(u)); uc.ready) {
+                    ur = std::move(*uc.ready);
+                } else {
+                    auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
+                    ur = co_await std::move(wait);
+                }
                 if (!ur)
                     spdlog::warn(
                         "account '{}': {} {}: could not journal the final state ({}); a resume will consult",
@@ -639,7 +736,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
             u.state = err.state;
             u.codigo = err.codigo;
             u.error = err.what();
-            auto ur = co_await e.journal_update(op, key, u);
+            result<void> ur;
+            if (auto uc = e.start_update(op, key, std::move(u)); uc.ready) {
+                ur = std::move(*uc.ready);
+            } else {
+                auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
+                ur = co_await std::move(wait);
+            }
             if (!ur)
                 spdlog::warn("account '{}': {} {}: could not journal the final state ({})", e.cfg.name,
                              to_string(op), key.to_string(), ur.error().message());
@@ -667,6 +770,12 @@ std::size_t client::open_connections() const {
 std::size_t client::connections_opened() const {
     return e_->tx->connections_opened();
 }
+std::size_t client::peak_connections() const {
+    return e_->tx->peak_connections();
+}
+asio::any_io_executor client::get_executor() const {
+    return e_->exec;
+}
 
 asio::awaitable<client::result_type> client::send(operation op, document_key key,
                                                   std::string canonical_body) {
@@ -674,8 +783,14 @@ asio::awaitable<client::result_type> client::send(operation op, document_key key
     auto fn = [e, op, key = std::move(key), body = std::move(canonical_body)]() mutable {
         return engine::run(e, op, std::move(key), std::move(body));
     };
+    // Already on the engine's executor (a coroutine spawned on get_executor(), or on the io_context of
+    // a single-threaded client): no hop.
+    if (co_await asio::this_coro::executor == e->exec) {
+        auto direct = fn();
+        co_return co_await std::move(direct);
+    }
     // GCC 12 destroys temporaries of a co_await operand twice: keep the awaitable in a named variable.
-    auto task = asio::co_spawn(e->strand, std::move(fn), asio::use_awaitable);
+    auto task = asio::co_spawn(e->exec, std::move(fn), asio::use_awaitable);
     co_return co_await std::move(task);
 }
 
@@ -816,7 +931,7 @@ struct blocking_client::impl {
     }
     template <class F>
     result_type call(F f) {
-        return asio::co_spawn(io, std::move(f), asio::use_future).get();
+        return asio::co_spawn(c->get_executor(), std::move(f), asio::use_future).get();
     }
 };
 

@@ -280,6 +280,9 @@ void validate_config(const account_config& c) {
     if (c.ruta.rfind("http://", 0) != 0 && c.ruta.rfind("https://", 0) != 0)
         throw config_error(n + "ruta must start with http:// or https://");
     if (c.token.empty()) throw config_error(n + "token is empty (set it in the file or NUBEFACT_TOKEN)");
+    // It goes verbatim into the Authorization header: a CR, LF or other control byte would split it.
+    for (unsigned char ch : c.token)
+        if (ch < 0x20 || ch == 0x7f) throw config_error(n + "token contains a control character (not shown)");
     if (c.max_concurrency < 1) throw config_error(n + "max_concurrency must be >= 1");
     if (c.rate.burst < 0) throw config_error(n + "burst must be >= 0");
     if (c.retry.max_attempts < 1) throw config_error(n + "retry_attempts must be >= 1");

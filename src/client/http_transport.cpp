@@ -9,12 +9,14 @@
 #include <openssl/x509v3.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
 #include <charconv>
-#include <map>
+#include <sstream>
+#include <unordered_map>
 #include <variant>
 
 namespace nubefact::transport {
@@ -49,11 +51,42 @@ result<endpoint> parse_ruta(std::string_view ruta) {
     return ep;
 }
 
+void request_head::build() {
+    prefix.clear();
+    prefix.reserve(target.size() + host.size() + authorization.size() + user_agent.size() + 160);
+    prefix.append("POST ").append(target).append(" HTTP/1.1\r\nHost: ").append(host);
+    prefix.append("\r\nContent-Type: application/json\r\nAccept: application/json\r\nAuthorization: ");
+    prefix.append(authorization).append("\r\nUser-Agent: ").append(user_agent);
+    prefix.append("\r\nConnection: keep-alive\r\nContent-Length: ");
+}
+
+void request_head::serialize(std::string_view body, std::string& out) const {
+    char len[24];
+    auto [end, ec] = std::to_chars(len, len + sizeof len, body.size());
+    (void)ec;
+    out.clear();
+    out.reserve(prefix.size() + static_cast<std::size_t>(end - len) + 4 + body.size());
+    out.append(prefix).append(len, end).append("\r\n\r\n").append(body);
+}
+
+request request_head::to_request(std::string_view body) const {
+    request req{http::verb::post, target, 11};
+    req.set(http::field::host, host);
+    req.set(http::field::content_type, "application/json");
+    req.set(http::field::accept, "application/json");
+    req.set(http::field::authorization, authorization);
+    req.set(http::field::user_agent, user_agent);
+    req.keep_alive(true);
+    req.body() = std::string(body);
+    req.prepare_payload();
+    return req;
+}
+
 namespace {
 
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+using tls_stream = beast::ssl_stream<tcp::socket>;
 
 bool is_ip_literal(const std::string& host) {
     error_code ec;
@@ -61,15 +94,20 @@ bool is_ip_literal(const std::string& host) {
     return !ec;
 }
 
+// One keep-alive connection: its socket (or TLS stream over it), read buffer, request buffer and the
+// deadline of the operation in progress (enforced by the transport's single watchdog timer).
 struct connection {
-    std::variant<beast::tcp_stream, tls_stream> stream;
+    std::variant<tcp::socket, tls_stream> stream;
     beast::flat_buffer buf;
-    explicit connection(beast::tcp_stream s) : stream(std::move(s)) {}
-    connection(beast::tcp_stream s, ssl::context& ctx)
+    std::string out;
+    sansio::time_point deadline = sansio::time_point::max();  // max: nothing in progress
+    bool timed_out = false;
+    explicit connection(tcp::socket s) : stream(std::move(s)) {}
+    connection(tcp::socket s, ssl::context& ctx)
         : stream(std::in_place_type<tls_stream>, std::move(s), ctx) {}
-    beast::tcp_stream& tcp() {
-        if (auto* p = std::get_if<beast::tcp_stream>(&stream)) return *p;
-        return beast::get_lowest_layer(std::get<tls_stream>(stream));
+    tcp::socket& socket() {
+        if (auto* p = std::get_if<tcp::socket>(&stream)) return *p;
+        return std::get<tls_stream>(stream).next_layer();
     }
 };
 
@@ -81,7 +119,9 @@ class http_transport final : public transport {
           body_limit_(cfg.max_response_bytes),
           book_(static_cast<std::size_t>(std::max(1, cfg.max_concurrency)),
                 std::chrono::duration_cast<sansio::duration>(cfg.idle_timeout)),
-          resolver_(ex_) {
+          resolver_(ex_),
+          watchdog_(ex_),
+          alive_(std::make_shared<bool>(true)) {
         if (ep_.tls) {
             ctx_ = std::make_unique<ssl::context>(ssl::context::tls_client);
             ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -97,20 +137,41 @@ class http_transport final : public transport {
         }
     }
 
-    ~http_transport() override { close_all(); }
+    ~http_transport() override {
+        *alive_ = false;
+        close_all();
+    }
 
     std::size_t open_connections() const override { return conns_.size(); }
     std::size_t connections_opened() const override { return book_.opened(); }
+    std::size_t peak_connections() const override { return peak_; }
 
     void close_all() override {
         for (auto& [id, c] : conns_) {
             error_code ec;
-            c->tcp().socket().close(ec);
+            c->socket().close(ec);
         }
         conns_.clear();
     }
 
     asio::awaitable<exchange_result> exchange(const request& req, timeouts t) override {
+        std::ostringstream os;
+        os << req;
+        auto bytes = std::move(os).str();
+        auto task = exchange_bytes(nullptr, bytes, t);
+        co_return co_await std::move(task);
+    }
+
+    asio::awaitable<exchange_result> exchange_wire(const request_head& head, std::string_view body,
+                                                   timeouts t) override {
+        auto task = exchange_bytes(&head, body, t);
+        co_return co_await std::move(task);
+    }
+
+  private:
+    // head == nullptr: `data` is the whole serialized request; otherwise the body to put after head.
+    asio::awaitable<exchange_result> exchange_bytes(const request_head* head, std::string_view data,
+                                                    timeouts t) {
         auto now = sansio::clock::now();
         auto lease = book_.acquire(now);
         for (auto id : lease.close) close(id);
@@ -133,60 +194,130 @@ class http_transport final : public transport {
             }
             c = *cr;
         }
-        c->tcp().expires_after(t.request);
+        std::string_view bytes = data;
+        if (head) {
+            head->serialize(data, c->out);
+            bytes = c->out;
+        }
+        watch(*c, sansio::clock::now() + t.request);
         exchange_result r;
-        if (auto* p = std::get_if<beast::tcp_stream>(&c->stream))
-            r = co_await run_exchange(*p, c->buf, req, body_limit_);
+        if (auto* p = std::get_if<tcp::socket>(&c->stream))
+            r = co_await run_wire_exchange(*p, c->buf, bytes, body_limit_);
         else
-            r = co_await run_exchange(std::get<tls_stream>(c->stream), c->buf, req, body_limit_);
+            r = co_await run_wire_exchange(std::get<tls_stream>(c->stream), c->buf, bytes, body_limit_);
+        unwatch(*c);
         r.reused = reused;
+        if (r.ec && c->timed_out) r.ec = beast::error::timeout;
         r.timed_out = r.ec == beast::error::timeout;
         if (r.ec && r.detail.empty()) r.detail = r.ec.message();
-        bool reusable = !r.ec && r.keep_alive;
-        if (reusable) {
-            c->tcp().expires_never();
-        } else {
-            close(lease.id);
-        }
+        bool reusable = !r.ec && r.keep_alive && !c->timed_out && c->buf.size() == 0;
+        if (!reusable) close(lease.id);
         book_.release(lease.id, reusable, sansio::clock::now());
         co_return r;
     }
 
-  private:
+    // Puts the operation on `c` under the watchdog: past `deadline` its socket is closed.
+    void watch(connection& c, sansio::time_point deadline) {
+        if (c.deadline == sansio::time_point::max()) ++busy_;
+        c.deadline = deadline;
+        c.timed_out = false;
+        if (deadline >= watchdog_at_) return;
+        watchdog_at_ = deadline;
+        watchdog_.expires_at(deadline);  // cancels a pending wait (its handler sees operation_aborted)
+        watchdog_.async_wait([this, alive = alive_](error_code ec) {
+            if (ec == asio::error::operation_aborted || !*alive) return;
+            on_watchdog();
+        });
+    }
+
+    // The operation on `c` ended. With nothing left in progress the watchdog stops, so that it never
+    // keeps an io_context running on its own.
+    void unwatch(connection& c) {
+        if (c.deadline == sansio::time_point::max()) return;
+        c.deadline = sansio::time_point::max();
+        if (--busy_ == 0 && watchdog_at_ != sansio::time_point::max()) {
+            watchdog_at_ = sansio::time_point::max();
+            watchdog_.cancel();
+        }
+    }
+
+    // Closes every connection whose operation outlived its deadline, then sleeps until the next one.
+    void on_watchdog() {
+        auto now = sansio::clock::now();
+        auto next = sansio::time_point::max();
+        for (auto& [id, c] : conns_) {
+            if (c->deadline <= now) {
+                c->timed_out = true;
+                c->deadline = sansio::time_point::max();
+                --busy_;
+                error_code ec;
+                c->socket().close(ec);  // the pending read, write, connect or handshake ends now
+            } else if (c->deadline < next) {
+                next = c->deadline;
+            }
+        }
+        watchdog_at_ = sansio::time_point::max();
+        if (next != sansio::time_point::max()) {
+            watchdog_at_ = next;
+            watchdog_.expires_at(next);
+            watchdog_.async_wait([this, alive = alive_](error_code ec) {
+                if (ec == asio::error::operation_aborted || !*alive) return;
+                on_watchdog();
+            });
+        }
+    }
+
     void close(std::uint64_t id) {
         auto it = conns_.find(id);
         if (it == conns_.end()) return;
         error_code ec;
-        it->second->tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
-        it->second->tcp().socket().close(ec);
+        it->second->socket().shutdown(tcp::socket::shutdown_both, ec);
+        it->second->socket().close(ec);
         conns_.erase(it);
     }
 
-    // Resolves (cached), connects and, for https, handshakes with verification.
+    // Resolves (cached), connects and, for https, handshakes with verification, all before `timeout`.
     asio::awaitable<std::pair<result<connection*>, std::string>> open(std::uint64_t id,
                                                                       sansio::duration timeout) {
+        using out_t = std::pair<result<connection*>, std::string>;
         if (resolved_.empty()) {
             auto [ec, res] =
                 co_await resolver_.async_resolve(ep_.host, ep_.port, asio::as_tuple(asio::use_awaitable));
             if (ec)
-                co_return std::pair{result<connection*>(ec),
-                                    "cannot resolve " + ep_.host + ": " + ec.message()};
+                co_return out_t{result<connection*>(ec), "cannot resolve " + ep_.host + ": " + ec.message()};
             resolved_ = res;
         }
-        beast::tcp_stream s(ex_);
-        s.expires_after(timeout);
-        auto [cec, ep] = co_await s.async_connect(resolved_, asio::as_tuple(asio::use_awaitable));
-        if (cec) {
-            resolved_ = {};  // resolve again next time
-            co_return std::pair{result<connection*>(cec),
-                                "cannot connect to " + ep_.host + ":" + ep_.port + ": " + cec.message()};
+        auto deadline = sansio::clock::now() + timeout;
+        auto owned = ep_.tls ? std::make_unique<connection>(tcp::socket(ex_), *ctx_)
+                             : std::make_unique<connection>(tcp::socket(ex_));
+        auto* c = owned.get();
+        conns_[id] = std::move(owned);
+        auto fail = [&](error_code ec, std::string detail) {
+            bool timed_out = c->timed_out;
+            unwatch(*c);
+            conns_.erase(id);
+            if (timed_out)
+                return out_t{result<connection*>(error_code(beast::error::timeout)), std::move(detail)};
+            return out_t{result<connection*>(ec), std::move(detail)};
+        };
+        watch(*c, deadline);
+        error_code cec = asio::error::host_not_found;
+        for (const auto& entry : resolved_) {
+            error_code ignored;
+            c->socket().close(ignored);
+            c->socket().open(entry.endpoint().protocol(), cec);
+            if (cec) continue;
+            std::tie(cec) =
+                co_await c->socket().async_connect(entry.endpoint(), asio::as_tuple(asio::use_awaitable));
+            if (!cec || c->timed_out) break;
         }
-        s.socket().set_option(tcp::no_delay(true));
-        std::unique_ptr<connection> c;
-        if (!ep_.tls) {
-            c = std::make_unique<connection>(std::move(s));
-        } else {
-            c = std::make_unique<connection>(std::move(s), *ctx_);
+        if (cec || c->timed_out) {
+            resolved_ = {};  // resolve again next time
+            co_return fail(cec, "cannot connect to " + ep_.host + ":" + ep_.port + ": " +
+                                    (c->timed_out ? std::string("timed out") : cec.message()));
+        }
+        c->socket().set_option(tcp::no_delay(true), cec);
+        if (ep_.tls) {
             auto& ts = std::get<tls_stream>(c->stream);
             SSL* ssl = ts.native_handle();
             bool ip = is_ip_literal(ep_.host);
@@ -200,23 +331,24 @@ class http_transport final : public transport {
             }
             auto [hec] =
                 co_await ts.async_handshake(ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
-            if (hec) {
-                std::string detail = "TLS handshake with " + ep_.host + " failed: " + hec.message();
+            if (hec || c->timed_out) {
+                std::string detail = "TLS handshake with " + ep_.host +
+                                     " failed: " + (c->timed_out ? std::string("timed out") : hec.message());
                 error_code out = hec;
                 long vr = SSL_get_verify_result(ssl);
-                if (verify_ && vr != X509_V_OK) {
+                if (!c->timed_out && verify_ && vr != X509_V_OK) {
                     detail =
                         "TLS certificate verification failed for " + ep_.host + ": " +
                         X509_verify_cert_error_string(vr) +
                         " (check the server certificate, or trust its CA with ca_file / NUBEFACT_CA_FILE)";
                     out = make_error_code(client_errc::tls_verify);
                 }
-                co_return std::pair{result<connection*>(out), detail};
+                co_return fail(out, std::move(detail));
             }
         }
-        auto* raw = c.get();
-        conns_[id] = std::move(c);
-        co_return std::pair{result<connection*>(raw), std::string{}};
+        unwatch(*c);
+        peak_ = std::max(peak_, conns_.size());
+        co_return out_t{result<connection*>(c), std::string{}};
     }
 
     asio::any_io_executor ex_;
@@ -227,7 +359,12 @@ class http_transport final : public transport {
     tcp::resolver::results_type resolved_;
     std::unique_ptr<ssl::context> ctx_;
     bool verify_ = true;
-    std::map<std::uint64_t, std::unique_ptr<connection>> conns_;
+    std::unordered_map<std::uint64_t, std::unique_ptr<connection>> conns_;
+    std::size_t peak_ = 0;
+    asio::steady_timer watchdog_;
+    sansio::time_point watchdog_at_ = sansio::time_point::max();  // max: no wait pending
+    std::size_t busy_ = 0;                                        // connections with a deadline
+    std::shared_ptr<bool> alive_;
 };
 
 }  // namespace

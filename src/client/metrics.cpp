@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <tuple>
+
 namespace nubefact {
 namespace {
 
@@ -23,6 +25,21 @@ std::string esc(std::string_view s) {
     return out;
 }
 
+using view3 = std::tuple<std::string_view, std::string_view, std::string_view>;
+using view2 = std::tuple<std::string_view, std::string_view>;
+
+// The entry for `k`, created on first use (the only time the key's strings are allocated).
+template <class Map, class View>
+typename Map::mapped_type& entry(Map& m, const View& k) {
+    auto it = m.find(k);
+    if (it != m.end()) return it->second;
+    return std::apply(
+        [&](auto... parts) -> typename Map::mapped_type& {
+            return m.try_emplace(typename Map::key_type{std::string(parts)...}).first->second;
+        },
+        k);
+}
+
 }  // namespace
 
 void client_metrics::histogram::observe(std::chrono::microseconds d) {
@@ -37,39 +54,39 @@ void client_metrics::histogram::observe(std::chrono::microseconds d) {
 void client_metrics::observe_exchange(std::string_view account, std::string_view operation,
                                       std::string_view outcome, std::chrono::microseconds latency) {
     std::lock_guard lock(mu_);
-    ++exchanges_[key3{std::string(account), std::string(operation), std::string(outcome)}];
-    exchange_latency_[key2{std::string(account), std::string(operation)}].observe(latency);
+    ++entry(exchanges_, view3{account, operation, outcome});
+    entry(exchange_latency_, view2{account, operation}).observe(latency);
 }
 
 void client_metrics::observe_call(std::string_view account, std::string_view operation,
                                   std::string_view result, std::chrono::microseconds latency) {
     std::lock_guard lock(mu_);
-    ++calls_[key3{std::string(account), std::string(operation), std::string(result)}];
-    call_latency_[key2{std::string(account), std::string(operation)}].observe(latency);
+    ++entry(calls_, view3{account, operation, result});
+    entry(call_latency_, view2{account, operation}).observe(latency);
 }
 
 void client_metrics::add(std::string_view account, std::string_view counter, std::uint64_t n) {
     std::lock_guard lock(mu_);
-    counters_[key2{std::string(account), std::string(counter)}] += n;
+    entry(counters_, view2{account, counter}) += n;
 }
 
 std::uint64_t client_metrics::exchanges(std::string_view account, std::string_view operation,
                                         std::string_view outcome) const {
     std::lock_guard lock(mu_);
-    auto it = exchanges_.find(key3{std::string(account), std::string(operation), std::string(outcome)});
+    auto it = exchanges_.find(view3{account, operation, outcome});
     return it == exchanges_.end() ? 0 : it->second;
 }
 
 std::uint64_t client_metrics::calls(std::string_view account, std::string_view operation,
                                     std::string_view result) const {
     std::lock_guard lock(mu_);
-    auto it = calls_.find(key3{std::string(account), std::string(operation), std::string(result)});
+    auto it = calls_.find(view3{account, operation, result});
     return it == calls_.end() ? 0 : it->second;
 }
 
 std::uint64_t client_metrics::counter(std::string_view account, std::string_view counter) const {
     std::lock_guard lock(mu_);
-    auto it = counters_.find(key2{std::string(account), std::string(counter)});
+    auto it = counters_.find(view2{account, counter});
     return it == counters_.end() ? 0 : it->second;
 }
 
@@ -77,13 +94,13 @@ std::string client_metrics::prometheus() const {
     std::lock_guard lock(mu_);
     std::string out;
     auto counter3 = [&](const char* name, const char* help, const char* third,
-                        const std::map<key3, std::uint64_t>& m) {
+                        const std::map<key3, std::uint64_t, std::less<>>& m) {
         out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
         for (const auto& [k, v] : m)
             out += fmt::format("{}{{account=\"{}\",operation=\"{}\",{}=\"{}\"}} {}\n", name,
                                esc(std::get<0>(k)), esc(std::get<1>(k)), third, esc(std::get<2>(k)), v);
     };
-    auto hist = [&](const char* name, const char* help, const std::map<key2, histogram>& m) {
+    auto hist = [&](const char* name, const char* help, const std::map<key2, histogram, std::less<>>& m) {
         out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
         for (const auto& [k, h] : m) {
             auto labels =

@@ -68,7 +68,7 @@ bool is_permanent_codigo(int codigo) noexcept {
     return codigo != 40 && codigo != 23;
 }
 
-retry_policy::retry_policy(const retry_config& cfg, std::uint64_t seed) : cfg_(cfg), rng_(seed) {}
+retry_policy::retry_policy(const retry_config& cfg, std::uint64_t seed) : cfg_(cfg), seed_(seed) {}
 
 bool retry_policy::retryable(const attempt_view& a) noexcept {
     switch (a.what) {
@@ -98,7 +98,8 @@ std::optional<duration> retry_policy::next_delay(int attempts_done, time_point f
     duration d{0};
     if (ceiling.count() > 0) {
         std::uniform_int_distribution<duration::rep> dist(0, ceiling.count());
-        d = duration(dist(rng_));
+        if (!rng_) rng_.emplace(seed_);
+        d = duration(dist(*rng_));
     }
     if (retry_after) d = std::max(d, *retry_after);
     if (now + d > deadline) return std::nullopt;

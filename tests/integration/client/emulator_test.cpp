@@ -266,6 +266,8 @@ TEST(ClientEmulator, TenThousandDocumentsUnderFaultsExactlyOnce) {
     // Keep-alive: connections opened only after a fault broke one; never more than the cap open.
     EXPECT_LT(c.connections_opened(), st.requests_total);
     EXPECT_LE(c.open_connections(), static_cast<std::size_t>(cfg.max_concurrency));
+    EXPECT_GT(c.peak_connections(), 0u);
+    EXPECT_LE(c.peak_connections(), static_cast<std::size_t>(cfg.max_concurrency));
     std::printf(
         "[ info ] %llu requests, %d recovered, %zu connections opened, faults: 500=%llu reset=%llu "
         "commit_drop=%llu truncate=%llu malformed=%llu 429=%llu 503=%llu\n",

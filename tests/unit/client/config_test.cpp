@@ -147,6 +147,24 @@ TEST(Config, ValidateRejectsUnusable) {
     }
 }
 
+// The token goes verbatim into the Authorization header: CR/LF would inject header lines.
+TEST(Config, ValidateRejectsControlCharactersInTheToken) {
+    account_config c;
+    c.ruta = "https://api.nubefact.com/api/v1/x";
+    for (std::string bad :
+         {std::string("abc\r\nX-Evil: 1"), std::string("ab\0c", 4), std::string("tab\there")}) {
+        c.token = bad;
+        try {
+            validate_config(c);
+            FAIL() << "accepted a token with a control character";
+        } catch (const config_error& e) {
+            EXPECT_EQ(std::string(e.what()).find("Evil"), std::string::npos);  // never echoed
+        }
+    }
+    c.token = "8d19d8c7c1f6402687720eab85cd57a54f5a7a3fa163476bbcf381ee2b5e0c69";
+    EXPECT_NO_THROW(validate_config(c));
+}
+
 // ---- memory journal / audit sink -------------------------------------------------------------------
 
 TEST(MemoryJournal, RecordIsIdempotentPerKeyAndFamily) {
