@@ -59,7 +59,7 @@ class read_buffer {
             begin_ = 0;
         }
         if (cap_ - end_ < min) {
-            std::size_t cap = std::max<std::size_t>(cap_ ? cap_ * 2 : 8192, end_ + min);
+            std::size_t cap = std::max<std::size_t>(cap_ ? cap_ * 2 : 2048, end_ + min);
             auto d = std::make_unique<char[]>(cap);
             if (end_) std::memcpy(d.get(), data_.get(), end_);
             data_ = std::move(d);
@@ -116,6 +116,9 @@ struct conn {
     conn* prev = nullptr;
     conn* next = nullptr;
     coarse_clock::time_point deadline = coarse_clock::time_point::max();
+    coarse_clock::time_point wait_began{};
+    bool fast_wait = false;  // waiting for the next request with a buffer (may be parked)
+    bool park = false;       // the watchdog cancelled that wait to free the buffer
     conn(worker& wk, socket_t& s) : w(wk), sock(s) {
         next = w.head;
         if (next) next->prev = this;
@@ -140,13 +143,17 @@ void watchdog_tick(worker& w) {
     w.watchdog->async_wait([&w](boost::system::error_code ec) {
         if (ec) return;
         w.now = coarse_clock::now();
-        for (conn* c = w.head; c; c = c->next)
+        for (conn* c = w.head; c; c = c->next) {
+            boost::system::error_code ignore;
             if (c->deadline <= w.now) {
                 // Timed out: closing cancels the pending operation; the session then ends.
                 c->deadline = coarse_clock::time_point::max();
-                boost::system::error_code ignore;
                 c->sock.close(ignore);
+            } else if (c->fast_wait && !c->park && w.now - c->wait_began > 2 * w.tick) {
+                c->park = true;  // idle: give the buffer back, wait with async_wait
+                c->sock.cancel(ignore);
             }
+        }
         watchdog_tick(w);
     });
 }
@@ -246,35 +253,22 @@ void format_head(std::string& h, unsigned status, unsigned version, std::size_t 
     h += "\r\n\r\n";
 }
 
-// Transport operations. Plain TCP reads without a buffer while idle (async_wait, then a
-// non-blocking read) and writes with one non-blocking sendmsg, falling back to async_write.
+// Transport operations. Reads go through Asio's reactor, which skips the speculative read() after a
+// read that drained the socket: one recv per request. A plain TCP connection that is not busy waits
+// for its next request with async_wait instead, holding no buffer (see serve()). Answers go out with
+// one non-blocking sendmsg, falling back to async_write when the socket buffer is full.
 struct plain_io {
+    static constexpr bool can_park = true;
     socket_t& sock;
-    bool maybe_ready = true;  // false only right after a read that drained the socket
     socket_t& lowest() { return sock; }
-    // Waits until the socket is readable (no buffer held).
     task<bool> wait_readable() {
-        if (maybe_ready) co_return true;
         auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, tuple_awaitable);
-        maybe_ready = true;
         co_return !ec;
     }
-    // Reads what is there (waits when nothing is). 0 = closed or failed.
+    // 0 = closed, failed or cancelled.
     task<std::size_t> read_some(std::span<char> into) {
-        for (;;) {
-            if (!co_await wait_readable()) co_return 0;
-            boost::system::error_code ec;
-            std::size_t n = sock.read_some(asio::buffer(into.data(), into.size()), ec);
-            if (ec == asio::error::would_block || ec == asio::error::try_again) {
-                maybe_ready = false;
-                continue;
-            }
-            if (ec) co_return 0;
-            // A short read drained the socket: until this coroutine next suspends, a new edge can
-            // only be reported after an async_wait is queued, so the next wait may skip the probe.
-            maybe_ready = n == into.size();
-            co_return n;
-        }
+        auto [ec, n] = co_await sock.async_read_some(asio::buffer(into.data(), into.size()), tuple_awaitable);
+        co_return ec ? 0 : n;
     }
     task<bool> write(std::array<asio::const_buffer, 2> bufs) {
         boost::system::error_code ec;
@@ -290,15 +284,13 @@ struct plain_io {
             rest[1] += n - rest[0].size();
             rest[0] = asio::const_buffer();
         }
-        maybe_ready = true;
         auto [wec, wn] = co_await asio::async_write(sock, rest, tuple_awaitable);
         co_return !wec;
     }
-    // Released before an idle wait (nothing to do for plain TCP).
-    bool can_release_buffers() const { return true; }
 };
 
 struct tls_io {
+    static constexpr bool can_park = false;  // an SSL read is not cancelled midway
     tls_t& stream;
     socket_t& lowest() { return stream.next_layer(); }
     task<bool> wait_readable() { co_return true; }
@@ -311,7 +303,6 @@ struct tls_io {
         auto [ec, n] = co_await asio::async_write(stream, bufs, tuple_awaitable);
         co_return !ec;
     }
-    bool can_release_buffers() const { return true; }
 };
 
 void close_socket(socket_t& sock, bool reset) {
@@ -372,13 +363,37 @@ task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
     auto release = [&] {
         if (b && b->in.size() == 0) w.give(std::move(b));
     };
+    // A busy connection (its last request followed the previous answer within about a watchdog tick)
+    // waits for the next one with a buffer and a plain read: one recv per request. Any other waits
+    // with async_wait and no buffer; so does a busy one the watchdog finds idle for two ticks.
+    std::uint64_t served = 0;
+    bool busy_conn = !IO::can_park;
     for (;;) {
         // Keep-alive wait: a long idle timeout until the first byte of the next request.
         if (!b) {
             c.expires_after(o.idle_timeout);
-            if (!co_await io.wait_readable()) co_return;
-            b = w.take();
+            c.wait_began = w.now;
+            if (busy_conn) {
+                b = w.take();
+                c.fast_wait = IO::can_park;
+                std::size_t n = co_await io.read_some(b->in.space(2048));
+                const bool parked = c.park;
+                c.fast_wait = c.park = false;
+                if (n == 0) {
+                    if (!parked || !io.lowest().is_open()) co_return;
+                    // Cancelled by the watchdog: wait without a buffer.
+                    w.give(std::move(b));
+                    busy_conn = false;
+                    continue;
+                }
+                b->in.commit(n);
+            } else {
+                if (!co_await io.wait_readable()) co_return;
+                b = w.take();
+            }
+            busy_conn = !IO::can_park || (served > 0 && w.now - c.wait_began <= w.tick);
         }
+        ++served;
         request_parser parser(*b);
         parser.eager(true);
         parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(o.max_header, UINT32_MAX)));
@@ -426,7 +441,7 @@ task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
                 if (!ec && used > 0) continue;  // progress: try the rest before reading
             }
             // From the first byte on, the headers must arrive within header_timeout (slowloris).
-            std::size_t want = header_done ? 16384 : 4096;
+            std::size_t want = header_done ? 16384 : 2048;
             std::size_t n = co_await io.read_some(b->in.space(want));
             if (n == 0) co_return;  // closed, reset, or cut by the watchdog
             b->in.commit(n);
@@ -455,7 +470,6 @@ task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
             asio::steady_timer timer(w.ctx.get_executor());
             timer.expires_after(rep.delay);
             co_await timer.async_wait(tuple_awaitable);
-            if constexpr (requires { io.maybe_ready; }) io.maybe_ready = true;
             if (!io.lowest().is_open()) co_return;
         }
         if (rep.fault) {

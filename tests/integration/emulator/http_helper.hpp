@@ -78,6 +78,18 @@ class connection {
         for (auto& f : res) r.headers[std::string(f.name_string())] = std::string(f.value());
         return r;
     }
+    // Reads one response (after write_raw), keeping any bytes of the next one buffered.
+    http_result read_response(boost::system::error_code& ec) {
+        http_result r;
+        http::response_parser<http::string_body> p;
+        p.body_limit(64 << 20);
+        http::read(sock_, buf_, p, ec);
+        r.ec = ec;
+        if (ec) return r;
+        r.status = static_cast<int>(p.get().result_int());
+        r.body = p.get().body();
+        return r;
+    }
     void write_raw(std::string_view data, boost::system::error_code& ec) {
         asio::write(sock_, asio::buffer(data.data(), data.size()), ec);
     }

@@ -646,3 +646,43 @@ TEST(emulator_misc, keep_alive_and_threads) {
 }
 
 }  // namespace
+
+namespace {
+
+// A keep-alive connection that was busy (so it waits for its next request holding a read buffer)
+// and then goes quiet is parked by the watchdog (buffer returned, async_wait) and still answers.
+TEST_F(emulator_test, busy_connection_parked_when_quiet_still_answers) {
+    emu::options o;
+    o.idle_timeout = std::chrono::milliseconds(4000);  // watchdog tick 250 ms
+    start(o);
+    connection c(srv->port());
+    for (int i = 1; i <= 5; ++i) {
+        auto r = c.request(http::verb::post, ruta, factura(i, test_today), auth_headers(token));
+        ASSERT_FALSE(r.ec);
+        EXPECT_EQ(r.status, 200) << r.body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(900));  // > 2 ticks: parked
+    auto r = c.request(http::verb::post, ruta, factura(6, test_today), auth_headers(token));
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.status, 200) << r.body;
+    // Pipelined requests in one write are all answered, in order.
+    std::string two;
+    for (int i = 7; i <= 8; ++i) {
+        auto body = factura(i, test_today);
+        two += "POST " + ruta + " HTTP/1.1\r\nHost: x\r\nAuthorization: " + token +
+               "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\n\r\n" + body;
+    }
+    boost::system::error_code ec;
+    c.write_raw(two, ec);
+    ASSERT_FALSE(ec);
+    auto a = c.read_response(ec);
+    auto b = c.read_response(ec);
+    EXPECT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(b.status, 200) << b.body;
+    EXPECT_NE(a.body.find("\"numero\":7"), std::string::npos) << a.body;
+    EXPECT_NE(b.body.find("\"numero\":8"), std::string::npos) << b.body;
+    EXPECT_EQ(srv->snapshot().open_connections, 1u);
+}
+
+}  // namespace
