@@ -40,13 +40,20 @@ class connection {
     virtual result<void> commit() = 0;
     virtual void rollback() noexcept = 0;
     virtual const std::string& last_error() const noexcept = 0;
-    // Bulk insert of `rows` (each `ncols` values, flattened) into `table_and_columns`
-    // ("api_calls (at, …)"). PostgreSQL streams them with COPY … FROM STDIN (data, not SQL: values
-    // are escaped for the text format); returns false from supports_copy() elsewhere.
-    virtual bool supports_copy() const noexcept { return false; }
-    virtual result<void> copy_in(std::string_view table_and_columns, std::size_t ncols,
-                                 std::span<const value> values) {
-        (void)table_and_columns, (void)ncols, (void)values;
+    // Pipelining (PostgreSQL): runs every statement in order with one round trip per chunk
+    // instead of one per statement, inside the caller's transaction. `out[i]` gets statement i's
+    // rows and changed-row count. The first failure is returned (later statements did not run).
+    struct statement {
+        std::string_view sql;
+        std::span<const value> params;
+    };
+    struct outcome {
+        rows data;
+        std::int64_t changed = 0;
+    };
+    virtual bool supports_pipeline() const noexcept { return false; }
+    virtual result<void> run_pipeline(std::span<const statement> stmts, std::vector<outcome>& out) {
+        (void)stmts, (void)out;
         return store_errc::query_failed;
     }
 };

@@ -3,6 +3,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -39,19 +40,7 @@ class pg_connection final : public connection {
         PGresult* raw = nullptr;
         if (auto ec = run_prepared(sql, params, raw)) return ec;
         result_guard r{raw};
-        rows out;
-        int n = PQntuples(r.r), nf = PQnfields(r.r);
-        out.reserve(static_cast<std::size_t>(n));
-        for (int i = 0; i < n; ++i) {
-            row rw(static_cast<std::size_t>(nf));
-            for (int f = 0; f < nf; ++f) {
-                if (PQgetisnull(r.r, i, f)) continue;
-                rw[static_cast<std::size_t>(f)].emplace(PQgetvalue(r.r, i, f),
-                                                        static_cast<std::size_t>(PQgetlength(r.r, i, f)));
-            }
-            out.push_back(std::move(rw));
-        }
-        return out;
+        return to_rows(r.r);
     }
 
     result<std::int64_t> execute(std::string_view sql, std::span<const value> params) override {
@@ -71,64 +60,16 @@ class pg_connection final : public connection {
         return {};
     }
 
-    bool supports_copy() const noexcept override { return true; }
+    bool supports_pipeline() const noexcept override { return true; }
 
-    result<void> copy_in(std::string_view table_and_columns, std::size_t ncols,
-                         std::span<const value> values) override {
+    result<void> run_pipeline(std::span<const statement> stmts, std::vector<outcome>& out) override {
+        out.clear();
         if (!ensure_connected()) return store_errc::closed;
-        std::string sql = "COPY " + std::string(table_and_columns) + " FROM STDIN";
-        {
-            result_guard r{PQexec(conn_, sql.c_str())};
-            if (PQresultStatus(r.r) != PGRES_COPY_IN) return fail(r.r);
+        constexpr std::size_t chunk = 64;
+        for (std::size_t i = 0; i < stmts.size(); i += chunk) {
+            auto r = pipeline_chunk(stmts.subspan(i, std::min(chunk, stmts.size() - i)), out);
+            if (!r) return r;
         }
-        std::string buf;
-        buf.reserve(values.size() * 16);
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            const value& v = values[i];
-            if (std::holds_alternative<std::monostate>(v)) {
-                buf += "\\N";
-            } else if (auto* n = std::get_if<std::int64_t>(&v)) {
-                buf += std::to_string(*n);
-            } else if (auto* d = std::get_if<double>(&v)) {
-                char tmp[64];
-                std::snprintf(tmp, sizeof tmp, "%.17g", *d);
-                buf += tmp;
-            } else {
-                auto* sv = std::get_if<std::string_view>(&v);
-                for (char c : sv ? *sv : std::string_view(std::get<std::string>(v))) {
-                    switch (c) {
-                        case '\\':
-                            buf += "\\\\";
-                            break;
-                        case '\n':
-                            buf += "\\n";
-                            break;
-                        case '\r':
-                            buf += "\\r";
-                            break;
-                        case '\t':
-                            buf += "\\t";
-                            break;
-                        default:
-                            buf += c;
-                    }
-                }
-            }
-            buf += (i + 1) % ncols == 0 ? '\n' : '\t';
-        }
-        bool ok = PQputCopyData(conn_, buf.data(), static_cast<int>(buf.size())) == 1 &&
-                  PQputCopyEnd(conn_, nullptr) == 1;
-        error_code ec;
-        // Drain every result: COPY ends with one command result (or an error).
-        for (PGresult* r; (r = PQgetResult(conn_)) != nullptr;) {
-            result_guard g{r};
-            if (PQresultStatus(r) != PGRES_COMMAND_OK && !ec) ec = fail(r);
-        }
-        if (!ok && !ec) {
-            error_ = "COPY failed";
-            ec = store_errc::query_failed;
-        }
-        if (ec) return ec;
         return {};
     }
 
@@ -146,21 +87,19 @@ class pg_connection final : public connection {
     }
 
   private:
-    // Prepares `sql` once per session (cached by its text) and runs it with `params` as text.
-    // On success `out` holds the result (the caller clears it).
-    error_code run_prepared(std::string_view sql, std::span<const value> params, PGresult*& out) {
-        if (!ensure_connected()) return store_errc::closed;
-        const std::string* name = nullptr;
-        if (auto it = prepared_.find(sql); it != prepared_.end()) {
-            name = &it->second;
-        } else {
-            if (prepared_.size() > 512) deallocate_all();
-            std::string key(sql);
-            std::string fresh = "nf" + std::to_string(++next_id_);
-            result_guard p{PQprepare(conn_, fresh.c_str(), key.c_str(), 0, nullptr)};
-            if (PQresultStatus(p.r) != PGRES_COMMAND_OK) return fail(p.r);
-            name = &prepared_.emplace(std::move(key), std::move(fresh)).first->second;
-        }
+    // The name of the prepared statement for `sql`, preparing it once per session.
+    result<const std::string*> prepared(std::string_view sql) {
+        if (auto it = prepared_.find(sql); it != prepared_.end()) return &it->second;
+        if (prepared_.size() > 512) deallocate_all();
+        std::string key(sql);
+        std::string fresh = "nf" + std::to_string(++next_id_);
+        result_guard p{PQprepare(conn_, fresh.c_str(), key.c_str(), 0, nullptr)};
+        if (PQresultStatus(p.r) != PGRES_COMMAND_OK) return fail(p.r);
+        return &prepared_.emplace(std::move(key), std::move(fresh)).first->second;
+    }
+
+    // `params` as libpq text parameters in ptrs_ (valid until the next call).
+    void bind_texts(std::span<const value> params) {
         texts_.resize(params.size());
         ptrs_.assign(params.size(), nullptr);
         for (std::size_t i = 0; i < params.size(); ++i) {
@@ -182,7 +121,16 @@ class pg_connection final : public connection {
                 ptrs_[i] = std::get<std::string>(v).c_str();
             }
         }
-        PGresult* r = PQexecPrepared(conn_, name->c_str(), static_cast<int>(params.size()), ptrs_.data(),
+    }
+
+    // Prepares `sql` once per session (cached by its text) and runs it with `params` as text.
+    // On success `out` holds the result (the caller clears it).
+    error_code run_prepared(std::string_view sql, std::span<const value> params, PGresult*& out) {
+        if (!ensure_connected()) return store_errc::closed;
+        auto name = prepared(sql);
+        if (!name) return name.error();
+        bind_texts(params);
+        PGresult* r = PQexecPrepared(conn_, (*name)->c_str(), static_cast<int>(params.size()), ptrs_.data(),
                                      nullptr, nullptr, 0);
         auto st = PQresultStatus(r);
         if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
@@ -190,6 +138,83 @@ class pg_connection final : public connection {
             return fail(r);
         }
         out = r;
+        return {};
+    }
+
+    static rows to_rows(PGresult* r) {
+        rows out;
+        int n = PQntuples(r), nf = PQnfields(r);
+        out.reserve(static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i) {
+            row rw(static_cast<std::size_t>(nf));
+            for (int f = 0; f < nf; ++f) {
+                if (PQgetisnull(r, i, f)) continue;
+                rw[static_cast<std::size_t>(f)].emplace(PQgetvalue(r, i, f),
+                                                        static_cast<std::size_t>(PQgetlength(r, i, f)));
+            }
+            out.push_back(std::move(rw));
+        }
+        return out;
+    }
+
+    // One pipeline: send every statement, one sync, read every result. Chunks stay small so the
+    // server never blocks on a full socket while we are still sending (libpq is in blocking mode).
+    result<void> pipeline_chunk(std::span<const statement> stmts, std::vector<outcome>& out) {
+        for (const auto& st : stmts) {  // prepare outside pipeline mode
+            if (auto n = prepared(st.sql); !n) return n.error();
+        }
+        if (PQenterPipelineMode(conn_) != 1) {
+            error_ = "cannot enter pipeline mode";
+            return store_errc::query_failed;
+        }
+        error_code ec;
+        std::size_t sent = 0;
+        for (const auto& st : stmts) {
+            bind_texts(st.params);
+            if (PQsendQueryPrepared(conn_, prepared_.find(st.sql)->second.c_str(),
+                                    static_cast<int>(st.params.size()), ptrs_.data(), nullptr, nullptr,
+                                    0) != 1) {
+                error_ = "PostgreSQL pipeline send failed";
+                ec = PQstatus(conn_) != CONNECTION_OK ? store_errc::closed : store_errc::query_failed;
+                break;
+            }
+            ++sent;
+        }
+        if (PQpipelineSync(conn_) != 1 && !ec) {
+            error_ = "PostgreSQL pipeline sync failed";
+            ec = store_errc::closed;
+        }
+        // Each statement: its result, then a NULL; finally the sync marker.
+        for (std::size_t i = 0; i < sent; ++i) {
+            PGresult* r = PQgetResult(conn_);
+            if (!r) break;
+            result_guard g{r};
+            auto status = PQresultStatus(r);
+            if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+                outcome o;
+                o.data = to_rows(r);
+                const char* n = PQcmdTuples(r);
+                o.changed = n && *n ? std::strtoll(n, nullptr, 10) : 0;
+                out.push_back(std::move(o));
+            } else if (status != PGRES_PIPELINE_ABORTED && !ec) {
+                ec = fail(r);
+            } else if (!ec) {
+                ec = store_errc::query_failed;
+            }
+            while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+        }
+        for (int guard = 0; guard < 1000; ++guard) {  // up to the sync marker
+            PGresult* r = PQgetResult(conn_);
+            if (!r) continue;
+            bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+            PQclear(r);
+            if (sync) break;
+        }
+        if (PQexitPipelineMode(conn_) != 1 && !ec) {
+            error_ = "cannot leave pipeline mode";
+            ec = store_errc::query_failed;
+        }
+        if (ec) return ec;
         return {};
     }
 

@@ -127,10 +127,31 @@ constexpr const char* account_columns =
     "request_timeout_ms, total_timeout_ms, enabled, created_at, updated_at";
 
 constexpr std::size_t audit_cols = 13;
-constexpr std::string_view audit_copy_target =
-    "api_calls (at, account, operation, document, attempt, http_status, codigo, outcome, latency_us, "
-    "request_bytes, response_bytes, request_body, response_body)";
 constexpr std::size_t audit_rows_per_insert = 64;
+// PostgreSQL: a batch's audit rows in one statement, each column bound as one array parameter.
+constexpr std::string_view audit_unnest_sql =
+    "INSERT INTO api_calls (at, account, operation, document, attempt, http_status, codigo, outcome, "
+    "latency_us, "
+    "request_bytes, response_bytes, request_body, response_body) SELECT * FROM unnest($1::bigint[], "
+    "$2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::integer[], $8::text[], "
+    "$9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])";
+constexpr std::string_view record_sql =
+    "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, payload, state, "
+    "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) "
+    "ON CONFLICT (account, family, tipo, serie, numero) DO NOTHING";
+constexpr std::string_view update_sql =
+    "UPDATE documents SET state = $1, attempts = attempts + $2, "
+    "codigo = COALESCE(CAST($3 AS INTEGER), codigo), "
+    "aceptada_por_sunat = COALESCE(CAST($4 AS INTEGER), aceptada_por_sunat), "
+    "sunat_responsecode = COALESCE(CAST($5 AS TEXT), sunat_responsecode), "
+    "sunat_description = COALESCE(CAST($6 AS TEXT), sunat_description), "
+    "sunat_note = COALESCE(CAST($7 AS TEXT), sunat_note), "
+    "enlace = COALESCE(CAST($8 AS TEXT), enlace), "
+    "enlace_del_pdf = COALESCE(CAST($9 AS TEXT), enlace_del_pdf), "
+    "enlace_del_xml = COALESCE(CAST($10 AS TEXT), enlace_del_xml), "
+    "enlace_del_cdr = COALESCE(CAST($11 AS TEXT), enlace_del_cdr), "
+    "error = COALESCE(CAST($12 AS TEXT), error), updated_at = $13 "
+    "WHERE account = $14 AND family = $15 AND tipo = $16 AND serie = $17 AND numero = $18";
 
 // ---- queued operations -------------------------------------------------------------------
 // Each operation carries its own outcome, filled in by the transaction and delivered after COMMIT
@@ -709,6 +730,7 @@ class sql_store final : public store {
 
     result<void> try_transaction(queued_op* ops, std::size_t n) {
         auto& c = *writer_conn_;
+        if (c.supports_pipeline()) return try_pipelined(ops, n);
         if (auto r = c.begin_write(); !r) return r;
         auto toks = tokens();
         audit_batch_.clear();
@@ -725,15 +747,145 @@ class sql_store final : public store {
                 ops[i]);
             if (!r) return r;
         }
-        // The batch's audit rows together (their order kept): COPY takes any number of rows,
-        // INSERT statements 64 at a time.
-        const std::size_t per =
-            c.supports_copy() ? std::max<std::size_t>(audit_batch_.size(), 1) : audit_rows_per_insert;
+        // The batch's audit rows together (their order kept), INSERT statements 64 rows at a time.
+        const std::size_t per = audit_rows_per_insert;
         for (std::size_t i = 0; i < audit_batch_.size(); i += per) {
             auto m = std::min(per, audit_batch_.size() - i);
             if (auto r = insert_audit(c, audit_batch_.data() + i, m, *toks); !r) return r;
         }
         return c.commit();
+    }
+
+    // PostgreSQL: the batch's statements go out in pipelines (one round trip per 64 statements
+    // instead of one each): BEGIN, the journal writes, the audit rows as one INSERT … unnest of
+    // bound arrays, COMMIT. A record is an INSERT … ON CONFLICT DO NOTHING followed by a SELECT
+    // of the row (a statement of its own: it sees a row another process committed meanwhile).
+    result<void> try_pipelined(queued_op* ops, std::size_t n) {
+        auto& c = *writer_conn_;
+        if (auto r = c.begin_write(); !r) return r;
+        auto toks = tokens();
+        audit_batch_.clear();
+        stmts_.clear();
+        params_.clear();
+        params_.reserve(n * 18 + audit_cols);  // no reallocation: statements keep spans into it
+        auto add = [&](std::string_view sql, std::initializer_list<value> vals) {
+            auto first = params_.size();
+            for (const auto& v : vals) params_.push_back(v);
+            stmts_.push_back({sql, std::span<const value>(params_.data() + first, vals.size())});
+        };
+        for (std::size_t i = 0; i < n; ++i) {
+            std::visit(
+                [&](auto& o) {
+                    using T = std::decay_t<decltype(o)>;
+                    if constexpr (std::is_same_v<T, audit_op>) {
+                        audit_batch_.push_back(&o.rec);
+                    } else if constexpr (std::is_same_v<T, record_op>) {
+                        const auto& w = o.what;
+                        o.at_us = now_us();
+                        add(record_sql,
+                            {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
+                             std::string_view(w.key.serie), w.key.numero, to_string(w.op),
+                             std::string_view(w.payload_hash), std::string_view(w.payload), o.at_us});
+                        add(select_document_sql_,
+                            {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
+                             std::string_view(w.key.serie), w.key.numero});
+                    } else if constexpr (std::is_same_v<T, update_op>) {
+                        if (o.u.error) scrub(*o.u.error, *toks);
+                        auto p = update_params(o);
+                        add(update_sql, {});
+                        auto first = params_.size();
+                        for (auto& v : p) params_.push_back(std::move(v));
+                        stmts_.back().params = std::span<const value>(params_.data() + first, p.size());
+                    } else if constexpr (std::is_same_v<T, find_op>) {
+                        add(select_document_sql_,
+                            {std::string_view(o.account), std::string_view(o.family),
+                             std::int64_t{o.key.tipo}, std::string_view(o.key.serie), o.key.numero});
+                    }
+                },
+                ops[i]);
+        }
+        if (!audit_batch_.empty()) {
+            build_audit_arrays(audit_batch_.data(), audit_batch_.size(), *toks);
+            auto first = params_.size();
+            for (auto& a : audit_arrays_) params_.push_back(std::string_view(a));
+            stmts_.push_back({audit_unnest_sql, std::span<const value>(params_.data() + first, audit_cols)});
+        }
+        if (auto r = c.run_pipeline(stmts_, outcomes_); !r) return r;
+        std::size_t k = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            auto r = std::visit(
+                [&](auto& o) -> result<void> {
+                    using T = std::decay_t<decltype(o)>;
+                    if constexpr (std::is_same_v<T, record_op>) {
+                        o.created = outcomes_[k++].changed > 0;
+                        auto& sel = outcomes_[k++].data;
+                        o.existing.reset();
+                        if (!o.created) {
+                            if (sel.empty()) return store_errc::query_failed;
+                            o.existing = parse_document(sel.front());
+                        }
+                    } else if constexpr (std::is_same_v<T, update_op>) {
+                        o.found = outcomes_[k++].changed > 0;
+                    } else if constexpr (std::is_same_v<T, find_op>) {
+                        auto& sel = outcomes_[k++].data;
+                        o.found.reset();
+                        if (!sel.empty()) o.found = parse_document(sel.front());
+                    }
+                    return {};
+                },
+                ops[i]);
+            if (!r) return r;
+        }
+        return c.commit();
+    }
+
+    // The audit rows' columns as 13 PostgreSQL array literals (text form), bound as parameters.
+    void build_audit_arrays(audit_record* const* recs, std::size_t n, const std::vector<std::string>& toks) {
+        for (auto& a : audit_arrays_) a.assign(1, '{');
+        auto num = [](std::string& out, std::int64_t v) {
+            char buf[24];
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+            (void)ec;
+            out.append(buf, end);
+        };
+        auto text = [](std::string& out, std::string_view v) {
+            out += '"';
+            for (char ch : v) {
+                if (ch == '"' || ch == '\\') out += '\\';
+                out += ch;
+            }
+            out += '"';
+        };
+        for (std::size_t k = 0; k < n; ++k) {
+            auto& a = *recs[k];
+            if (!a.request_body.empty()) scrub(a.request_body, toks);
+            if (!a.response_body.empty()) scrub(a.response_body, toks);
+            if (k)
+                for (auto& col : audit_arrays_) col += ',';
+            num(audit_arrays_[0], to_us(a.at));
+            text(audit_arrays_[1], a.account);
+            text(audit_arrays_[2], a.operation);
+            text(audit_arrays_[3], a.document);
+            num(audit_arrays_[4], a.attempt);
+            num(audit_arrays_[5], a.http_status);
+            if (a.codigo)
+                num(audit_arrays_[6], *a.codigo);
+            else
+                audit_arrays_[6] += "NULL";
+            text(audit_arrays_[7], a.outcome);
+            num(audit_arrays_[8], static_cast<std::int64_t>(a.latency.count()));
+            num(audit_arrays_[9], static_cast<std::int64_t>(a.request_bytes));
+            num(audit_arrays_[10], static_cast<std::int64_t>(a.response_bytes));
+            if (a.request_body.empty())
+                audit_arrays_[11] += "NULL";
+            else
+                text(audit_arrays_[11], a.request_body);
+            if (a.response_body.empty())
+                audit_arrays_[12] += "NULL";
+            else
+                text(audit_arrays_[12], a.response_body);
+        }
+        for (auto& a : audit_arrays_) a += '}';
     }
 
     // Parameters are views of the queued records (alive until the batch completes): no copies.
@@ -761,7 +913,6 @@ class sql_store final : public store {
             p.push_back(a.request_body.empty() ? value{} : text(a.request_body));
             p.push_back(a.response_body.empty() ? value{} : text(a.response_body));
         }
-        if (c.supports_copy()) return c.copy_in(audit_copy_target, audit_cols, p);
         auto r = c.execute(audit_insert_sql(n), p);
         if (!r) return r.error();
         return {};
@@ -808,11 +959,7 @@ class sql_store final : public store {
                      std::string_view(w.payload_hash),
                      std::string_view(w.payload),
                      o.at_us};
-        auto ins = c.execute(
-            "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, payload, state, "
-            "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) "
-            "ON CONFLICT (account, family, tipo, serie, numero) DO NOTHING",
-            p);
+        auto ins = c.execute(record_sql, p);
         if (!ins) return ins.error();
         o.created = *ins > 0;
         o.existing.reset();
@@ -826,49 +973,37 @@ class sql_store final : public store {
         return {};
     }
 
-    result<void> do_update(detail::connection& c, update_op& o, const std::vector<std::string>& toks) {
+    // The UPDATE's 18 parameters (views of the op's strings).
+    static std::array<value, 18> update_params(const update_op& o) {
         const auto& u = o.u;
-        std::optional<std::string> err;
-        if (u.error) {
-            err = *u.error;
-            scrub(*err, toks);
-        }
         auto view = [](const std::optional<std::string>& s) -> value {
             if (!s) return std::monostate{};
             return std::string_view(*s);
         };
-        value p[] = {state_name(u.state),
-                     std::int64_t{u.count_attempt ? 1 : 0},
-                     opt_value(u.codigo),
-                     opt_value(u.aceptada_por_sunat),
-                     view(u.sunat_responsecode),
-                     view(u.sunat_description),
-                     view(u.sunat_note),
-                     view(u.enlace),
-                     view(u.enlace_del_pdf),
-                     view(u.enlace_del_xml),
-                     view(u.enlace_del_cdr),
-                     view(err),
-                     now_us(),
-                     std::string_view(o.account),
-                     family_of(u.op.value_or(operation::generar_comprobante)),
-                     std::int64_t{o.key.tipo},
-                     std::string_view(o.key.serie),
-                     o.key.numero};
-        auto r = c.execute(
-            "UPDATE documents SET state = $1, attempts = attempts + $2, "
-            "codigo = COALESCE(CAST($3 AS INTEGER), codigo), "
-            "aceptada_por_sunat = COALESCE(CAST($4 AS INTEGER), aceptada_por_sunat), "
-            "sunat_responsecode = COALESCE(CAST($5 AS TEXT), sunat_responsecode), "
-            "sunat_description = COALESCE(CAST($6 AS TEXT), sunat_description), "
-            "sunat_note = COALESCE(CAST($7 AS TEXT), sunat_note), "
-            "enlace = COALESCE(CAST($8 AS TEXT), enlace), "
-            "enlace_del_pdf = COALESCE(CAST($9 AS TEXT), enlace_del_pdf), "
-            "enlace_del_xml = COALESCE(CAST($10 AS TEXT), enlace_del_xml), "
-            "enlace_del_cdr = COALESCE(CAST($11 AS TEXT), enlace_del_cdr), "
-            "error = COALESCE(CAST($12 AS TEXT), error), updated_at = $13 "
-            "WHERE account = $14 AND family = $15 AND tipo = $16 AND serie = $17 AND numero = $18",
-            p);
+        return {state_name(u.state),
+                std::int64_t{u.count_attempt ? 1 : 0},
+                opt_value(u.codigo),
+                opt_value(u.aceptada_por_sunat),
+                view(u.sunat_responsecode),
+                view(u.sunat_description),
+                view(u.sunat_note),
+                view(u.enlace),
+                view(u.enlace_del_pdf),
+                view(u.enlace_del_xml),
+                view(u.enlace_del_cdr),
+                view(u.error),
+                now_us(),
+                std::string_view(o.account),
+                family_of(u.op.value_or(operation::generar_comprobante)),
+                std::int64_t{o.key.tipo},
+                std::string_view(o.key.serie),
+                o.key.numero};
+    }
+
+    result<void> do_update(detail::connection& c, update_op& o, const std::vector<std::string>& toks) {
+        if (o.u.error) scrub(*o.u.error, toks);  // the op is ours: scrub in place
+        auto p = update_params(o);
+        auto r = c.execute(update_sql, p);
         if (!r) return r.error();
         o.found = *r > 0;
         return {};
@@ -887,8 +1022,11 @@ class sql_store final : public store {
     const std::string select_document_sql_ =
         std::string("SELECT ") + doc_columns +
         " FROM documents WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND numero = $5";
-    std::vector<audit_record*> audit_batch_;  // writer thread only: this batch's audit rows
-    std::vector<value> params_;               // writer thread only: reused parameter buffer
+    std::vector<audit_record*> audit_batch_;            // writer thread only: this batch's audit rows
+    std::vector<value> params_;                         // writer thread only: reused parameter buffer
+    std::vector<detail::connection::statement> stmts_;  // writer thread only (pipelines)
+    std::vector<detail::connection::outcome> outcomes_;
+    std::array<std::string, audit_cols> audit_arrays_;
     std::mutex admin_mu_;
     int version_;
     store_options opt_;

@@ -276,6 +276,10 @@ TYPED_TEST_P(store_contract, audit_rows_written_and_queried) {
             a.request_body = R"({"operacion":"generar_comprobante"})";
             a.response_body = "{\"errors\":\"tab\there\\nnewline\nback\\\\slash \\\\N\"}\r\n";
         }
+        if (i == 44) {  // array-literal and COPY syntax inside values
+            a.request_body = "a,b{c}\"d'e NULL";
+            a.response_body = "NULL";
+        }
         write_audit(s->audit(), std::move(a));
     }
     s->flush();
@@ -301,6 +305,10 @@ TYPED_TEST_P(store_contract, audit_rows_written_and_queried) {
     auto beta = s->query_log(q);
     ASSERT_EQ(beta->size(), 1250u);
     for (auto& row : *beta) {
+        if (row.record.document == "F001-44") {
+            EXPECT_EQ(row.record.request_body, "a,b{c}\"d'e NULL");
+            EXPECT_EQ(row.record.response_body, "NULL");
+        }
         if (row.record.document != "F001-42") continue;
         EXPECT_EQ(row.record.request_body, R"({"operacion":"generar_comprobante"})");
         EXPECT_EQ(row.record.response_body, "{\"errors\":\"tab\there\\nnewline\nback\\\\slash \\\\N\"}\r\n");
