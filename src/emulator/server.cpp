@@ -8,6 +8,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -374,6 +375,12 @@ task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
             c.expires_after(o.idle_timeout);
             c.wait_began = w.now;
             if (busy_conn) {
+                if constexpr (IO::can_park) {
+                    // Let the other ready connections run first: by then the client has usually
+                    // sent its next request, and the read finds it at once (no EAGAIN, no epoll round).
+                    co_await asio::post(w.ctx.get_executor(), asio::use_awaitable_t<executor>{});
+                    if (!io.lowest().is_open()) co_return;
+                }
                 b = w.take();
                 c.fast_wait = IO::can_park;
                 std::size_t n = co_await io.read_some(b->in.space(2048));
