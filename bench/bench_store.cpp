@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
         std::filesystem::temp_directory_path() / ("nubefact-bench-store-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     std::vector<target> targets = {
-        {"sqlite_full", "sqlite:" + (dir / "full.db").string()},
+        {"sqlite_full", "sqlite:" + (dir / "full.db").string() + "?synchronous=full"},
         {"sqlite_normal", "sqlite:" + (dir / "normal.db").string() + "?synchronous=normal"},
     };
     std::string pg_base, pg_schema;
