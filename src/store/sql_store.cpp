@@ -463,12 +463,15 @@ class sql_store final : public store {
 
     // ---- queue (used by the journal and the audit sink) ----
 
+    // Wake-ups are signalled after the lock is released, so the writer does not wake only to
+    // block on the mutex the caller still holds (a second context switch).
     void enqueue_control(queued_op op) {
         {
-            std::lock_guard lk(q_mu_);
+            std::unique_lock lk(q_mu_);
             if (!closed_) {
                 q_.push_back(std::move(op));
                 ++control_queued_;
+                lk.unlock();
                 q_cv_.notify_one();  // the caller waits for it: wake the writer now
                 return;
             }
@@ -477,17 +480,21 @@ class sql_store final : public store {
     }
 
     bool try_write(audit_record&& r) {
-        std::lock_guard lk(q_mu_);
-        if (closed_) {
-            ++dropped_after_close_;
-            return true;  // shutting down: accepted and discarded, never blocks the caller
+        bool wake = false;
+        {
+            std::lock_guard lk(q_mu_);
+            if (closed_) {
+                ++dropped_after_close_;
+                return true;  // shutting down: accepted and discarded, never blocks the caller
+            }
+            if (audit_queued_ >= opt_.audit_queue_capacity) return false;
+            q_.push_back(audit_op{std::move(r)});
+            ++audit_queued_;
+            // Nobody waits for an audit row: wake the writer only from its idle sleep or for a
+            // full batch; otherwise the row rides with the next journal write or the linger.
+            wake = deep_sleep_ || q_.size() >= opt_.max_batch;
         }
-        if (audit_queued_ >= opt_.audit_queue_capacity) return false;
-        q_.push_back(audit_op{std::move(r)});
-        ++audit_queued_;
-        // Nobody waits for an audit row: wake the writer only from its idle sleep or for a full
-        // batch; otherwise the row rides with the next journal write or the linger timeout.
-        if (deep_sleep_ || q_.size() >= opt_.max_batch) q_cv_.notify_one();
+        if (wake) q_cv_.notify_one();
         return true;
     }
 
