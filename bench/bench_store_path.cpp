@@ -2,7 +2,7 @@
 // run the client's sequence per document (record → sending → audit row → final state, every
 // completion posted back to the io thread). Reports documents/s and CPU µs per document (process,
 // and the io thread alone). Usage: bench_store_path [--store URL] [--docs N] [--concurrency C]
-// [--reps R] [--bodies]. Prints one JSON line per repetition.
+// [--reps R] [--bodies] [--payload-bytes N]. Prints one JSON line per repetition.
 #include <nubefact/store.hpp>
 
 #include <sys/resource.h>
@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
     long docs = 20000;
     int concurrency = 10, reps = 1;
     bool bodies = false;
+    std::size_t payload_bytes = 1500;  // a canonical factura is ~1.5 KB
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -72,10 +73,12 @@ int main(int argc, char** argv) {
             reps = std::stoi(next());
         else if (a == "--bodies")
             bodies = true;
+        else if (a == "--payload-bytes")
+            payload_bytes = std::stoul(next());
         else {
             std::fprintf(stderr,
                          "usage: bench_store_path [--store URL] [--docs N] [--concurrency C] [--reps R] "
-                         "[--bodies]\n");
+                         "[--bodies] [--payload-bytes N]\n");
             return 2;
         }
     }
@@ -92,7 +95,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     std::shared_ptr<store::store> st(std::move(*opened));
-    const std::string payload(1500, 'x');  // a canonical factura is ~1.5 KB
+    const std::string payload(payload_bytes, 'x');
     const std::string hash(64, 'a');
     std::mt19937 rng(std::random_device{}());
 
