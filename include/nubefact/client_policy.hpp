@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <deque>
 #include <optional>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -71,7 +70,8 @@ struct attempt_view {
 // Codigos that must never be retried: configuration, account and payload problems.
 bool is_permanent_codigo(int codigo) noexcept;  // 10, 11, 12, 20, 21, 22, 24, 50, 51 (and unknown)
 
-// Exponential backoff with full jitter bounded by attempts and a total deadline. Seeded RNG.
+// Exponential backoff with full jitter bounded by attempts and a total deadline. Seeded RNG
+// (splitmix64: the same seed gives the same delays).
 class retry_policy {
   public:
     retry_policy(const retry_config& cfg, std::uint64_t seed);
@@ -84,9 +84,9 @@ class retry_policy {
     const retry_config& config() const { return cfg_; }
 
   private:
+    std::uint64_t next_random();  // splitmix64: 8 bytes of state (a call's frame stays small)
     retry_config cfg_;
-    std::uint64_t seed_;
-    std::optional<std::mt19937_64> rng_;  // seeded on the first jittered delay (most calls need none)
+    std::uint64_t rng_;
 };
 
 // The journal state of a document after Nubefact has it: rejected when SUNAT said no (aceptada false

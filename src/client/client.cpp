@@ -552,7 +552,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
     }
 
     // Starts a journal state change; `ready` when the journal answered at once.
-    detail::callback_call<result<void>> start_update(operation op, const document_key& key, state_update u) {
+    // `u` stays the caller's (alive until the journal answers, as `key` is).
+    detail::callback_call<result<void>> start_update(operation op, const document_key& key, state_update& u) {
         u.op = op;
         auto start = [this, &key, &u](std::function<void(result<void>)> cb) {
             journal->update(cfg.name, key, u, std::move(cb));
@@ -569,7 +570,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
         bool eo = is_generar(op);
         bool possibly = false, consult_first = false;
         if (eo) {
-            intent in{e.cfg.name, op, key, payload_hash(body), body};
+            // The body travels in the intent and comes back once the journal has answered (no copy).
+            intent in{e.cfg.name, op, key, payload_hash(body), std::move(body)};
             auto start = [&e, &in](std::function<void(result<intent_journal::record_result>)> cb) {
                 e.journal->record(in, std::move(cb));
             };
@@ -581,6 +583,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 rec_slot.emplace(co_await std::move(wait));
             }
             auto& rec = *rec_slot;
+            body = std::move(in.payload);
             if (!rec) {
                 client_error err{make_error_code(client_errc::journal),
                                  "could not record the intent (nothing was sent): " + rec.error().message()};
@@ -638,7 +641,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 u.state = doc_state::sending;
                 u.count_attempt = true;
                 result<void> ur;
-                if (auto uc = e.start_update(op, key, std::move(u)); uc.ready) {
+                if (auto uc = e.start_update(op, key, u); uc.ready) {
                     ur = std::move(*uc.ready);
                 } else {
                     auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
@@ -693,7 +696,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 u.enlace_del_xml = b.enlace_del_xml;
                 u.enlace_del_cdr = b.enlace_del_cdr;
                 result<void> ur;
-                if (auto uc = e.start_update(op, key, std::move(u)); uc.ready) {
+                if (auto uc = e.start_update(op, key, u); uc.ready) {
                     ur = std::move(*uc.ready);
                 } else {
                     auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
@@ -737,7 +740,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             u.codigo = err.codigo;
             u.error = err.what();
             result<void> ur;
-            if (auto uc = e.start_update(op, key, std::move(u)); uc.ready) {
+            if (auto uc = e.start_update(op, key, u); uc.ready) {
                 ur = std::move(*uc.ready);
             } else {
                 auto wait = detail::finish_callback<result<void>>(std::move(uc.st));

@@ -68,7 +68,14 @@ bool is_permanent_codigo(int codigo) noexcept {
     return codigo != 40 && codigo != 23;
 }
 
-retry_policy::retry_policy(const retry_config& cfg, std::uint64_t seed) : cfg_(cfg), seed_(seed) {}
+retry_policy::retry_policy(const retry_config& cfg, std::uint64_t seed) : cfg_(cfg), rng_(seed) {}
+
+std::uint64_t retry_policy::next_random() {
+    std::uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 
 bool retry_policy::retryable(const attempt_view& a) noexcept {
     switch (a.what) {
@@ -97,9 +104,9 @@ std::optional<duration> retry_policy::next_delay(int attempts_done, time_point f
     ceiling = std::min(ceiling, cap);
     duration d{0};
     if (ceiling.count() > 0) {
-        std::uniform_int_distribution<duration::rep> dist(0, ceiling.count());
-        if (!rng_) rng_.emplace(seed_);
-        d = duration(dist(*rng_));
+        // Uniform in [0, ceiling] by a 128-bit multiply (bias below 2^-60 for any real ceiling).
+        auto span = static_cast<unsigned __int128>(ceiling.count()) + 1;
+        d = duration(static_cast<duration::rep>((span * next_random()) >> 64));
     }
     if (retry_after) d = std::max(d, *retry_after);
     if (now + d > deadline) return std::nullopt;
