@@ -27,6 +27,9 @@ struct intent {
     document_key key;
     std::string payload_hash;  // hex SHA-256 of the canonical payload
     std::string payload;       // canonical JSON (the store may keep it for resend/resume)
+    // Recorded as `sending` with its first attempt counted: the caller sends right after the record
+    // is durable, so one commit marks both "meant" and "maybe sent" (a resume consults first).
+    bool sending = false;
 };
 
 // What the journal knows about a document.

@@ -63,7 +63,8 @@ void memory_journal::record(const intent& what, std::function<void(result<record
                 r.what.op = what.op;
                 r.what.key = what.key;
                 r.what.payload_hash = what.payload_hash;  // the payload itself is not kept
-                r.state = doc_state::pending;
+                r.state = what.sending ? doc_state::sending : doc_state::pending;
+                r.attempts = what.sending ? 1 : 0;
                 r.created_at = r.updated_at = std::chrono::system_clock::now();
                 rows_.emplace(k, r);
                 r.what.payload = what.payload;  // the caller gets back what it recorded

@@ -71,6 +71,10 @@ doc_state state_from(std::string_view s) {
         if (state_names[i] == s) return static_cast<doc_state>(i);
     return doc_state::unknown;
 }
+// The state a new intent row starts in (see intent::sending).
+std::string_view initial_state(const intent& w) {
+    return state_name(w.sending ? doc_state::sending : doc_state::pending);
+}
 std::string_view family_of(operation op) {
     return is_void_operation(op) ? "void" : "emit";
 }
@@ -137,7 +141,7 @@ constexpr std::string_view audit_unnest_sql =
     "$9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])";
 constexpr std::string_view record_sql =
     "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, payload, state, "
-    "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, $9) "
+    "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $9, $9) "
     "ON CONFLICT (account, family, tipo, serie, numero) DO NOTHING";
 constexpr std::string_view update_sql =
     "UPDATE documents SET state = $1, attempts = attempts + $2, "
@@ -212,7 +216,8 @@ void complete_op(queued_op& op) {
                 res.created = o.created;
                 if (o.created) {
                     res.record.what = std::move(o.what);
-                    res.record.state = doc_state::pending;
+                    res.record.state = o.what.sending ? doc_state::sending : doc_state::pending;
+                    res.record.attempts = o.what.sending ? 1 : 0;
                     // Stored with microsecond precision; report what a later find() returns.
                     res.record.created_at = res.record.updated_at = from_us(o.at_us);
                 } else {
@@ -792,7 +797,8 @@ class sql_store final : public store {
                         add(record_sql,
                             {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
                              std::string_view(w.key.serie), w.key.numero, to_string(w.op),
-                             std::string_view(w.payload_hash), std::string_view(w.payload), o.at_us});
+                             std::string_view(w.payload_hash), std::string_view(w.payload), o.at_us,
+                             initial_state(w), std::int64_t{w.sending ? 1 : 0}});
                         add(select_document_sql_,
                             {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
                              std::string_view(w.key.serie), w.key.numero});
@@ -965,7 +971,9 @@ class sql_store final : public store {
                      to_string(w.op),
                      std::string_view(w.payload_hash),
                      std::string_view(w.payload),
-                     o.at_us};
+                     o.at_us,
+                     initial_state(w),
+                     std::int64_t{w.sending ? 1 : 0}};
         auto ins = c.execute(record_sql, p);
         if (!ins) return ins.error();
         o.created = *ins > 0;
