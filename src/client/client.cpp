@@ -686,15 +686,17 @@ struct client::engine : std::enable_shared_from_this<engine> {
             if (eo) {
                 state_update u;
                 u.state = rep.state;
-                const auto& b = rep.body;
+                // The response's strings are lent to the update and taken back once the journal
+                // has answered (it copies what it keeps): no copies on the way.
+                auto& b = rep.body;
                 u.aceptada_por_sunat = b.aceptada_por_sunat;
-                u.sunat_responsecode = b.sunat_responsecode;
-                u.sunat_description = b.sunat_description;
-                u.sunat_note = b.sunat_note;
-                u.enlace = b.enlace;
-                u.enlace_del_pdf = b.enlace_del_pdf;
-                u.enlace_del_xml = b.enlace_del_xml;
-                u.enlace_del_cdr = b.enlace_del_cdr;
+                u.sunat_responsecode = std::move(b.sunat_responsecode);
+                u.sunat_description = std::move(b.sunat_description);
+                u.sunat_note = std::move(b.sunat_note);
+                u.enlace = std::move(b.enlace);
+                u.enlace_del_pdf = std::move(b.enlace_del_pdf);
+                u.enlace_del_xml = std::move(b.enlace_del_xml);
+                u.enlace_del_cdr = std::move(b.enlace_del_cdr);
                 result<void> ur;
                 if (auto uc = e.start_update(op, key, u); uc.ready) {
                     ur = std::move(*uc.ready);
@@ -702,6 +704,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
                     auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
                     ur = co_await std::move(wait);
                 }
+                b.sunat_responsecode = std::move(u.sunat_responsecode);
+                b.sunat_description = std::move(u.sunat_description);
+                b.sunat_note = std::move(u.sunat_note);
+                b.enlace = std::move(u.enlace);
+                b.enlace_del_pdf = std::move(u.enlace_del_pdf);
+                b.enlace_del_xml = std::move(u.enlace_del_xml);
+                b.enlace_del_cdr = std::move(u.enlace_del_cdr);
                 if (!ur)
                     spdlog::warn(
                         "account '{}': {} {}: could not journal the final state ({}); a resume will consult",

@@ -164,8 +164,7 @@ class http_transport final : public transport {
 
     asio::awaitable<exchange_result> exchange_wire(const request_head& head, std::string_view body,
                                                    timeouts t) override {
-        auto task = exchange_bytes(&head, body, t);
-        co_return co_await std::move(task);
+        return exchange_bytes(&head, body, t);  // the caller keeps head and body alive
     }
 
   private:
