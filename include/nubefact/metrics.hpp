@@ -4,7 +4,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -47,11 +46,23 @@ class client_metrics {
     };
     using key3 = std::tuple<std::string, std::string, std::string>;
     using key2 = std::tuple<std::string, std::string>;
-    // Transparent comparators: lookups with string_view tuples allocate only for a new series.
+    // Transparent comparison of string or string_view tuples: lookups with string_view keys allocate
+    // only for a new series (compared as views: clang 14 lacks mixed-type tuple <=>).
+    struct key_less {
+        using is_transparent = void;
+        template <class... T>
+        static auto views(const std::tuple<T...>& t) {
+            return std::apply([](const auto&... p) { return std::make_tuple(std::string_view(p)...); }, t);
+        }
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const {
+            return views(a) < views(b);
+        }
+    };
     mutable std::mutex mu_;
-    std::map<key3, std::uint64_t, std::less<>> exchanges_, calls_;
-    std::map<key2, histogram, std::less<>> exchange_latency_, call_latency_;
-    std::map<key2, std::uint64_t, std::less<>> counters_;
+    std::map<key3, std::uint64_t, key_less> exchanges_, calls_;
+    std::map<key2, histogram, key_less> exchange_latency_, call_latency_;
+    std::map<key2, std::uint64_t, key_less> counters_;
 };
 
 // The process-wide instance clients use unless told otherwise.

@@ -94,13 +94,13 @@ std::string client_metrics::prometheus() const {
     std::lock_guard lock(mu_);
     std::string out;
     auto counter3 = [&](const char* name, const char* help, const char* third,
-                        const std::map<key3, std::uint64_t, std::less<>>& m) {
+                        const std::map<key3, std::uint64_t, key_less>& m) {
         out += fmt::format("# HELP {} {}\n# TYPE {} counter\n", name, help, name);
         for (const auto& [k, v] : m)
             out += fmt::format("{}{{account=\"{}\",operation=\"{}\",{}=\"{}\"}} {}\n", name,
                                esc(std::get<0>(k)), esc(std::get<1>(k)), third, esc(std::get<2>(k)), v);
     };
-    auto hist = [&](const char* name, const char* help, const std::map<key2, histogram, std::less<>>& m) {
+    auto hist = [&](const char* name, const char* help, const std::map<key2, histogram, key_less>& m) {
         out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
         for (const auto& [k, h] : m) {
             auto labels =
