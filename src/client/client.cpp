@@ -561,6 +561,21 @@ struct client::engine : std::enable_shared_from_this<engine> {
         return detail::start_callback<result<void>>(start);
     }
 
+    // A final state, written behind: the caller does not wait for its commit. Exactly-once rests on
+    // the intent (durable before the first byte is sent, recorded as `sending`): if this update is
+    // lost to a crash, the row stays `sending` and a resume consults Nubefact before any resend.
+    void update_behind(operation op, const document_key& key, state_update u) {
+        u.op = op;
+        journal->update(cfg.name, key, u,
+                        [account = cfg.name, op, key_text = key.to_string()](result<void> r) {
+                            if (!r)
+                                spdlog::warn(
+                                    "account '{}': {} {}: could not journal the final state ({}); a "
+                                    "resume will consult",
+                                    account, to_string(op), key_text, r.error().message());
+                        });
+    }
+
     // One call: journal, delivery machine, final state.
     static asio::awaitable<client_result<reply>> run(std::shared_ptr<engine> self, operation op,
                                                      document_key key, std::string body) {
@@ -569,9 +584,11 @@ struct client::engine : std::enable_shared_from_this<engine> {
         auto deadline = t0 + duration_cast<clock::duration>(e.cfg.total_timeout);
         bool eo = is_generar(op);
         bool possibly = false, consult_first = false;
+        bool first_attempt_journaled = false;  // the intent was recorded as `sending`, attempt 1
         if (eo) {
             // The body travels in the intent and comes back once the journal has answered (no copy).
             intent in{e.cfg.name, op, key, payload_hash(body), std::move(body)};
+            in.sending = true;  // the first attempt follows at once: one commit instead of two
             auto start = [&e, &in](std::function<void(result<intent_journal::record_result>)> cb) {
                 e.journal->record(in, std::move(cb));
             };
@@ -589,6 +606,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                                  "could not record the intent (nothing was sent): " + rec.error().message()};
                 co_return e.fail(op, t0, std::move(err), "journal");
             }
+            first_attempt_journaled = rec->created;
             if (!rec->created) {
                 const auto& r = rec->record;
                 if (r.what.payload_hash != in.payload_hash) {
@@ -636,7 +654,9 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
             }
             bool sending = step.what == sansio::delivery::kind::send;
-            if (sending && eo) {
+            if (sending && eo && first_attempt_journaled) {
+                first_attempt_journaled = false;
+            } else if (sending && eo) {
                 state_update u;
                 u.state = doc_state::sending;
                 u.count_attempt = true;
@@ -686,35 +706,16 @@ struct client::engine : std::enable_shared_from_this<engine> {
             if (eo) {
                 state_update u;
                 u.state = rep.state;
-                // The response's strings are lent to the update and taken back once the journal
-                // has answered (it copies what it keeps): no copies on the way.
-                auto& b = rep.body;
+                const auto& b = rep.body;
                 u.aceptada_por_sunat = b.aceptada_por_sunat;
-                u.sunat_responsecode = std::move(b.sunat_responsecode);
-                u.sunat_description = std::move(b.sunat_description);
-                u.sunat_note = std::move(b.sunat_note);
-                u.enlace = std::move(b.enlace);
-                u.enlace_del_pdf = std::move(b.enlace_del_pdf);
-                u.enlace_del_xml = std::move(b.enlace_del_xml);
-                u.enlace_del_cdr = std::move(b.enlace_del_cdr);
-                result<void> ur;
-                if (auto uc = e.start_update(op, key, u); uc.ready) {
-                    ur = std::move(*uc.ready);
-                } else {
-                    auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
-                    ur = co_await std::move(wait);
-                }
-                b.sunat_responsecode = std::move(u.sunat_responsecode);
-                b.sunat_description = std::move(u.sunat_description);
-                b.sunat_note = std::move(u.sunat_note);
-                b.enlace = std::move(u.enlace);
-                b.enlace_del_pdf = std::move(u.enlace_del_pdf);
-                b.enlace_del_xml = std::move(u.enlace_del_xml);
-                b.enlace_del_cdr = std::move(u.enlace_del_cdr);
-                if (!ur)
-                    spdlog::warn(
-                        "account '{}': {} {}: could not journal the final state ({}); a resume will consult",
-                        e.cfg.name, to_string(op), key.to_string(), ur.error().message());
+                u.sunat_responsecode = b.sunat_responsecode;
+                u.sunat_description = b.sunat_description;
+                u.sunat_note = b.sunat_note;
+                u.enlace = b.enlace;
+                u.enlace_del_pdf = b.enlace_del_pdf;
+                u.enlace_del_xml = b.enlace_del_xml;
+                u.enlace_del_cdr = b.enlace_del_cdr;
+                e.update_behind(op, key, std::move(u));
             }
             e.metrics->observe_call(e.cfg.name, to_string(op), rep.recovered ? "recovered" : "sent",
                                     duration_cast<microseconds>(clock::now() - t0));
@@ -748,16 +749,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             u.state = err.state;
             u.codigo = err.codigo;
             u.error = err.what();
-            result<void> ur;
-            if (auto uc = e.start_update(op, key, u); uc.ready) {
-                ur = std::move(*uc.ready);
-            } else {
-                auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
-                ur = co_await std::move(wait);
-            }
-            if (!ur)
-                spdlog::warn("account '{}': {} {}: could not journal the final state ({})", e.cfg.name,
-                             to_string(op), key.to_string(), ur.error().message());
+            e.update_behind(op, key, std::move(u));
         }
         co_return e.fail(op, t0, std::move(err), label);
     }
