@@ -334,6 +334,7 @@ struct run_result {
     double peak_rss_mb = 0;
     bool peak_rss_reset = false;
     std::size_t connections_opened = 0;
+    std::size_t peak_connections = 0;  // most open at once (<= concurrency)
     std::uint64_t retries = 0, consults = 0, recovered = 0;
     std::optional<double> bound;
     double loadavg = 0;
@@ -421,6 +422,7 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
         if (auto emu1 = bench::process_cpu_seconds(t.pid)) r.emulator_cpu = *emu1 - *emu0;
     r.peak_rss_mb = bench::peak_rss_mb();
     r.connections_opened = c->connections_opened();
+    r.peak_connections = c->peak_connections();
     r.documents = r.ok + r.failed;
     auto& m = default_metrics();
     r.retries = m.counter(name, "retries");
@@ -470,6 +472,7 @@ boost::json::object run_json(const run_result& r, const target& t) {
     o["peak_rss_mb"] = round_to(r.peak_rss_mb, 1);
     o["peak_rss_per_run"] = r.peak_rss_reset;
     o["connections_opened"] = r.connections_opened;
+    o["peak_connections"] = r.peak_connections;
     if (r.emulator_cpu) {
         o["emulator_cpu_s"] = round_to(*r.emulator_cpu, 3);
         o["emulator_core_pct"] = r.seconds > 0 ? round_to(100.0 * *r.emulator_cpu / r.seconds, 1) : 0.0;
@@ -641,11 +644,11 @@ int run(const bench_args& a) {
             std::cerr << fmt::format(
                 "nubefact bench: c={:<5} {:>8} docs {:>7.2f} s {:>10.1f} docs/s  p50 {:.2f} ms  p99 {:.2f} "
                 "ms  "
-                "cpu {:.1f} us/doc  rss {:.1f} MB  conns {}{}{}\n",
+                "cpu {:.1f} us/doc  rss {:.1f} MB  conns {} (peak {}){}{}\n",
                 r.concurrency, r.documents, r.seconds, r.seconds > 0 ? r.ok / r.seconds : 0.0,
                 r.latency.percentile_ms(50), r.latency.percentile_ms(99),
                 r.documents ? r.cpu.total() / r.documents * 1e6 : 0.0, r.peak_rss_mb, r.connections_opened,
-                r.failed ? fmt::format("  FAILED {}", r.failed) : "",
+                r.peak_connections, r.failed ? fmt::format("  FAILED {}", r.failed) : "",
                 r.emulator_cpu
                     ? fmt::format("  emulator {:.0f}% of a core", 100 * *r.emulator_cpu / r.seconds)
                     : "");
@@ -726,7 +729,8 @@ std::function<int()> setup(CLI::App& sub) {
         "By default the emulator runs in a forked child process, so the client's CPU (getrusage of this\n"
         "process) and the emulator's (read from /proc) are measured apart.\n\n"
         "JSON (stdout or --out): settings, then per run: docs_per_s, latency_ms p50/p95/p99/max, errors by\n"
-        "kind, client_cpu_s and client_cpu_us_per_doc, peak_rss_mb, connections_opened, emulator_cpu_s,\n"
+        "kind, client_cpu_s and client_cpu_us_per_doc, peak_rss_mb, connections_opened, peak_connections, "
+        "emulator_cpu_s,\n"
         "emulator_validated. Exit code 1 when any document failed.\n\n"
         "Examples:\n"
         "  nubefact bench -n 100000 -c 10 --complete --check --audit\n"

@@ -74,7 +74,7 @@ class session {
 
   private:
     session() = default;
-    boost::asio::io_context ioc_;
+    boost::asio::io_context ioc_{1};  // one thread runs it: the client then needs no strand
     account_config cfg_;
     std::shared_ptr<store::store> store_;
     std::unique_ptr<emulator::server> emulator_;

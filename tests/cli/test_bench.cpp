@@ -45,9 +45,10 @@ class Bench : public ::testing::Test {
 };
 
 void expect_run_keys(const bj::object& run) {
-    for (const char* k : {"concurrency", "documents", "ok", "failed", "seconds", "docs_per_s", "latency_ms",
-                          "errors", "client_cpu_s", "client_cpu_us_per_doc", "peak_rss_mb",
-                          "connections_opened", "emulator_validated", "emulator_cpu_s", "bound_docs_per_s"})
+    for (const char* k :
+         {"concurrency", "documents", "ok", "failed", "seconds", "docs_per_s", "latency_ms", "errors",
+          "client_cpu_s", "client_cpu_us_per_doc", "peak_rss_mb", "connections_opened", "peak_connections",
+          "emulator_validated", "emulator_cpu_s", "bound_docs_per_s"})
         EXPECT_TRUE(run.contains(k)) << k;
     const auto& lat = run.at("latency_ms").as_object();
     for (const char* k : {"p50", "p95", "p99", "max"}) EXPECT_TRUE(lat.contains(k)) << k;
@@ -77,6 +78,8 @@ TEST_F(Bench, ForkedEmulatorFullPipelineWritesJsonAndChart) {
         EXPECT_TRUE(o.at("errors").as_object().empty());
         EXPECT_TRUE(o.at("emulator_cpu_s").is_number());  // the forked child's CPU, from /proc
         EXPECT_LE(o.at("connections_opened").as_int64(), o.at("concurrency").as_int64());
+        EXPECT_LE(o.at("peak_connections").as_int64(), o.at("concurrency").as_int64());
+        EXPECT_GE(o.at("peak_connections").as_int64(), 1);
     }
     EXPECT_EQ(runs[0].as_object().at("concurrency").as_int64(), 1);
     EXPECT_EQ(runs[1].as_object().at("concurrency").as_int64(), 4);
