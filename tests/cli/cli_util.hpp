@@ -2,6 +2,7 @@
 // read files, plain HTTP GET on 127.0.0.1 (emulator admin endpoints).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <boost/json.hpp>
 
 #include <arpa/inet.h>
@@ -45,6 +46,22 @@ inline std::string slurp(const fs::path& p) {
 inline void spit(const fs::path& p, const std::string& text) {
     std::ofstream out(p, std::ios::binary);
     out << text;
+}
+
+// A fresh, empty scratch directory for the running test:
+// <tmp>/nubefact-cli-<tag>-<pid>-<test name>. Remove it with remove_scratch_dir().
+inline fs::path fresh_scratch_dir(const std::string& tag) {
+    auto dir = fs::temp_directory_path() / ("nubefact-cli-" + tag + "-" + std::to_string(::getpid()) + "-" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::create_directories(dir);
+    return dir;
+}
+
+inline void remove_scratch_dir(const fs::path& dir) {
+    std::error_code ec;
+    if (!dir.empty()) fs::remove_all(dir, ec);
 }
 
 // How a child is started: its working directory and environment. The parent's environment is

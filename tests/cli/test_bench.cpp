@@ -28,14 +28,9 @@ class Bench : public ::testing::Test {
         const char* bin = std::getenv("NUBEFACT_BINARY");
         if (!bin || !fs::exists(bin)) GTEST_SKIP() << "NUBEFACT_BINARY not set or missing";
         binary_ = bin;
-        dir_ = fs::temp_directory_path() / ("nubefact-cli-bench-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
+        dir_ = test::cli::fresh_scratch_dir("bench");
     }
-    void TearDown() override {
-        std::error_code ec;
-        if (!dir_.empty()) fs::remove_all(dir_, ec);
-    }
+    void TearDown() override { test::cli::remove_scratch_dir(dir_); }
 
     // Runs the binary with `args` (stdin empty); fork + exec, no shell.
     run_result run(const std::vector<std::string>& args) { return test::cli::run(binary_, args, dir_); }

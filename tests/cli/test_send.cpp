@@ -65,17 +65,11 @@ class SendCli : public ::testing::Test {
         const char* bin = std::getenv("NUBEFACT_BINARY");
         if (!bin || !fs::exists(bin)) GTEST_SKIP() << "NUBEFACT_BINARY not set or missing";
         binary_ = bin;
-        dir_ = fs::temp_directory_path() / ("nubefact-cli-send-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        fs::create_directories(dir_);
+        dir_ = fresh_scratch_dir("send");
         store_ = "sqlite:" + (dir_ / "store.db").string();
         results_ = (dir_ / "results.jsonl").string();
     }
-    void TearDown() override {
-        std::error_code ec;
-        if (!dir_.empty()) fs::remove_all(dir_, ec);
-    }
+    void TearDown() override { remove_scratch_dir(dir_); }
 
     fs::path write(const std::string& name, const std::string& text) {
         fs::create_directories((dir_ / name).parent_path());

@@ -35,14 +35,9 @@ class ValidateComplete : public ::testing::Test {
                 : (fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "nubefact").string();
         examples_ = ex ? fs::path(ex) : fs::path(__FILE__).parent_path().parent_path() / "data" / "official";
         if (!fs::exists(binary_)) GTEST_SKIP() << "nubefact binary not found: " << binary_;
-        dir_ = fs::temp_directory_path() / ("nubefact-cli-fiscal-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::create_directories(dir_);
+        dir_ = test::cli::fresh_scratch_dir("fiscal");
     }
-    void TearDown() override {
-        std::error_code ec;
-        if (!dir_.empty()) fs::remove_all(dir_, ec);
-    }
+    void TearDown() override { test::cli::remove_scratch_dir(dir_); }
 
     // Runs the binary with `args`, feeding `input` on stdin; fork + exec, no shell.
     run_result run(const std::vector<std::string>& args, const std::string& input = "") {
