@@ -567,12 +567,12 @@ struct client::engine : std::enable_shared_from_this<engine> {
     void update_behind(operation op, const document_key& key, state_update u) {
         u.op = op;
         journal->update(cfg.name, key, u,
-                        [account = cfg.name, op, key_text = key.to_string()](result<void> r) {
+                        [account = cfg.name, op, key](result<void> r) {  // text built only on failure
                             if (!r)
                                 spdlog::warn(
                                     "account '{}': {} {}: could not journal the final state ({}); a "
                                     "resume will consult",
-                                    account, to_string(op), key_text, r.error().message());
+                                    account, to_string(op), key.to_string(), r.error().message());
                         });
     }
 
