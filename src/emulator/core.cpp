@@ -482,7 +482,7 @@ void core::count_fault(fault_kind k) noexcept {
 
 std::string core::comprobante_body(const account_slot& a, const record& r, bool consult) const {
     std::string o;
-    o.reserve(700);
+    o.reserve(1024);
     o.push_back('{');
     int_field(o, "tipo_de_comprobante", r.key.tipo);
     str_field(o, "serie", r.key.serie);
@@ -882,23 +882,23 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
     reply r;
     r.op = opi;
     std::unique_lock lk(a.mu);
-    auto it = a.docs.find(ks);
+    record* it = a.docs.find(ks);
     if (generar) {
         if (!v.codigo_unico.empty()) {
             auto u = a.by_unico.find(v.codigo_unico);
             if (u != a.by_unico.end() && (u->second != ks || !opts_.allow_duplicates)) {
-                if (it != a.docs.end()) ++it->second.duplicates;
+                if (it) ++it->duplicates;
                 duplicates_.fetch_add(1, std::memory_order_relaxed);
                 return error(400, 23, msg_23, opi);
             }
         }
-        if (it != a.docs.end() && !opts_.allow_duplicates) {
-            ++it->second.duplicates;
+        if (it && !opts_.allow_duplicates) {
+            ++it->duplicates;
             duplicates_.fetch_add(1, std::memory_order_relaxed);
             return error(400, 23, msg_23, opi);
         }
-        bool fresh = it == a.docs.end();
-        record& rec = fresh ? a.docs[ks] : it->second;
+        bool fresh = !it;
+        record& rec = fresh ? a.docs[ks] : *it;
         if (fresh) {
             rec.key = key;
             rec.kind = op == operation::generar_comprobante ? "comprobante"
@@ -971,8 +971,8 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
             r.body = retper_body(rec, false);
         return r;
     }
-    if (it == a.docs.end()) return error(400, 24, msg_24, opi);
-    record& rec = it->second;
+    if (!it) return error(400, 24, msg_24, opi);
+    record& rec = *it;
     switch (op) {
         case operation::consultar_comprobante:
             if (rec.kind != "comprobante") return error(400, 24, msg_24, opi);
@@ -1083,9 +1083,9 @@ std::optional<document_info> core::find(std::string_view ruta, const document_ke
     std::lock_guard lk(a->mu);
     auto packed = pack_key(k);
     if (!packed) return std::nullopt;
-    auto it = a->docs.find(*packed);
-    if (it == a->docs.end()) return std::nullopt;
-    return info(it->second);
+    const record* r = a->docs.find(*packed);
+    if (!r) return std::nullopt;
+    return info(*r);
 }
 
 std::vector<document_info> core::documents(std::string_view ruta) const {
@@ -1094,7 +1094,7 @@ std::vector<document_info> core::documents(std::string_view ruta) const {
     if (!a) return out;
     std::lock_guard lk(a->mu);
     out.reserve(a->docs.size());
-    for (auto& [k, r] : a->docs) out.push_back(info(r));
+    a->docs.for_each([&](const record& r) { out.push_back(info(r)); });
     std::sort(out.begin(), out.end(), [](auto& x, auto& y) { return x.key < y.key; });
     return out;
 }
@@ -1155,13 +1155,13 @@ std::string core::stats_json(bool with_documents) const {
         std::shared_lock lk(accounts_mu_);
         for (auto& a : account_order_) {
             std::lock_guard dl(a->mu);
-            for (auto& [k, r] : a->docs) {
+            a->docs.for_each([&](const record& r) {
                 boost::json::object d;
                 d["created"] = r.creations;
                 d["duplicates_refused"] = r.duplicates;
                 docs[a->acct.ruta_id + "/" + std::to_string(r.key.tipo) + "-" + key_text(r.key)] =
                     std::move(d);
-            }
+            });
         }
         o["documents"] = std::move(docs);
     }
@@ -1283,17 +1283,17 @@ bool core::replay(std::FILE* f, std::string& error) {
             r.pending = p && p->is_bool() && p->as_bool();
             if (++r.creations == 2) created_twice_.fetch_add(1);
             if (!r.codigo_unico.empty()) a->by_unico[r.codigo_unico] = ks;
-        } else if (auto it = a->docs.find(ks); it != a->docs.end()) {
+        } else if (record* it = a->docs.find(ks)) {
             if (t == "a") {
-                it->second.anulacion = true;
-                auto& x = it->second.x();
+                it->anulacion = true;
+                auto& x = it->x();
                 x.anulacion_ms = num("ms");
                 x.ticket = str("ticket");
                 x.anulacion_uuid = str("uuid");
             } else if (t == "v") {
-                it->second.reversed = true;
-                it->second.x().reversed_ms = num("ms");
-                it->second.x().reversion_uuid = str("uuid");
+                it->reversed = true;
+                it->x().reversed_ms = num("ms");
+                it->x().reversion_uuid = str("uuid");
             }
         }
         return true;

@@ -157,11 +157,47 @@ struct record {
     }
 };
 
+// Documents by pack_key(), in 64 shards. One table of a million documents rehashed in one go and stalled the
+// io thread for tens of milliseconds (every answer due meanwhile went late); a shard rehashes 1/64 of that.
+class doc_table {
+  public:
+    record* find(std::uint64_t k) {
+        auto& m = shard(k);
+        auto it = m.find(k);
+        return it == m.end() ? nullptr : &it->second;
+    }
+    const record* find(std::uint64_t k) const { return const_cast<doc_table*>(this)->find(k); }
+    record& operator[](std::uint64_t k) { return shard(k)[k]; }
+    std::size_t size() const {
+        std::size_t n = 0;
+        for (auto& m : shards_) n += m.size();
+        return n;
+    }
+    void clear() {
+        for (auto& m : shards_) m.clear();
+    }
+    void reserve(std::size_t n) {
+        for (auto& m : shards_) m.reserve(n >> shard_bits);
+    }
+    template <class F>
+    void for_each(F&& f) const {
+        for (auto& m : shards_)
+            for (auto& kv : m) f(kv.second);
+    }
+
+  private:
+    static constexpr int shard_bits = 6;
+    std::unordered_map<std::uint64_t, record>& shard(std::uint64_t k) {
+        return shards_[(k * 0x9E3779B97F4A7C15ull) >> (64 - shard_bits)];
+    }
+    std::array<std::unordered_map<std::uint64_t, record>, std::size_t{1} << shard_bits> shards_;
+};
+
 struct account_slot {
     account acct;
     std::atomic<int> state{0};
     mutable std::mutex mu;
-    std::unordered_map<std::uint64_t, record> docs;           // by pack_key()
+    doc_table docs;
     std::unordered_map<std::string, std::uint64_t> by_unico;  // codigo_unico -> pack_key
 };
 
