@@ -387,15 +387,24 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
             : steady::time_point::max();
     for (int w = 0; w < concurrency; ++w) {
         auto worker = [&]() -> asio::awaitable<void> {
+            // Each worker keeps one document and gives it the next numero: every request is still a
+            // distinct complete factura, checked (--check) and serialized by generar_comprobante, but
+            // the template is not copied per document. --complete starts each one from the template
+            // again (copy-assigned: the strings keep their capacity), as a program completing fresh
+            // documents would.
+            comprobante d = tmpl;
+            d.serie = serie;
             for (;;) {
                 const long i = next++;
                 if (i >= total || (a.duration > 0 && steady::now() >= stop_at)) co_return;
-                comprobante d = tmpl;
-                d.serie = serie;
+                if (a.complete) {
+                    d = tmpl;
+                    d.serie = serie;
+                }
                 d.numero = i + 1;
                 if (a.complete) fiscal::complete(d);
                 const auto s0 = steady::now();
-                auto task = c->generar_comprobante(std::move(d), call);
+                auto task = c->generar_comprobante(d, call);
                 auto res = co_await std::move(task);
                 r.latency.add(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - s0));
                 if (res) {

@@ -86,8 +86,9 @@ class client {
     using awaitable = boost::asio::awaitable<T>;
 
     // generar_* are exactly-once: journaled before sending, reconciled with consultar_* after an
-    // ambiguous outcome; codigo 23 on someone else's document is client_errc::conflict.
-    awaitable<result_type> generar_comprobante(comprobante doc, call_options o = {});
+    // ambiguous outcome; codigo 23 on someone else's document is client_errc::conflict. Every method
+    // checks and serializes its document before it returns: the awaitable never refers to `doc`.
+    awaitable<result_type> generar_comprobante(const comprobante& doc, call_options o = {});
     awaitable<result_type> consultar_comprobante(document_key key);
     awaitable<result_type> generar_anulacion(anulacion doc, call_options o = {});
     awaitable<result_type> consultar_anulacion(document_key key);

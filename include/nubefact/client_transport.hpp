@@ -77,6 +77,7 @@ class transport {
     virtual std::size_t open_connections() const { return 0; }
     virtual std::size_t connections_opened() const { return 0; }
     virtual std::size_t peak_connections() const { return 0; }  // most open at once
+    virtual std::size_t resolutions() const { return 0; }       // name lookups made (IP literals: none)
     virtual void close_all() {}
 };
 

@@ -467,7 +467,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
         co_return false;
     }
 
-    asio::awaitable<void> write_audit(const audit_record& rec) {
+    // Back-pressure path of the audit: waits for room and writes `rec` (a saturated sink never drops).
+    asio::awaitable<void> write_audit(audit_record rec) {
         for (;;) {
             audit_record copy = rec;
             if (audit->try_write(std::move(copy))) co_return;
@@ -477,16 +478,48 @@ struct client::engine : std::enable_shared_from_this<engine> {
         }
     }
 
-    asio::awaitable<exchange_outcome> exchange(operation xop, const document_key& key,
-                                               const std::string& body, int attempt,
-                                               clock::time_point deadline) {
-        exchange_outcome out;
-        auto not_sent = [&](std::string msg) {
-            out.view.what = sansio::verdict::not_delivered;
-            out.view.error = make_error_code(client_errc::timeout);
-            out.outcome = "timeout";
-            out.message = std::move(msg);
-        };
+    audit_record make_audit(std::chrono::system_clock::time_point at, operation xop, const document_key& key,
+                            const std::string& body, int attempt, const transport::exchange_result& r,
+                            const exchange_outcome& out, microseconds latency) const {
+        audit_record a;
+        a.at = at;
+        a.account = cfg.name;
+        a.operation = std::string(to_string(xop));
+        a.document = key.serie.empty() ? std::string() : key.to_string();
+        a.attempt = attempt;
+        a.http_status = r.status;
+        a.codigo = out.view.codigo;
+        a.outcome = out.outcome;
+        a.latency = latency;
+        a.request_bytes = r.request_bytes;
+        a.response_bytes = r.response_bytes;
+        if (cfg.audit_bodies) {
+            a.request_body = body;
+            a.response_body = r.body;
+        }
+        return a;
+    }
+
+    static void reset(exchange_outcome& o) {
+        o.view = sansio::attempt_view{};
+        o.resp.reset();
+        o.message.clear();
+        o.outcome.clear();
+        o.status = 0;
+    }
+
+    static void not_sent(exchange_outcome& out, std::string msg) {
+        out.view.what = sansio::verdict::not_delivered;
+        out.view.error = make_error_code(client_errc::timeout);
+        out.outcome = "timeout";
+        out.message = std::move(msg);
+    }
+
+    // One HTTP exchange under the limits, classified into `out` (the caller's: one outcome object per
+    // call, so the coroutine frames stay small), with metrics and audit.
+    asio::awaitable<void> exchange(operation xop, const document_key& key, const std::string& body,
+                                   int attempt, clock::time_point deadline, exchange_outcome& out) {
+        reset(out);
         slot_guard slot{limiter.get(), false};
         bool got_slot = limiter->try_acquire();
         if (!got_slot) {
@@ -494,28 +527,28 @@ struct client::engine : std::enable_shared_from_this<engine> {
             got_slot = co_await std::move(wait);
         }
         if (!got_slot) {
-            not_sent(
-                fmt::format("no free slot before the deadline (max_concurrency {})", cfg.max_concurrency));
-            co_return out;
+            not_sent(out, fmt::format("no free slot before the deadline (max_concurrency {})",
+                                      cfg.max_concurrency));
+            co_return;
         }
         slot.held = true;
         auto first_grant = clock::time_point::min();
         if (!limiter->try_send_now(clock::now(), first_grant)) {
             auto wait = wait_rate(deadline, first_grant);
             if (!co_await std::move(wait)) {
-                not_sent("the rate limit allows no request before the deadline");
-                co_return out;
+                not_sent(out, "the rate limit allows no request before the deadline");
+                co_return;
             }
         }
         auto start = clock::now();
         if (start >= deadline) {
-            not_sent("total_timeout passed before sending");
-            co_return out;
+            not_sent(out, "total_timeout passed before sending");
+            co_return;
         }
         auto left = deadline - start;
         transport::timeouts t{std::min<clock::duration>(cfg.connect_timeout, left),
                               std::min<clock::duration>(cfg.request_timeout, left)};
-        auto at = std::chrono::system_clock::now();
+        const auto at = audit ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point{};
         auto task = tx->exchange_wire(head, body, t);
         auto r = co_await std::move(task);
         auto latency = duration_cast<microseconds>(clock::now() - start);
@@ -524,26 +557,10 @@ struct client::engine : std::enable_shared_from_this<engine> {
         if (out.view.retry_after && (r.status == 429 || r.status == 503))
             limiter->pause_until(clock::now() + *out.view.retry_after);
         metrics->observe_exchange(cfg.name, to_string(xop), out.outcome, latency);
-        if (audit) {
-            audit_record a;
-            a.at = at;
-            a.account = cfg.name;
-            a.operation = std::string(to_string(xop));
-            a.document = key.serie.empty() ? std::string() : key.to_string();
-            a.attempt = attempt;
-            a.http_status = r.status;
-            a.codigo = out.view.codigo;
-            a.outcome = out.outcome;
-            a.latency = latency;
-            a.request_bytes = r.request_bytes;
-            a.response_bytes = r.response_bytes;
-            if (cfg.audit_bodies) {
-                a.request_body = body;
-                a.response_body = r.body;
-            }
-            co_await write_audit(a);
+        if (audit && !audit->try_write(make_audit(at, xop, key, body, attempt, r, out, latency))) {
+            auto wait = write_audit(make_audit(at, xop, key, body, attempt, r, out, latency));
+            co_await std::move(wait);
         }
-        co_return out;
     }
 
     client_result<reply> fail(operation op, clock::time_point t0, client_error e, std::string_view label) {
@@ -576,126 +593,90 @@ struct client::engine : std::enable_shared_from_this<engine> {
                         });
     }
 
-    // One call: journal, delivery machine, final state.
-    static asio::awaitable<client_result<reply>> run(std::shared_ptr<engine> self, operation op,
-                                                     document_key key, std::string body) {
-        auto& e = *self;
-        auto t0 = clock::now();
-        auto deadline = t0 + duration_cast<clock::duration>(e.cfg.total_timeout);
-        bool eo = is_generar(op);
-        bool possibly = false, consult_first = false;
-        bool first_attempt_journaled = false;  // the intent was recorded as `sending`, attempt 1
-        if (eo) {
-            // The body travels in the intent and comes back once the journal has answered (no copy).
-            intent in{e.cfg.name, op, key, payload_hash(body), std::move(body)};
-            in.sending = true;  // the first attempt follows at once: one commit instead of two
-            auto start = [&e, &in](std::function<void(result<intent_journal::record_result>)> cb) {
-                e.journal->record(in, std::move(cb));
-            };
-            using record_t = result<intent_journal::record_result>;
-            auto rc = detail::start_callback<record_t>(start);
-            std::optional<record_t> rec_slot = std::move(rc.ready);
-            if (!rec_slot) {
-                auto wait = detail::finish_callback<record_t>(std::move(rc.st));
-                rec_slot.emplace(co_await std::move(wait));
-            }
-            auto& rec = *rec_slot;
-            body = std::move(in.payload);
-            if (!rec) {
-                client_error err{make_error_code(client_errc::journal),
-                                 "could not record the intent (nothing was sent): " + rec.error().message()};
-                co_return e.fail(op, t0, std::move(err), "journal");
-            }
-            first_attempt_journaled = rec->created;
-            if (!rec->created) {
-                const auto& r = rec->record;
-                if (r.what.payload_hash != in.payload_hash) {
-                    client_error err{
-                        make_error_code(client_errc::conflict),
-                        fmt::format("{} is already journaled for account '{}' with another payload "
-                                    "(hash {}…, this one {}…); a number is never re-sent with other "
-                                    "content: use the next correlativo",
-                                    key.to_string(), e.cfg.name, r.what.payload_hash.substr(0, 12),
-                                    in.payload_hash.substr(0, 12))};
-                    err.codigo = std::nullopt;
-                    co_return e.fail(op, t0, std::move(err), "conflict");
-                }
-                switch (r.state) {
-                    case doc_state::pending:
-                    case doc_state::failed:
-                        break;
-                    default:  // sending, unknown, accepted, rejected: it may exist; ask first
-                        possibly = true;
-                        consult_first = true;
-                }
-            }
-        }
-        sansio::delivery d(eo, sansio::retry_policy(e.cfg.retry, e.seeder()), t0, possibly, consult_first);
-        auto step = d.begin(clock::now());
-        int exchanges = 0;
-        exchange_outcome last;
-        std::string cbody;
-        std::optional<asio::steady_timer> timer;
-        bool journal_failed = false;
-        while (step.what != sansio::delivery::kind::finish) {
-            if (step.delay.count() > 0) {
-                if (clock::now() + step.delay >= deadline) {
-                    step = {sansio::delivery::kind::finish,
-                            {},
-                            d.maybe_exists() ? sansio::delivery::outcome::unknown
-                                             : sansio::delivery::outcome::failed,
-                            last.view.error ? last.view.error : make_error_code(client_errc::timeout),
-                            last.view.codigo};
-                    break;
-                }
-                if (!timer) timer.emplace(co_await asio::this_coro::executor);
-                e.metrics->add(e.cfg.name, "retries");
-                timer->expires_after(step.delay);
-                co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-            }
-            bool sending = step.what == sansio::delivery::kind::send;
-            if (sending && eo && first_attempt_journaled) {
-                first_attempt_journaled = false;
-            } else if (sending && eo) {
-                state_update u;
-                u.state = doc_state::sending;
-                u.count_attempt = true;
-                result<void> ur;
-                if (auto uc = e.start_update(op, key, u); uc.ready) {
-                    ur = std::move(*uc.ready);
-                } else {
-                    auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
-                    ur = co_await std::move(wait);
-                }
-                if (!ur) {
-                    journal_failed = true;
-                    last.message = "could not journal the attempt (not sent): " + ur.error().message();
-                    step = {sansio::delivery::kind::finish,
-                            {},
-                            d.maybe_exists() ? sansio::delivery::outcome::unknown
-                                             : sansio::delivery::outcome::failed,
-                            make_error_code(client_errc::journal),
-                            std::nullopt};
-                    break;
-                }
-            } else if (!sending) {
-                e.metrics->add(e.cfg.name, "consults");
-                if (cbody.empty()) cbody = consult_body(op, key);
-            }
-            operation xop = sending ? op : consult_for(op);
-            last = co_await e.exchange(xop, key, sending ? body : cbody, ++exchanges, deadline);
-            auto now = clock::now();
-            step = sending ? d.on_send(last.view, now) : d.on_consult(last.view, now);
-            if (step.what != sansio::delivery::kind::finish && now >= deadline) {
-                step = {
-                    sansio::delivery::kind::finish,
-                    {},
-                    d.maybe_exists() ? sansio::delivery::outcome::unknown : sansio::delivery::outcome::failed,
-                    make_error_code(client_errc::timeout),
-                    last.view.codigo};
-            }
-        }
+    // What the journal answered to a new intent, reduced to what run() needs.
+    struct record_summary {
+        bool ok = false;        // false: the journal failed (message says why); nothing was sent
+        bool created = false;   // a new intent (recorded as sending, attempt 1)
+        bool conflict = false;  // journaled before with another payload (message says so)
+        doc_state state = doc_state::pending;
+        std::string message;
+    };
 
+    record_summary summarize(const result<intent_journal::record_result>& rec, const intent& in) const {
+        record_summary s;
+        if (!rec) {
+            s.message = "could not record the intent (nothing was sent): " + rec.error().message();
+            return s;
+        }
+        s.ok = true;
+        s.created = rec->created;
+        if (!rec->created) {
+            const auto& r = rec->record;
+            s.state = r.state;
+            if (r.what.payload_hash != in.payload_hash) {
+                s.conflict = true;
+                s.message = fmt::format(
+                    "{} is already journaled for account '{}' with another payload "
+                    "(hash {}…, this one {}…); a number is never re-sent with other "
+                    "content: use the next correlativo",
+                    in.key.to_string(), cfg.name, r.what.payload_hash.substr(0, 12),
+                    in.payload_hash.substr(0, 12));
+            }
+        }
+        return s;
+    }
+
+    // Records `in` in the journal; nullopt when the answer is not there yet (then await_record).
+    std::optional<record_summary> start_record(
+        const intent& in,
+        std::shared_ptr<detail::callback_call<result<intent_journal::record_result>>::state>& pending) {
+        using record_t = result<intent_journal::record_result>;
+        auto start = [this, &in](std::function<void(record_t)> cb) { journal->record(in, std::move(cb)); };
+        auto rc = detail::start_callback<record_t>(start);
+        if (rc.ready) return summarize(*rc.ready, in);
+        pending = std::move(rc.st);
+        return std::nullopt;
+    }
+
+    asio::awaitable<record_summary> await_record(
+        std::shared_ptr<detail::callback_call<result<intent_journal::record_result>>::state> st,
+        const intent& in) {
+        auto wait = detail::finish_callback<result<intent_journal::record_result>>(std::move(st));
+        auto rec = co_await std::move(wait);
+        co_return summarize(rec, in);
+    }
+
+    // Journals a further attempt (state sending, attempt counted) before it is sent.
+    asio::awaitable<result<void>> journal_attempt(operation op, const document_key& key) {
+        state_update u;
+        u.state = doc_state::sending;
+        u.count_attempt = true;
+        auto uc = start_update(op, key, u);
+        if (uc.ready) co_return std::move(*uc.ready);
+        auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
+        co_return co_await std::move(wait);
+    }
+
+    static asio::awaitable<void> sleep_for(clock::duration d) {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        timer.expires_after(d);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+
+    static sansio::delivery::step finish_step(const sansio::delivery& d, error_code ec,
+                                              std::optional<int> codigo) {
+        return {sansio::delivery::kind::finish,
+                {},
+                d.maybe_exists() ? sansio::delivery::outcome::unknown : sansio::delivery::outcome::failed,
+                ec,
+                codigo};
+    }
+
+    // The call's result once the delivery machine finished: the reply (final state written behind)
+    // or the error (final state written behind unless the journal itself failed).
+    client_result<reply> conclude(operation op, const document_key& key, clock::time_point t0,
+                                  const sansio::delivery::step& step, exchange_outcome& last, int exchanges,
+                                  bool eo, bool journal_failed) {
         using outcome = sansio::delivery::outcome;
         if (step.result == outcome::sent || step.result == outcome::adopted) {
             reply rep;
@@ -715,11 +696,11 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 u.enlace_del_pdf = b.enlace_del_pdf;
                 u.enlace_del_xml = b.enlace_del_xml;
                 u.enlace_del_cdr = b.enlace_del_cdr;
-                e.update_behind(op, key, std::move(u));
+                update_behind(op, key, std::move(u));
             }
-            e.metrics->observe_call(e.cfg.name, to_string(op), rep.recovered ? "recovered" : "sent",
-                                    duration_cast<microseconds>(clock::now() - t0));
-            co_return rep;
+            metrics->observe_call(cfg.name, to_string(op), rep.recovered ? "recovered" : "sent",
+                                  duration_cast<microseconds>(clock::now() - t0));
+            return rep;
         }
 
         client_error err;
@@ -749,9 +730,104 @@ struct client::engine : std::enable_shared_from_this<engine> {
             u.state = err.state;
             u.codigo = err.codigo;
             u.error = err.what();
-            e.update_behind(op, key, std::move(u));
+            update_behind(op, key, std::move(u));
         }
-        co_return e.fail(op, t0, std::move(err), label);
+        return fail(op, t0, std::move(err), label);
+    }
+
+    // One call: journal, delivery machine, final state. Runs on the engine's executor: a caller
+    // elsewhere is moved there first (on_engine: already there). Big objects live in the non-coroutine
+    // helpers above, so that this frame (one per document in flight) stays small.
+    static asio::awaitable<client_result<reply>> run(std::shared_ptr<engine> self, operation op,
+                                                     document_key key, std::string body, bool on_engine) {
+        if (!on_engine && co_await asio::this_coro::executor != self->exec) {
+            // GCC 12 destroys temporaries of a co_await operand twice: keep the awaitable in a named
+            // variable.
+            auto task = asio::co_spawn(self->exec, run(self, op, std::move(key), std::move(body), true),
+                                       asio::use_awaitable);
+            co_return co_await std::move(task);
+        }
+        auto& e = *self;
+        auto t0 = clock::now();
+        auto deadline = t0 + duration_cast<clock::duration>(e.cfg.total_timeout);
+        bool eo = is_generar(op);
+        bool possibly = false, consult_first = false;
+        bool first_attempt_journaled = false;  // the intent was recorded as `sending`, attempt 1
+        if (eo) {
+            // The body travels in the intent and comes back once the journal has answered (no copy).
+            intent in{e.cfg.name, op, key, payload_hash(body), std::move(body)};
+            in.sending = true;  // the first attempt follows at once: one commit instead of two
+            std::shared_ptr<detail::callback_call<result<intent_journal::record_result>>::state> pending;
+            auto sum = e.start_record(in, pending);
+            if (!sum) {
+                auto wait = e.await_record(std::move(pending), in);
+                sum.emplace(co_await std::move(wait));
+            }
+            body = std::move(in.payload);
+            if (!sum->ok) {
+                client_error err{make_error_code(client_errc::journal), std::move(sum->message)};
+                co_return e.fail(op, t0, std::move(err), "journal");
+            }
+            if (sum->conflict) {
+                client_error err{make_error_code(client_errc::conflict), std::move(sum->message)};
+                err.codigo = std::nullopt;
+                co_return e.fail(op, t0, std::move(err), "conflict");
+            }
+            first_attempt_journaled = sum->created;
+            if (!sum->created) {
+                switch (sum->state) {
+                    case doc_state::pending:
+                    case doc_state::failed:
+                        break;
+                    default:  // sending, unknown, accepted, rejected: it may exist; ask first
+                        possibly = true;
+                        consult_first = true;
+                }
+            }
+        }
+        sansio::delivery d(eo, sansio::retry_policy(e.cfg.retry, e.seeder()), t0, possibly, consult_first);
+        auto step = d.begin(clock::now());
+        int exchanges = 0;
+        exchange_outcome last;
+        std::string cbody;
+        bool journal_failed = false;
+        while (step.what != sansio::delivery::kind::finish) {
+            if (step.delay.count() > 0) {
+                if (clock::now() + step.delay >= deadline) {
+                    step = finish_step(
+                        d, last.view.error ? last.view.error : make_error_code(client_errc::timeout),
+                        last.view.codigo);
+                    break;
+                }
+                e.metrics->add(e.cfg.name, "retries");
+                auto wait = sleep_for(step.delay);
+                co_await std::move(wait);
+            }
+            bool sending = step.what == sansio::delivery::kind::send;
+            if (sending && eo && first_attempt_journaled) {
+                first_attempt_journaled = false;
+            } else if (sending && eo) {
+                auto wait = e.journal_attempt(op, key);
+                auto ur = co_await std::move(wait);
+                if (!ur) {
+                    journal_failed = true;
+                    last.message = "could not journal the attempt (not sent): " + ur.error().message();
+                    step = finish_step(d, make_error_code(client_errc::journal), std::nullopt);
+                    break;
+                }
+            } else if (!sending) {
+                e.metrics->add(e.cfg.name, "consults");
+                if (cbody.empty()) cbody = consult_body(op, key);
+            }
+            operation xop = sending ? op : consult_for(op);
+            auto ex = e.exchange(xop, key, sending ? body : cbody, ++exchanges, deadline, last);
+            co_await std::move(ex);
+            auto now = clock::now();
+            step = sending ? d.on_send(last.view, now) : d.on_consult(last.view, now);
+            if (step.what != sansio::delivery::kind::finish && now >= deadline)
+                step = finish_step(d, make_error_code(client_errc::timeout), last.view.codigo);
+        }
+        co_return e.conclude(op, key, t0, step, last, exchanges, eo, journal_failed);
     }
 };
 
@@ -781,21 +857,11 @@ asio::any_io_executor client::get_executor() const {
     return e_->exec;
 }
 
+// Not a coroutine: the engine's run() is the only frame of a call (it hops to the engine's executor
+// when the caller is elsewhere).
 asio::awaitable<client::result_type> client::send(operation op, document_key key,
                                                   std::string canonical_body) {
-    auto e = e_;
-    auto fn = [e, op, key = std::move(key), body = std::move(canonical_body)]() mutable {
-        return engine::run(e, op, std::move(key), std::move(body));
-    };
-    // Already on the engine's executor (a coroutine spawned on get_executor(), or on the io_context of
-    // a single-threaded client): no hop.
-    if (co_await asio::this_coro::executor == e->exec) {
-        auto direct = fn();
-        co_return co_await std::move(direct);
-    }
-    // GCC 12 destroys temporaries of a co_await operand twice: keep the awaitable in a named variable.
-    auto task = asio::co_spawn(e->exec, std::move(fn), asio::use_awaitable);
-    co_return co_await std::move(task);
+    return engine::run(e_, op, std::move(key), std::move(canonical_body), false);
 }
 
 namespace {
@@ -820,62 +886,70 @@ document_key retper_key(operation op, const std::string& serie, std::int64_t num
 
 }  // namespace
 
-asio::awaitable<client::result_type> client::generar_comprobante(comprobante doc, call_options o) {
+// The typed methods are not coroutines either: they check and serialize the document at once (its
+// copy dies here, not in a frame that lives until the answer) and return send()'s awaitable.
+namespace {
+asio::awaitable<client::result_type> ready(client::result_type r) {
+    co_return r;
+}
+}  // namespace
+
+asio::awaitable<client::result_type> client::generar_comprobante(const comprobante& doc, call_options o) {
     if (auto err = validate(e_->cfg, doc, o))
-        co_return e_->fail(operation::generar_comprobante, clock::now(), *err, "validation");
+        return ready(e_->fail(operation::generar_comprobante, clock::now(), *err, "validation"));
     auto key = doc.key();
     auto body = json::write(doc);
-    co_return co_await send(operation::generar_comprobante, std::move(key), std::move(body));
+    return send(operation::generar_comprobante, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::consultar_comprobante(document_key key) {
     auto body = consult_body(operation::consultar_comprobante, key);
-    co_return co_await send(operation::consultar_comprobante, std::move(key), std::move(body));
+    return send(operation::consultar_comprobante, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::generar_anulacion(anulacion doc, call_options o) {
     if (auto err = validate(e_->cfg, doc, o))
-        co_return e_->fail(operation::generar_anulacion, clock::now(), *err, "validation");
+        return ready(e_->fail(operation::generar_anulacion, clock::now(), *err, "validation"));
     document_key key{static_cast<int>(doc.tipo_de_comprobante.value_or(0)), doc.serie.value_or(""),
                      doc.numero.value_or(0)};
     auto body = json::write(json::request{std::move(doc)});
-    co_return co_await send(operation::generar_anulacion, std::move(key), std::move(body));
+    return send(operation::generar_anulacion, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::consultar_anulacion(document_key key) {
     auto body = consult_body(operation::consultar_anulacion, key);
-    co_return co_await send(operation::consultar_anulacion, std::move(key), std::move(body));
+    return send(operation::consultar_anulacion, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::generar_guia(guia doc, call_options o) {
     if (auto err = validate(e_->cfg, doc, o))
-        co_return e_->fail(operation::generar_guia, clock::now(), *err, "validation");
+        return ready(e_->fail(operation::generar_guia, clock::now(), *err, "validation"));
     auto key = doc.key();
     auto body = json::write(json::request{std::move(doc)});
-    co_return co_await send(operation::generar_guia, std::move(key), std::move(body));
+    return send(operation::generar_guia, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::consultar_guia(document_key key) {
     auto body = consult_body(operation::consultar_guia, key);
-    co_return co_await send(operation::consultar_guia, std::move(key), std::move(body));
+    return send(operation::consultar_guia, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::generar_retencion(retencion_percepcion doc, call_options o) {
     doc.percepcion = false;
     if (auto err = validate(e_->cfg, doc, o))
-        co_return e_->fail(operation::generar_retencion, clock::now(), *err, "validation");
+        return ready(e_->fail(operation::generar_retencion, clock::now(), *err, "validation"));
     auto key = doc.key();
     auto body = json::write(json::request{std::move(doc)});
-    co_return co_await send(operation::generar_retencion, std::move(key), std::move(body));
+    return send(operation::generar_retencion, std::move(key), std::move(body));
 }
 
 asio::awaitable<client::result_type> client::generar_percepcion(retencion_percepcion doc, call_options o) {
     doc.percepcion = true;
     if (auto err = validate(e_->cfg, doc, o))
-        co_return e_->fail(operation::generar_percepcion, clock::now(), *err, "validation");
+        return ready(e_->fail(operation::generar_percepcion, clock::now(), *err, "validation"));
     auto key = doc.key();
     auto body = json::write(json::request{std::move(doc)});
-    co_return co_await send(operation::generar_percepcion, std::move(key), std::move(body));
+    return send(operation::generar_percepcion, std::move(key), std::move(body));
 }
 
 namespace {
@@ -895,21 +969,21 @@ std::string reversion_body(operation op, const std::string& serie, std::int64_t 
         auto op = operation::consultar_##kind;                                                              \
         auto key = retper_key(op, serie, numero);                                                           \
         auto body = consult_body(op, key);                                                                  \
-        co_return co_await send(op, std::move(key), std::move(body));                                       \
+        return send(op, std::move(key), std::move(body));                                                   \
     }                                                                                                       \
     asio::awaitable<client::result_type> client::generar_reversion_##kind(                                  \
         std::string serie, std::int64_t numero, std::string motivo) {                                       \
         auto op = operation::generar_reversion_##kind;                                                      \
         auto key = retper_key(op, serie, numero);                                                           \
         auto body = reversion_body(op, serie, numero, motivo);                                              \
-        co_return co_await send(op, std::move(key), std::move(body));                                       \
+        return send(op, std::move(key), std::move(body));                                                   \
     }                                                                                                       \
     asio::awaitable<client::result_type> client::consultar_reversion_##kind(std::string serie,              \
                                                                             std::int64_t numero) {          \
         auto op = operation::consultar_reversion_##kind;                                                    \
         auto key = retper_key(op, serie, numero);                                                           \
         auto body = consult_body(op, key);                                                                  \
-        co_return co_await send(op, std::move(key), std::move(body));                                       \
+        return send(op, std::move(key), std::move(body));                                                   \
     }
 NUBEFACT_RETPER_METHODS(retencion)
 NUBEFACT_RETPER_METHODS(percepcion)

@@ -120,8 +120,15 @@ class http_transport final : public transport {
           book_(static_cast<std::size_t>(std::max(1, cfg.max_concurrency)),
                 std::chrono::duration_cast<sansio::duration>(cfg.idle_timeout)),
           resolver_(ex_),
+          resolve_gate_(ex_),
           watchdog_(ex_),
           alive_(std::make_shared<bool>(true)) {
+        error_code aec;
+        auto addr = asio::ip::make_address(ep_.host, aec);
+        unsigned short port = 0;
+        auto [pend, pec] = std::from_chars(ep_.port.data(), ep_.port.data() + ep_.port.size(), port);
+        if (!aec && pec == std::errc{} && pend == ep_.port.data() + ep_.port.size())
+            literal_ = tcp::endpoint(addr, port);
         if (ep_.tls) {
             ctx_ = std::make_unique<ssl::context>(ssl::context::tls_client);
             ctx_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
@@ -145,6 +152,7 @@ class http_transport final : public transport {
     std::size_t open_connections() const override { return conns_.size(); }
     std::size_t connections_opened() const override { return book_.opened(); }
     std::size_t peak_connections() const override { return peak_; }
+    std::size_t resolutions() const override { return resolutions_; }
 
     void close_all() override {
         for (auto& [id, c] : conns_) {
@@ -199,11 +207,25 @@ class http_transport final : public transport {
             bytes = c->out;
         }
         watch(*c, sansio::clock::now() + t.request);
+        // Write and read inline (no run_wire_exchange frame): one coroutine frame per exchange here.
         exchange_result r;
+        std::size_t wn = 0;
+        error_code wec;
         if (auto* p = std::get_if<tcp::socket>(&c->stream))
-            r = co_await run_wire_exchange(*p, c->buf, bytes, body_limit_);
+            std::tie(wec, wn) = co_await asio::async_write(*p, asio::const_buffer(bytes.data(), bytes.size()),
+                                                           asio::as_tuple(asio::use_awaitable));
         else
-            r = co_await run_wire_exchange(std::get<tls_stream>(c->stream), c->buf, bytes, body_limit_);
+            std::tie(wec, wn) = co_await asio::async_write(std::get<tls_stream>(c->stream),
+                                                           asio::const_buffer(bytes.data(), bytes.size()),
+                                                           asio::as_tuple(asio::use_awaitable));
+        r.request_bytes = wn;
+        r.written = wn > 0;
+        if (wec)
+            r.ec = wec;
+        else if (auto* p = std::get_if<tcp::socket>(&c->stream))
+            co_await read_response(*p, c->buf, body_limit_, r);
+        else
+            co_await read_response(std::get<tls_stream>(c->stream), c->buf, body_limit_, r);
         unwatch(*c);
         r.reused = reused;
         if (r.ec && c->timed_out) r.ec = beast::error::timeout;
@@ -275,16 +297,50 @@ class http_transport final : public transport {
         conns_.erase(it);
     }
 
-    // Resolves (cached), connects and, for https, handshakes with verification, all before `timeout`.
+    // Fills resolved_ once for everyone: an IP literal needs no resolver; otherwise the first caller
+    // resolves and the others wait for that answer (1,000 connections opening at once make one
+    // getaddrinfo, not 1,000 through the resolver thread). Returns the error of the resolution the
+    // caller waited for.
+    asio::awaitable<error_code> resolve() {
+        if (!resolved_.empty()) co_return error_code{};
+        if (literal_) {
+            resolved_.push_back(*literal_);
+            co_return error_code{};
+        }
+        if (resolving_) {
+            const auto gen = resolve_gen_;
+            ++resolve_waiters_;
+            while (resolving_ && resolve_gen_ == gen)  // cancel() at the end of the resolution wakes us
+                co_await resolve_gate_.async_wait(asio::as_tuple(asio::use_awaitable));
+            --resolve_waiters_;
+            co_return resolved_.empty()
+                ? (resolve_error_ ? resolve_error_ : error_code(asio::error::host_not_found))
+                : error_code{};
+        }
+        resolving_ = true;
+        ++resolutions_;
+        resolve_gate_.expires_at(sansio::time_point::max());  // no waiter is pending on it now
+        auto [ec, res] =
+            co_await resolver_.async_resolve(ep_.host, ep_.port, asio::as_tuple(asio::use_awaitable));
+        resolving_ = false;
+        ++resolve_gen_;
+        resolve_error_ = ec;
+        if (!ec)
+            for (const auto& entry : res) resolved_.push_back(entry.endpoint());
+        if (!ec && resolved_.empty()) resolve_error_ = ec = asio::error::host_not_found;
+        if (resolve_waiters_ > 0) resolve_gate_.cancel();  // wakes every waiter of this generation
+        co_return ec;
+    }
+
+    // Resolves (once, shared), connects and, for https, handshakes with verification, all before
+    // `timeout`.
     asio::awaitable<std::pair<result<connection*>, std::string>> open(std::uint64_t id,
                                                                       sansio::duration timeout) {
         using out_t = std::pair<result<connection*>, std::string>;
         if (resolved_.empty()) {
-            auto [ec, res] =
-                co_await resolver_.async_resolve(ep_.host, ep_.port, asio::as_tuple(asio::use_awaitable));
-            if (ec)
+            auto task = resolve();
+            if (auto ec = co_await std::move(task))
                 co_return out_t{result<connection*>(ec), "cannot resolve " + ep_.host + ": " + ec.message()};
-            resolved_ = res;
         }
         auto deadline = sansio::clock::now() + timeout;
         auto owned = ep_.tls ? std::make_unique<connection>(tcp::socket(ex_), *ctx_)
@@ -301,13 +357,13 @@ class http_transport final : public transport {
         };
         watch(*c, deadline);
         error_code cec = asio::error::host_not_found;
-        for (const auto& entry : resolved_) {
+        const auto targets = resolved_;  // another connection may clear resolved_ meanwhile
+        for (const auto& target : targets) {
             error_code ignored;
             c->socket().close(ignored);
-            c->socket().open(entry.endpoint().protocol(), cec);
+            c->socket().open(target.protocol(), cec);
             if (cec) continue;
-            std::tie(cec) =
-                co_await c->socket().async_connect(entry.endpoint(), asio::as_tuple(asio::use_awaitable));
+            std::tie(cec) = co_await c->socket().async_connect(target, asio::as_tuple(asio::use_awaitable));
             if (!cec || c->timed_out) break;
         }
         if (cec || c->timed_out) {
@@ -355,7 +411,14 @@ class http_transport final : public transport {
     std::size_t body_limit_;
     sansio::pool_book book_;
     tcp::resolver resolver_;
-    tcp::resolver::results_type resolved_;
+    std::optional<tcp::endpoint> literal_;  // the host is an IP address: no resolver
+    std::vector<tcp::endpoint> resolved_;   // empty: resolve (again) before the next connect
+    bool resolving_ = false;
+    std::uint64_t resolve_gen_ = 0;
+    std::size_t resolutions_ = 0;
+    std::size_t resolve_waiters_ = 0;
+    error_code resolve_error_;
+    asio::steady_timer resolve_gate_;  // waiters of an ongoing resolution sleep on it
     std::unique_ptr<ssl::context> ctx_;
     bool verify_ = true;
     std::unordered_map<std::uint64_t, std::unique_ptr<connection>> conns_;

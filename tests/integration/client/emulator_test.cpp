@@ -3,6 +3,7 @@
 #include "support.hpp"
 
 #include <nubefact/client_memory.hpp>
+#include <nubefact/client_transport.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -482,4 +483,74 @@ TEST(ClientEmulator, TlsVerificationWithTheTestCaAndFailureWithout) {
         EXPECT_TRUE(r) << r.error().what();
     }
     std::filesystem::remove_all(files->dir);
+}
+
+// ---- connection start-up ------------------------------------------------------------------------
+
+namespace {
+
+struct burst_result {
+    std::vector<transport::exchange_result> replies;
+    std::size_t resolutions = 0, opened = 0;
+};
+
+// `n` exchanges at once through a fresh transport to `ruta` (the pool opens n connections together).
+burst_result burst(const std::string& ruta, const std::string& token, int n) {
+    account_config cfg;
+    cfg.name = unique_account("burst");
+    cfg.ruta = ruta;
+    cfg.token = token;
+    cfg.max_concurrency = n;
+    asio::io_context ioc(1);
+    auto tx = transport::make_http_transport(ioc.get_executor(), cfg);
+    auto ep = transport::parse_ruta(ruta).value();
+    transport::request_head head;
+    head.target = ep.target;
+    head.host = ep.host + ":" + ep.port;
+    head.authorization = token;
+    head.build();
+    const std::string body =
+        json::write(json::request{consulta{operation::consultar_comprobante, 1, "FFF9", 1, {}, {}}});
+    burst_result out;
+    out.replies.resize(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        auto one = [&, i]() -> asio::awaitable<void> {
+            auto task = tx->exchange_wire(head, body, transport::timeouts{2s, 5s});
+            out.replies[static_cast<std::size_t>(i)] = co_await std::move(task);
+        };
+        asio::co_spawn(ioc, std::move(one), asio::detached);
+    }
+    ioc.run();
+    out.resolutions = tx->resolutions();
+    out.opened = tx->connections_opened();
+    return out;
+}
+
+}  // namespace
+
+TEST(ClientEmulator, ConcurrentFirstConnectsShareOneNameLookup) {
+    auto o = quiet_options();
+    o.latency = emu::latency_model::parse("fixed:20").value();
+    emu::server srv(o);
+    ASSERT_TRUE(srv.start());
+    const std::string token = srv.first_account().tokens.front();
+    std::string ruta = srv.ruta_url();
+    const auto at = ruta.find("127.0.0.1");
+    ASSERT_NE(at, std::string::npos);
+
+    // An IP literal never goes through the resolver.
+    auto direct = burst(ruta, token, 32);
+    for (const auto& r : direct.replies) EXPECT_FALSE(r.ec) << r.detail;
+    EXPECT_EQ(direct.resolutions, 0u);
+    EXPECT_EQ(direct.opened, 32u);
+
+    // A name: the 32 connections opening together wait for one lookup.
+    ruta.replace(at, 9, "localhost");
+    auto named = burst(ruta, token, 32);
+    for (const auto& r : named.replies) {
+        EXPECT_FALSE(r.ec) << r.detail;
+        EXPECT_GT(r.status, 0);  // codigo 24, not found: any answer will do, it came back
+    }
+    EXPECT_EQ(named.resolutions, 1u);
+    EXPECT_EQ(named.opened, 32u);
 }
