@@ -53,6 +53,9 @@ struct request_head {
     void build();
     // Replaces `out` with the whole request for `body` (its capacity is reused).
     void serialize(std::string_view body, std::string& out) const;
+    // What follows `prefix` for a body of `n` bytes ("<n>\r\n\r\n"), written into `buf`: the request
+    // is then prefix + this + body (a gather write, no copy of the body).
+    static std::string_view length_block(std::size_t n, char (&buf)[32]) noexcept;
     // The same request as a Beast message (test doubles, tools).
     request to_request(std::string_view body) const;
 };
@@ -120,10 +123,11 @@ class response_reader final : public http::basic_parser<false> {
 // through `buf`, which keeps any bytes past the response for the next one. Reads in 4 KiB steps.
 // (Asio tries each read at once; waiting for readiness first would cost an epoll_ctl instead of the
 // failing read, so there is nothing to gain.)
+inline constexpr std::size_t read_step = 4096;
+
 template <class Stream>
 asio::awaitable<void> read_response(Stream& stream, beast::flat_buffer& buf, std::size_t body_limit,
                                     exchange_result& r) {
-    constexpr std::size_t read_step = 4096;
     response_reader p(body_limit);
     p.eager(true);
     for (;;) {

@@ -515,52 +515,40 @@ struct client::engine : std::enable_shared_from_this<engine> {
         out.message = std::move(msg);
     }
 
-    // One HTTP exchange under the limits, classified into `out` (the caller's: one outcome object per
-    // call, so the coroutine frames stay small), with metrics and audit.
-    asio::awaitable<void> exchange(operation xop, const document_key& key, const std::string& body,
-                                   int attempt, clock::time_point deadline, exchange_outcome& out) {
-        reset(out);
-        slot_guard slot{limiter.get(), false};
-        bool got_slot = limiter->try_acquire();
-        if (!got_slot) {
+    // The slow way past the limits (run() tries the fast way inline): waits for a concurrency slot
+    // unless `slot` holds one, then for the rate limit (`grant`: a slot try_send_now reserved). False:
+    // not before the deadline (`out` says why; nothing was sent).
+    asio::awaitable<bool> admit(clock::time_point deadline, slot_guard& slot, clock::time_point grant,
+                                exchange_outcome& out) {
+        if (!slot.held) {
             auto wait = acquire_slot(deadline);
-            got_slot = co_await std::move(wait);
-        }
-        if (!got_slot) {
-            not_sent(out, fmt::format("no free slot before the deadline (max_concurrency {})",
-                                      cfg.max_concurrency));
-            co_return;
-        }
-        slot.held = true;
-        auto first_grant = clock::time_point::min();
-        if (!limiter->try_send_now(clock::now(), first_grant)) {
-            auto wait = wait_rate(deadline, first_grant);
             if (!co_await std::move(wait)) {
-                not_sent(out, "the rate limit allows no request before the deadline");
-                co_return;
+                not_sent(out, fmt::format("no free slot before the deadline (max_concurrency {})",
+                                          cfg.max_concurrency));
+                co_return false;
             }
+            slot.held = true;
+            grant = clock::time_point::min();
+            if (limiter->try_send_now(clock::now(), grant)) co_return true;
         }
-        auto start = clock::now();
-        if (start >= deadline) {
-            not_sent(out, "total_timeout passed before sending");
-            co_return;
+        auto wait = wait_rate(deadline, grant);
+        if (!co_await std::move(wait)) {
+            not_sent(out, "the rate limit allows no request before the deadline");
+            co_return false;
         }
-        auto left = deadline - start;
-        transport::timeouts t{std::min<clock::duration>(cfg.connect_timeout, left),
-                              std::min<clock::duration>(cfg.request_timeout, left)};
-        const auto at = audit ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point{};
-        auto task = tx->exchange_wire(head, body, t);
-        auto r = co_await std::move(task);
-        auto latency = duration_cast<microseconds>(clock::now() - start);
-        slot.release();
+        co_return true;
+    }
+
+    // After an exchange: classification into `out`, Retry-After, metrics. True when the audit sink
+    // took its record (or there is none); false: run() waits for room (write_audit).
+    bool after_exchange(operation xop, const document_key& key, const std::string& body, int attempt,
+                        std::chrono::system_clock::time_point at, transport::exchange_result& r,
+                        microseconds latency, exchange_outcome& out) {
         classify(r, out);
         if (out.view.retry_after && (r.status == 429 || r.status == 503))
             limiter->pause_until(clock::now() + *out.view.retry_after);
         metrics->observe_exchange(cfg.name, to_string(xop), out.outcome, latency);
-        if (audit && !audit->try_write(make_audit(at, xop, key, body, attempt, r, out, latency))) {
-            auto wait = write_audit(make_audit(at, xop, key, body, attempt, r, out, latency));
-            co_await std::move(wait);
-        }
+        return !audit || audit->try_write(make_audit(at, xop, key, body, attempt, r, out, latency));
     }
 
     client_result<reply> fail(operation op, clock::time_point t0, client_error e, std::string_view label) {
@@ -819,9 +807,43 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 e.metrics->add(e.cfg.name, "consults");
                 if (cbody.empty()) cbody = consult_body(op, key);
             }
-            operation xop = sending ? op : consult_for(op);
-            auto ex = e.exchange(xop, key, sending ? body : cbody, ++exchanges, deadline, last);
-            co_await std::move(ex);
+            // One exchange under the limits, inline (no frame of its own): classified into `last`.
+            const operation xop = sending ? op : consult_for(op);
+            const std::string& xbody = sending ? body : cbody;
+            const int attempt = ++exchanges;
+            reset(last);
+            slot_guard slot{e.limiter.get(), false};
+            auto grant = clock::time_point::min();
+            bool go = false;
+            if (e.limiter->try_acquire()) {
+                slot.held = true;
+                go = e.limiter->try_send_now(clock::now(), grant);
+            }
+            if (!go) {
+                auto wait = e.admit(deadline, slot, grant, last);
+                go = co_await std::move(wait);
+            }
+            const auto start = clock::now();
+            if (go && start >= deadline) {
+                go = false;
+                not_sent(last, "total_timeout passed before sending");
+            }
+            if (go) {
+                const auto left = deadline - start;
+                const transport::timeouts t{std::min<clock::duration>(e.cfg.connect_timeout, left),
+                                            std::min<clock::duration>(e.cfg.request_timeout, left)};
+                const auto at =
+                    e.audit ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point{};
+                auto task = e.tx->exchange_wire(e.head, xbody, t);
+                auto r = co_await std::move(task);
+                const auto latency = duration_cast<microseconds>(clock::now() - start);
+                slot.release();
+                if (!e.after_exchange(xop, key, xbody, attempt, at, r, latency, last)) {
+                    auto wait = e.write_audit(e.make_audit(at, xop, key, xbody, attempt, r, last, latency));
+                    co_await std::move(wait);
+                }
+            }
+            slot.release();
             auto now = clock::now();
             step = sending ? d.on_send(last.view, now) : d.on_consult(last.view, now);
             if (step.what != sansio::delivery::kind::finish && now >= deadline)

@@ -14,7 +14,9 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/url/parse.hpp>
 
+#include <array>
 #include <charconv>
+#include <cstring>
 #include <sstream>
 #include <unordered_map>
 #include <variant>
@@ -69,6 +71,13 @@ void request_head::serialize(std::string_view body, std::string& out) const {
     out.append(prefix).append(len, end).append("\r\n\r\n").append(body);
 }
 
+std::string_view request_head::length_block(std::size_t n, char (&buf)[32]) noexcept {
+    auto [end, ec] = std::to_chars(buf, buf + 24, n);
+    (void)ec;
+    std::memcpy(end, "\r\n\r\n", 4);
+    return {buf, static_cast<std::size_t>(end + 4 - buf)};
+}
+
 request request_head::to_request(std::string_view body) const {
     request req{http::verb::post, target, 11};
     req.set(http::field::host, host);
@@ -99,7 +108,8 @@ bool is_ip_literal(const std::string& host) {
 struct connection {
     std::variant<tcp::socket, tls_stream> stream;
     beast::flat_buffer buf;
-    std::string out;
+    std::string out;  // TLS: the serialized request
+    char len[32];     // plain TCP: this request's Content-Length block
     sansio::time_point deadline = sansio::time_point::max();  // max: nothing in progress
     bool timed_out = false;
     explicit connection(tcp::socket s) : stream(std::move(s)) {}
@@ -201,31 +211,88 @@ class http_transport final : public transport {
             }
             c = *cr;
         }
-        std::string_view bytes = data;
-        if (head) {
-            head->serialize(data, c->out);
-            bytes = c->out;
-        }
         watch(*c, sansio::clock::now() + t.request);
-        // Write and read inline (no run_wire_exchange frame): one coroutine frame per exchange here.
+        // Write and read inline: this is the only coroutine frame of an exchange on an open connection.
         exchange_result r;
+        auto* plain = std::get_if<tcp::socket>(&c->stream);
         std::size_t wn = 0;
         error_code wec;
-        if (auto* p = std::get_if<tcp::socket>(&c->stream))
-            std::tie(wec, wn) = co_await asio::async_write(*p, asio::const_buffer(bytes.data(), bytes.size()),
-                                                           asio::as_tuple(asio::use_awaitable));
-        else
-            std::tie(wec, wn) = co_await asio::async_write(std::get<tls_stream>(c->stream),
-                                                           asio::const_buffer(bytes.data(), bytes.size()),
-                                                           asio::as_tuple(asio::use_awaitable));
+        if (plain && head) {
+            // Gather write (one sendmsg): the shared head, this request's Content-Length, the body.
+            const auto len = head->length_block(data.size(), c->len);
+            const std::array<asio::const_buffer, 3> parts{asio::buffer(head->prefix), asio::buffer(len),
+                                                          asio::buffer(data.data(), data.size())};
+            std::tie(wec, wn) =
+                co_await asio::async_write(*plain, parts, asio::as_tuple(asio::use_awaitable));
+        } else {
+            std::string_view bytes = data;
+            if (head) {  // TLS writes record by record: one buffer, one record
+                head->serialize(data, c->out);
+                bytes = c->out;
+            }
+            const asio::const_buffer one(bytes.data(), bytes.size());
+            if (plain)
+                std::tie(wec, wn) =
+                    co_await asio::async_write(*plain, one, asio::as_tuple(asio::use_awaitable));
+            else
+                std::tie(wec, wn) = co_await asio::async_write(std::get<tls_stream>(c->stream), one,
+                                                               asio::as_tuple(asio::use_awaitable));
+        }
         r.request_bytes = wn;
         r.written = wn > 0;
-        if (wec)
-            r.ec = wec;
-        else if (auto* p = std::get_if<tcp::socket>(&c->stream))
-            co_await read_response(*p, c->buf, body_limit_, r);
-        else
-            co_await read_response(std::get<tls_stream>(c->stream), c->buf, body_limit_, r);
+        if (wec) r.ec = wec;
+        // The response, as read_response() reads it (inline here to save a frame per exchange).
+        std::optional<response_reader> p;
+        if (!wec) {
+            p.emplace(body_limit_);
+            p->eager(true);
+        }
+        while (!wec) {
+            if (c->buf.size() > 0) {
+                error_code ec;
+                auto used = p->put(c->buf.data(), ec);
+                c->buf.consume(used);
+                r.response_bytes += used;
+                if (ec && ec != http::error::need_more) {
+                    r.ec = ec;
+                    break;
+                }
+                if (p->is_done()) {
+                    r.status = p->status;
+                    r.keep_alive = p->keep_alive();
+                    r.retry_after = p->retry_after;
+                    r.body = std::move(p->body);
+                    break;
+                }
+            }
+            std::size_t n = 0;
+            error_code rec;
+            auto room = c->buf.prepare(read_step);
+            if (plain)
+                std::tie(rec, n) = co_await plain->async_read_some(room, asio::as_tuple(asio::use_awaitable));
+            else
+                std::tie(rec, n) = co_await std::get<tls_stream>(c->stream).async_read_some(
+                    room, asio::as_tuple(asio::use_awaitable));
+            c->buf.commit(n);
+            if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
+                if (n > 0) continue;
+                error_code ec;
+                if (p->is_header_done() && !p->is_done()) p->put_eof(ec);
+                if (!p->is_header_done() || ec || !p->is_done()) {
+                    r.ec = ec ? ec : error_code(http::error::end_of_stream);
+                    break;
+                }
+                r.status = p->status;
+                r.keep_alive = p->keep_alive();
+                r.retry_after = p->retry_after;
+                r.body = std::move(p->body);
+                break;
+            }
+            if (rec) {
+                r.ec = rec;
+                break;
+            }
+        }
         unwatch(*c);
         r.reused = reused;
         if (r.ec && c->timed_out) r.ec = beast::error::timeout;
