@@ -569,7 +569,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
     // A final state, written behind: the caller does not wait for its commit. Exactly-once rests on
     // the intent (durable before the first byte is sent, recorded as `sending`): if this update is
     // lost to a crash, the row stays `sending` and a resume consults Nubefact before any resend.
-    void update_behind(operation op, const document_key& key, state_update u) {
+    void update_behind(operation op, const document_key& key, state_update& u) {
         u.op = op;
         journal->update(cfg.name, key, u,
                         [account = cfg.name, op, key](result<void> r) {  // text built only on failure
@@ -673,18 +673,28 @@ struct client::engine : std::enable_shared_from_this<engine> {
             rep.recovered = step.result == outcome::adopted;
             rep.attempts = exchanges;
             if (eo) {
+                // The response's strings are lent to the update and taken back: update() copies what
+                // it keeps before it returns (the store queues a copy, the memory journal applies it),
+                // so no string is copied here for a journal that keeps nothing.
                 state_update u;
                 u.state = rep.state;
-                const auto& b = rep.body;
+                auto& b = rep.body;
                 u.aceptada_por_sunat = b.aceptada_por_sunat;
-                u.sunat_responsecode = b.sunat_responsecode;
-                u.sunat_description = b.sunat_description;
-                u.sunat_note = b.sunat_note;
-                u.enlace = b.enlace;
-                u.enlace_del_pdf = b.enlace_del_pdf;
-                u.enlace_del_xml = b.enlace_del_xml;
-                u.enlace_del_cdr = b.enlace_del_cdr;
-                update_behind(op, key, std::move(u));
+                u.sunat_responsecode = std::move(b.sunat_responsecode);
+                u.sunat_description = std::move(b.sunat_description);
+                u.sunat_note = std::move(b.sunat_note);
+                u.enlace = std::move(b.enlace);
+                u.enlace_del_pdf = std::move(b.enlace_del_pdf);
+                u.enlace_del_xml = std::move(b.enlace_del_xml);
+                u.enlace_del_cdr = std::move(b.enlace_del_cdr);
+                update_behind(op, key, u);
+                b.sunat_responsecode = std::move(u.sunat_responsecode);
+                b.sunat_description = std::move(u.sunat_description);
+                b.sunat_note = std::move(u.sunat_note);
+                b.enlace = std::move(u.enlace);
+                b.enlace_del_pdf = std::move(u.enlace_del_pdf);
+                b.enlace_del_xml = std::move(u.enlace_del_xml);
+                b.enlace_del_cdr = std::move(u.enlace_del_cdr);
             }
             metrics->observe_call(cfg.name, to_string(op), rep.recovered ? "recovered" : "sent",
                                   duration_cast<microseconds>(clock::now() - t0));
@@ -718,7 +728,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             u.state = err.state;
             u.codigo = err.codigo;
             u.error = err.what();
-            update_behind(op, key, std::move(u));
+            update_behind(op, key, u);
         }
         return fail(op, t0, std::move(err), label);
     }
