@@ -67,9 +67,12 @@ struct document_query {
 
 // Tuning of the writer thread and the caches. Defaults suit a CLI and a gateway alike.
 struct store_options {
-    std::size_t audit_queue_capacity = 65536;             // try_write() returns false beyond this
-    std::size_t max_batch = 1000;                         // rows per transaction
-    std::chrono::microseconds max_linger{5000};           // audit-only batches wait this long to fill up
+    std::size_t audit_queue_capacity = 65536;    // try_write() returns false beyond this
+    std::size_t max_batch = 1000;                // rows per transaction
+    std::chrono::microseconds max_linger{5000};  // audit-only batches wait this long to fill up
+    // After a journal call wakes the writer, it waits this long for more to join the same commit
+    // (fewer commits per document at the price of this much latency); 0 = commit at once.
+    std::chrono::microseconds control_linger{0};
     std::chrono::milliseconds account_cache_check{2000};  // how often cached accounts are revalidated
     std::optional<std::string> secret_key;  // default: env NUBEFACT_SECRET_KEY; empty = no encryption
     std::function<std::chrono::steady_clock::time_point()> steady_now;  // default steady_clock::now

@@ -58,6 +58,9 @@ class connection {
     }
 };
 
+// The name of the registered VFS that gathers a commit's WAL writes into one write (sqlite_vfs.cpp),
+// or nullptr when it could not be registered (SQLite's default VFS is used then).
+const char* gathering_vfs();
 // Opens a SQLite file (created if missing) in WAL mode with a busy timeout.
 result<std::unique_ptr<connection>> open_sqlite(const std::string& path, bool synchronous_full,
                                                 std::string* diagnostic);
@@ -65,8 +68,9 @@ result<std::unique_ptr<connection>> open_sqlite(const std::string& path, bool sy
 result<std::unique_ptr<connection>> open_postgresql(const std::string& conninfo, std::string* diagnostic);
 
 // Creates or upgrades the schema (schema_version table); returns the version now in force.
-// Safe when several processes open the same database at once.
-result<int> migrate(connection& c, std::string* diagnostic);
+// Safe when several processes open the same database at once. `up_to` stops at an older version
+// (tests build a database as an earlier release left it); 0 = the newest.
+result<int> migrate(connection& c, std::string* diagnostic, int up_to = 0);
 // The newest schema version this build knows.
 int latest_schema_version() noexcept;
 

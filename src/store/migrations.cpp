@@ -9,7 +9,8 @@ namespace {
 
 struct migration {
     int version;
-    const char* sql;  // "{pk}" becomes the dialect's auto-increment primary key
+    const char* sql;               // "{pk}" becomes the dialect's auto-increment primary key
+    const char* pg_sql = nullptr;  // PostgreSQL's own text, when it differs
 };
 
 // Times are microseconds since the Unix epoch (UTC); booleans are 0/1 integers on both backends.
@@ -90,6 +91,64 @@ CREATE INDEX api_calls_account_at ON api_calls (account, at);
     {2, R"sql(
 DROP INDEX IF EXISTS documents_state;
 )sql"},
+    // Keeps a journal commit to few pages: payloads (cold, ~1-2 KB each) move to an append-only
+    // table, so a document's state changes rewrite small rows; the unique key leads with
+    // (serie, numero), so it also serves `nubefact status` and documents_serie_numero goes; the
+    // audit trail keeps only its `at` index (an account filter scans the newest rows by id).
+    // SQLite cannot reorder a UNIQUE constraint in place: the table is rebuilt with the same ids.
+    {3, R"sql(
+CREATE TABLE documents_v3 (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    family TEXT NOT NULL CHECK (family IN ('emit', 'void')),
+    tipo INTEGER NOT NULL,
+    serie TEXT NOT NULL,
+    numero BIGINT NOT NULL,
+    op TEXT NOT NULL,
+    payload_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'accepted', 'rejected', 'failed', 'unknown')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    codigo INTEGER,
+    aceptada_por_sunat INTEGER,
+    sunat_responsecode TEXT NOT NULL DEFAULT '',
+    sunat_description TEXT NOT NULL DEFAULT '',
+    sunat_note TEXT NOT NULL DEFAULT '',
+    enlace TEXT NOT NULL DEFAULT '',
+    enlace_del_pdf TEXT NOT NULL DEFAULT '',
+    enlace_del_xml TEXT NOT NULL DEFAULT '',
+    enlace_del_cdr TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (serie, numero, tipo, family, account)
+);
+INSERT INTO documents_v3 (id, account, family, tipo, serie, numero, op, payload_hash, state, attempts, codigo,
+    aceptada_por_sunat, sunat_responsecode, sunat_description, sunat_note, enlace, enlace_del_pdf,
+    enlace_del_xml, enlace_del_cdr, error, created_at, updated_at)
+SELECT id, account, family, tipo, serie, numero, op, payload_hash, state, attempts, codigo,
+    aceptada_por_sunat, sunat_responsecode, sunat_description, sunat_note, enlace, enlace_del_pdf,
+    enlace_del_xml, enlace_del_cdr, error, created_at, updated_at FROM documents;
+CREATE TABLE document_payloads (
+    document_id INTEGER PRIMARY KEY,
+    payload TEXT NOT NULL
+);
+INSERT INTO document_payloads (document_id, payload) SELECT id, payload FROM documents;
+DROP TABLE documents;
+ALTER TABLE documents_v3 RENAME TO documents;
+DROP INDEX IF EXISTS api_calls_account_at;
+)sql",
+     R"sql(
+CREATE TABLE document_payloads (
+    document_id BIGINT PRIMARY KEY,
+    payload TEXT NOT NULL
+);
+INSERT INTO document_payloads (document_id, payload) SELECT id, payload FROM documents;
+ALTER TABLE documents DROP COLUMN payload;
+ALTER TABLE documents DROP CONSTRAINT documents_account_family_tipo_serie_numero_key;
+ALTER TABLE documents ADD CONSTRAINT documents_key UNIQUE (serie, numero, tipo, family, account);
+DROP INDEX IF EXISTS documents_serie_numero;
+DROP INDEX IF EXISTS api_calls_account_at;
+)sql"},
 };
 
 std::string render(const char* sql, dialect d) {
@@ -112,7 +171,8 @@ int latest_schema_version() noexcept {
     return migrations[std::size(migrations) - 1].version;
 }
 
-result<int> migrate(connection& c, std::string* diagnostic) {
+result<int> migrate(connection& c, std::string* diagnostic, int up_to) {
+    if (up_to <= 0) up_to = latest_schema_version();
     auto failed = [&](error_code) -> result<int> {
         if (diagnostic) *diagnostic = c.last_error();
         c.rollback();
@@ -138,8 +198,9 @@ result<int> migrate(connection& c, std::string* diagnostic) {
         return store_errc::migration_failed;
     }
     for (const auto& m : migrations) {
-        if (m.version <= version) continue;
-        if (auto r = c.exec(render(m.sql, c.kind())); !r) return failed(r.error());
+        if (m.version <= version || m.version > up_to) continue;
+        const char* sql = c.kind() == dialect::postgresql && m.pg_sql ? m.pg_sql : m.sql;
+        if (auto r = c.exec(render(sql, c.kind())); !r) return failed(r.error());
         value params[] = {std::int64_t{m.version}, now_us()};
         if (auto r = c.query("INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)", params); !r)
             return failed(r.error());

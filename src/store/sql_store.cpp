@@ -94,11 +94,12 @@ void scrub(std::string& s, const std::vector<std::string>& tokens) {
     }
 }
 
+// A document row with its payload (schema 3 keeps payloads in their own append-only table).
 constexpr const char* doc_columns =
-    "account, op, tipo, serie, numero, payload_hash, payload, state, attempts, codigo, aceptada_por_sunat, "
-    "sunat_responsecode, sunat_description, sunat_note, enlace, enlace_del_pdf, enlace_del_xml, "
-    "enlace_del_cdr, "
-    "error, created_at, updated_at";
+    "d.account, d.op, d.tipo, d.serie, d.numero, d.payload_hash, p.payload, d.state, d.attempts, d.codigo, "
+    "d.aceptada_por_sunat, d.sunat_responsecode, d.sunat_description, d.sunat_note, d.enlace, "
+    "d.enlace_del_pdf, d.enlace_del_xml, d.enlace_del_cdr, d.error, d.created_at, d.updated_at";
+constexpr const char* doc_from = " FROM documents d LEFT JOIN document_payloads p ON p.document_id = d.id";
 
 intent_record parse_document(const detail::row& r) {
     intent_record d;
@@ -139,10 +140,20 @@ constexpr std::string_view audit_unnest_sql =
     "request_bytes, response_bytes, request_body, response_body) SELECT * FROM unnest($1::bigint[], "
     "$2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::integer[], $8::text[], "
     "$9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])";
+// An intent: $1 account, $2 family, $3 tipo, $4 serie, $5 numero, $6 op, $7 payload_hash, $8 now,
+// $9 state, $10 attempts; SQLite then stores the payload under last_insert_rowid() when created.
 constexpr std::string_view record_sql =
-    "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, payload, state, "
-    "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $10, $11, $9, $9) "
-    "ON CONFLICT (account, family, tipo, serie, numero) DO NOTHING";
+    "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, attempts, "
+    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8) "
+    "ON CONFLICT (serie, numero, tipo, family, account) DO NOTHING";
+constexpr std::string_view payload_sql =
+    "INSERT INTO document_payloads (document_id, payload) VALUES (last_insert_rowid(), $1)";
+// PostgreSQL: both in one statement (pipelined), $11 the payload; changes = 1 when created.
+constexpr std::string_view record_pg_sql =
+    "WITH ins AS (INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, "
+    "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8) "
+    "ON CONFLICT (serie, numero, tipo, family, account) DO NOTHING RETURNING id) "
+    "INSERT INTO document_payloads (document_id, payload) SELECT id, $11 FROM ins";
 constexpr std::string_view update_sql =
     "UPDATE documents SET state = $1, attempts = attempts + $2, "
     "codigo = COALESCE(CAST($3 AS INTEGER), codigo), "
@@ -372,18 +383,18 @@ class sql_store final : public store {
     // ---- reads ----
 
     result<std::vector<intent_record>> find_documents(const document_query& q) override {
-        std::string sql = std::string("SELECT ") + doc_columns + " FROM documents WHERE 1 = 1";
+        std::string sql = std::string("SELECT ") + doc_columns + doc_from + " WHERE 1 = 1";
         std::vector<value> p;
         auto add = [&](const char* cond, value v) {
             p.push_back(std::move(v));
             sql += std::string(" AND ") + cond + " = $" + std::to_string(p.size());
         };
-        if (!q.serie.empty()) add("serie", q.serie);
-        if (q.numero) add("numero", *q.numero);
-        if (q.tipo) add("tipo", std::int64_t{*q.tipo});
-        if (!q.account.empty()) add("account", q.account);
+        if (!q.serie.empty()) add("d.serie", q.serie);
+        if (q.numero) add("d.numero", *q.numero);
+        if (q.tipo) add("d.tipo", std::int64_t{*q.tipo});
+        if (!q.account.empty()) add("d.account", q.account);
         p.push_back(static_cast<std::int64_t>(q.limit));
-        sql += " ORDER BY updated_at DESC, id DESC LIMIT $" + std::to_string(p.size());
+        sql += " ORDER BY d.updated_at DESC, d.id DESC LIMIT $" + std::to_string(p.size());
         std::lock_guard lk(admin_mu_);
         auto r = admin_->query(sql, p);
         if (!r) return remember(r.error());
@@ -476,8 +487,11 @@ class sql_store final : public store {
             if (!closed_) {
                 q_.push_back(std::move(op));
                 ++control_queued_;
+                // The caller waits for it: wake the writer now, unless it is gathering a batch
+                // (control_linger) and will take this one with it.
+                const bool wake = !gathering_ || q_.size() >= opt_.max_batch;
                 lk.unlock();
-                q_cv_.notify_one();  // the caller waits for it: wake the writer now
+                if (wake) q_cv_.notify_one();
                 return;
             }
         }
@@ -653,6 +667,7 @@ class sql_store final : public store {
         std::vector<queued_op> batch;
         batch.reserve(opt_.max_batch);
         const bool linger = opt_.max_linger.count() > 0;
+        const bool control_linger = opt_.control_linger.count() > 0;
         // Wakes early only for what a caller waits on (journal operations, flush) or a full batch;
         // audit rows alone wait out the linger window.
         auto urgent = [&] { return control_queued_ > 0 || q_.size() >= opt_.max_batch || stopping_; };
@@ -680,6 +695,13 @@ class sql_store final : public store {
                     return;
                 }
                 if (!lingered && linger && !urgent()) q_cv_.wait_for(lk, opt_.max_linger, urgent);
+                if (control_linger && control_queued_ > 0 && q_.size() < opt_.max_batch && !stopping_) {
+                    // A journal call woke us: let the calls right behind it join this commit.
+                    gathering_ = true;
+                    q_cv_.wait_for(lk, opt_.control_linger,
+                                   [&] { return q_.size() >= opt_.max_batch || stopping_; });
+                    gathering_ = false;
+                }
                 std::size_t n = std::min(q_.size(), opt_.max_batch);
                 for (std::size_t i = 0; i < n; ++i) {
                     if (std::holds_alternative<audit_op>(q_.front()))
@@ -794,11 +816,11 @@ class sql_store final : public store {
                     } else if constexpr (std::is_same_v<T, record_op>) {
                         const auto& w = o.what;
                         o.at_us = now_us();
-                        add(record_sql,
+                        add(record_pg_sql,
                             {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
                              std::string_view(w.key.serie), w.key.numero, to_string(w.op),
-                             std::string_view(w.payload_hash), std::string_view(w.payload), o.at_us,
-                             initial_state(w), std::int64_t{w.sending ? 1 : 0}});
+                             std::string_view(w.payload_hash), o.at_us, initial_state(w),
+                             std::int64_t{w.sending ? 1 : 0}, std::string_view(w.payload)});
                         add(select_document_sql_,
                             {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
                              std::string_view(w.key.serie), w.key.numero});
@@ -963,20 +985,17 @@ class sql_store final : public store {
         const auto& w = o.what;
         o.at_us = now_us();
         const std::string_view family = family_of(w.op);
-        value p[] = {std::string_view(w.account),
-                     family,
-                     std::int64_t{w.key.tipo},
-                     std::string_view(w.key.serie),
-                     w.key.numero,
-                     to_string(w.op),
-                     std::string_view(w.payload_hash),
-                     std::string_view(w.payload),
-                     o.at_us,
-                     initial_state(w),
+        value p[] = {std::string_view(w.account),      family,       std::int64_t{w.key.tipo},
+                     std::string_view(w.key.serie),    w.key.numero, to_string(w.op),
+                     std::string_view(w.payload_hash), o.at_us,      initial_state(w),
                      std::int64_t{w.sending ? 1 : 0}};
         auto ins = c.execute(record_sql, p);
         if (!ins) return ins.error();
         o.created = *ins > 0;
+        if (o.created) {
+            value pp[] = {std::string_view(w.payload)};
+            if (auto r = c.execute(payload_sql, pp); !r) return r.error();
+        }
         o.existing.reset();
         if (!o.created) {
             // Already journaled (by us earlier, or by another process: ON CONFLICT waited for it).
@@ -1035,8 +1054,8 @@ class sql_store final : public store {
     std::unique_ptr<detail::connection> admin_;        // everything synchronous, under admin_mu_
     std::array<std::string, audit_rows_per_insert + 1> audit_sql_;
     const std::string select_document_sql_ =
-        std::string("SELECT ") + doc_columns +
-        " FROM documents WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND numero = $5";
+        std::string("SELECT ") + doc_columns + doc_from +
+        " WHERE d.account = $1 AND d.family = $2 AND d.tipo = $3 AND d.serie = $4 AND d.numero = $5";
     std::vector<audit_record*> audit_batch_;            // writer thread only: this batch's audit rows
     std::vector<value> params_;                         // writer thread only: reused parameter buffer
     std::vector<detail::connection::statement> stmts_;  // writer thread only (pipelines)
@@ -1066,6 +1085,7 @@ class sql_store final : public store {
     std::uint64_t dropped_after_close_ = 0;
     bool stopping_ = false, closed_ = false;
     bool deep_sleep_ = false;  // the writer waits without a timeout (nothing queued)
+    bool gathering_ = false;   // the writer waits out control_linger: journal calls need no wake-up
     std::vector<std::function<void()>> space_waiters_;
     std::mutex join_mu_;
     std::thread writer_;

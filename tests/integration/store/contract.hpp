@@ -2,6 +2,7 @@
 // NUBEFACT_TEST_PG_URL is set). Instantiated in contract_sqlite.cpp and ../pg/contract_pg.cpp.
 #pragma once
 
+#include "../../../src/store/db.hpp"
 #include "integration/store/support.hpp"
 
 #include <gtest/gtest.h>
@@ -44,11 +45,11 @@ TYPED_TEST_SUITE_P(store_contract);
 
 TYPED_TEST_P(store_contract, opens_migrated_and_reopens) {
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 2);
+    EXPECT_EQ(s->schema_version(), 3);
     EXPECT_EQ(s->backend(), TypeParam::is_pg ? "postgresql" : "sqlite");
     s.reset();
     auto again = this->open();  // migrations are not re-applied
-    EXPECT_EQ(again->schema_version(), 2);
+    EXPECT_EQ(again->schema_version(), 3);
 }
 
 TYPED_TEST_P(store_contract, accounts_crud) {
@@ -415,11 +416,75 @@ TYPED_TEST_P(store_contract, concurrent_records_create_each_key_once) {
     EXPECT_EQ(numeros.size(), static_cast<std::size_t>(keys));
 }
 
+// A database left by an earlier release (schema 2: payloads inside `documents`) is migrated with its
+// journal intact: records, payloads, states, audit rows; new intents work alongside.
+TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
+    const std::string url = this->backend_.url();
+    {
+        std::string why;
+        auto c = TypeParam::is_pg
+                     ? detail::open_postgresql(url, &why)
+                     : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, &why);
+        ASSERT_TRUE(c) << why;
+        auto v = detail::migrate(**c, &why, 2);
+        ASSERT_TRUE(v) << why;
+        ASSERT_EQ(*v, 2);
+        ASSERT_TRUE((*c)->exec(
+            "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, payload, state, "
+            "attempts, enlace, created_at, updated_at) VALUES "
+            "('acme', 'emit', 1, 'F001', 7, 'generar_comprobante', 'h7', '{\"numero\":7}', 'accepted', 1, "
+            "'https://x/7', 1000, 2000), "
+            "('acme', 'void', 1, 'F001', 7, 'generar_anulacion', 'v7', '{\"motivo\":\"x\"}', 'sending', 1, "
+            "'', "
+            "3000, 3000); "
+            "INSERT INTO api_calls (at, account, operation, document, attempt, http_status, outcome, "
+            "latency_us, "
+            "request_bytes, response_bytes) VALUES (1000, 'acme', 'generar_comprobante', 'F001-7', 1, 200, "
+            "'ok', "
+            "900, 10, 20)"));
+    }
+    auto s = this->open();
+    EXPECT_EQ(s->schema_version(), 3);
+    auto emit = find_sync(s->journal(), "acme", {1, "F001", 7});
+    ASSERT_TRUE(emit);
+    ASSERT_TRUE(emit->has_value());
+    EXPECT_EQ((*emit)->what.payload, R"({"numero":7})");
+    EXPECT_EQ((*emit)->what.payload_hash, "h7");
+    EXPECT_EQ((*emit)->state, doc_state::accepted);
+    EXPECT_EQ((*emit)->enlace, "https://x/7");
+    auto voided = find_sync(s->journal(), "acme", {1, "F001", 7}, operation::generar_anulacion);
+    ASSERT_TRUE(voided);
+    ASSERT_TRUE(voided->has_value());
+    EXPECT_EQ((*voided)->what.payload, R"({"motivo":"x"})");
+    EXPECT_EQ((*voided)->state, doc_state::sending);
+    // The old row still guards its key; a new key is journaled with its payload.
+    auto again = record_sync(s->journal(), make_intent("acme", "F001", 7, "other"));
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->created);
+    EXPECT_EQ(again->record.what.payload_hash, "h7");
+    auto fresh = record_sync(s->journal(), make_intent("acme", "F001", 8));
+    ASSERT_TRUE(fresh);
+    EXPECT_TRUE(fresh->created);
+    document_query q;
+    q.serie = "F001";
+    q.numero = 8;
+    auto docs = s->find_documents(q);
+    ASSERT_TRUE(docs);
+    ASSERT_EQ(docs->size(), 1u);
+    EXPECT_EQ((*docs)[0].what.payload, make_intent("acme", "F001", 8).payload);
+    log_query lq;
+    lq.account = "acme";
+    auto log = s->query_log(lq);
+    ASSERT_TRUE(log);
+    ASSERT_EQ(log->size(), 1u);
+    EXPECT_EQ((*log)[0].record.document, "F001-7");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts_crud,
                             token_encrypted_at_rest, account_cache_reloads_after_change,
                             journal_record_is_idempotent, journal_update_and_find,
                             void_operations_have_their_own_row, audit_rows_written_and_queried,
                             back_pressure_never_drops, close_flushes_and_later_writes_fail_cleanly,
-                            concurrent_records_create_each_key_once);
+                            concurrent_records_create_each_key_once, migrates_schema_2_with_its_journal);
 
 }  // namespace nubefact::store::testing
