@@ -385,15 +385,29 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
         a.duration > 0
             ? t0 + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(a.duration))
             : steady::time_point::max();
+    // One document object for every worker: generar_comprobante checks (--check) and serializes it
+    // before it returns, so each worker gives it the next numero just before its call. Every request
+    // is still a distinct complete factura serialized on its own; the template is not copied per
+    // document (nor per worker). --complete starts each one from the template again (copy-assigned:
+    // the strings keep their capacity), as a program completing fresh documents would.
+    comprobante d = tmpl;
+    d.serie = serie;
+    // Books one answer (outside the worker: its coroutine frame stays small).
+    auto tally = [&](client::result_type res, steady::time_point s0, long i) {
+        r.latency.add(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - s0));
+        if (res) {
+            ++r.ok;
+            if (res->recovered) ++r.recovered;
+        } else {
+            ++r.failed;
+            ++r.errors[error_kind(res.error())];
+            if (r.failed <= 3 && !a.quiet)
+                std::cerr << "nubefact bench: " << serie << "-" << i + 1 << ": " << res.error().what()
+                          << "\n";
+        }
+    };
     for (int w = 0; w < concurrency; ++w) {
         auto worker = [&]() -> asio::awaitable<void> {
-            // Each worker keeps one document and gives it the next numero: every request is still a
-            // distinct complete factura, checked (--check) and serialized by generar_comprobante, but
-            // the template is not copied per document. --complete starts each one from the template
-            // again (copy-assigned: the strings keep their capacity), as a program completing fresh
-            // documents would.
-            comprobante d = tmpl;
-            d.serie = serie;
             for (;;) {
                 const long i = next++;
                 if (i >= total || (a.duration > 0 && steady::now() >= stop_at)) co_return;
@@ -405,18 +419,7 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
                 if (a.complete) fiscal::complete(d);
                 const auto s0 = steady::now();
                 auto task = c->generar_comprobante(d, call);
-                auto res = co_await std::move(task);
-                r.latency.add(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - s0));
-                if (res) {
-                    ++r.ok;
-                    if (res->recovered) ++r.recovered;
-                } else {
-                    ++r.failed;
-                    ++r.errors[error_kind(res.error())];
-                    if (r.failed <= 3 && !a.quiet)
-                        std::cerr << "nubefact bench: " << serie << "-" << i + 1 << ": " << res.error().what()
-                                  << "\n";
-                }
+                tally(co_await std::move(task), s0, i);
             }
         };
         asio::co_spawn(ioc, std::move(worker), asio::detached);

@@ -733,17 +733,27 @@ struct client::engine : std::enable_shared_from_this<engine> {
         return fail(op, t0, std::move(err), label);
     }
 
+    // run() on the engine's executor for a caller elsewhere (a strand, another thread).
+    static asio::awaitable<std::unique_ptr<client_result<reply>>> hop(std::shared_ptr<engine> self,
+                                                                      operation op, document_key key,
+                                                                      std::string body) {
+        // GCC 12 destroys temporaries of a co_await operand twice: keep the awaitable in a named variable.
+        auto task = asio::co_spawn(self->exec, run(self, op, std::move(key), std::move(body), true),
+                                   asio::use_awaitable);
+        co_return std::make_unique<client_result<reply>>(co_await std::move(task));
+    }
+
     // One call: journal, delivery machine, final state. Runs on the engine's executor: a caller
     // elsewhere is moved there first (on_engine: already there). Big objects live in the non-coroutine
     // helpers above, so that this frame (one per document in flight) stays small.
     static asio::awaitable<client_result<reply>> run(std::shared_ptr<engine> self, operation op,
                                                      document_key key, std::string body, bool on_engine) {
         if (!on_engine && co_await asio::this_coro::executor != self->exec) {
-            // GCC 12 destroys temporaries of a co_await operand twice: keep the awaitable in a named
-            // variable.
-            auto task = asio::co_spawn(self->exec, run(self, op, std::move(key), std::move(body), true),
-                                       asio::use_awaitable);
-            co_return co_await std::move(task);
+            // The result comes back boxed: a co_await result lives in the frame of every call, and
+            // this hop is the rare path.
+            auto task = hop(self, op, std::move(key), std::move(body));
+            auto boxed = co_await std::move(task);
+            co_return std::move(*boxed);
         }
         auto& e = *self;
         auto t0 = clock::now();
@@ -762,15 +772,14 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 sum.emplace(co_await std::move(wait));
             }
             body = std::move(in.payload);
-            if (!sum->ok) {
-                client_error err{make_error_code(client_errc::journal), std::move(sum->message)};
-                co_return e.fail(op, t0, std::move(err), "journal");
-            }
-            if (sum->conflict) {
-                client_error err{make_error_code(client_errc::conflict), std::move(sum->message)};
-                err.codigo = std::nullopt;
-                co_return e.fail(op, t0, std::move(err), "conflict");
-            }
+            if (!sum->ok)
+                co_return e.fail(op, t0,
+                                 client_error{make_error_code(client_errc::journal), std::move(sum->message)},
+                                 "journal");
+            if (sum->conflict)
+                co_return e.fail(
+                    op, t0, client_error{make_error_code(client_errc::conflict), std::move(sum->message)},
+                    "conflict");
             first_attempt_journaled = sum->created;
             if (!sum->created) {
                 switch (sum->state) {
