@@ -2,8 +2,10 @@
 // run the client's sequence per document (record as `sending` → wait → audit row → final state
 // written behind; --three-waits: the session-2 sequence record → sending → audit → final, each
 // waited for). Completions are posted back to the io thread. Reports documents/s and CPU µs per
-// document (process, and the io thread alone). Usage: bench_store_path [--store URL] [--docs N]
-// [--concurrency C] [--reps R] [--bodies] [--payload-bytes N] [--three-waits]. One JSON line per rep.
+// document (process, and the io thread alone). --dispatch: the store hands each batch's completions
+// to the io thread in one post (store::set_completion_dispatch). Usage: bench_store_path [--store URL]
+// [--docs N] [--concurrency C] [--reps R] [--bodies] [--payload-bytes N] [--three-waits] [--dispatch].
+// One JSON line per repetition.
 #include <nubefact/store.hpp>
 
 #include <sys/resource.h>
@@ -60,7 +62,7 @@ int main(int argc, char** argv) {
     std::string url;
     long docs = 20000;
     int concurrency = 10, reps = 1;
-    bool bodies = false, three_waits = false;
+    bool bodies = false, three_waits = false, dispatch = false;
     std::size_t payload_bytes = 1500;  // a canonical factura is ~1.5 KB
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -79,10 +81,12 @@ int main(int argc, char** argv) {
             payload_bytes = std::stoul(next());
         else if (a == "--three-waits")
             three_waits = true;
+        else if (a == "--dispatch")
+            dispatch = true;
         else {
             std::fprintf(stderr,
                          "usage: bench_store_path [--store URL] [--docs N] [--concurrency C] [--reps R] "
-                         "[--bodies] [--payload-bytes N] [--three-waits]\n");
+                         "[--bodies] [--payload-bytes N] [--three-waits] [--dispatch]\n");
             return 2;
         }
     }
@@ -107,6 +111,9 @@ int main(int argc, char** argv) {
         std::string serie = "F";
         for (int i = 0; i < 3; ++i) serie += "ABCDEFGHJKLMNPQRSTUVWXYZ"[rng() % 24];
         asio::io_context ioc(1);
+        if (dispatch)
+            st->set_completion_dispatch(
+                [ex = ioc.get_executor()](std::function<void()> f) { asio::post(ex, std::move(f)); });
         long next = 0, failed = 0;
         std::atomic<long> late_failed{0};  // final states written behind (the writer thread)
         const double cpu0 = process_cpu(), io0 = thread_cpu();
@@ -125,8 +132,9 @@ int main(int argc, char** argv) {
                     auto rec = co_await await_cb<result<intent_journal::record_result>>(rec_start);
                     if (!rec || !rec->created) {
                         if (++failed == 1)
-                            std::fprintf(stderr, "first failure: %s\n",
-                                         rec ? "the intent was already journaled" : rec.error().message().c_str());
+                            std::fprintf(
+                                stderr, "first failure: %s\n",
+                                rec ? "the intent was already journaled" : rec.error().message().c_str());
                         continue;
                     }
                     state_update sending;
@@ -185,6 +193,7 @@ int main(int argc, char** argv) {
         }
         ioc.run();
         const double io_cpu = thread_cpu() - io0;
+        st->set_completion_dispatch(nullptr);
         st->flush();
         failed += late_failed.load();
         const double wall = std::chrono::duration<double>(steady::now() - t0).count();

@@ -107,7 +107,15 @@ class store {
     virtual intent_journal& journal() noexcept = 0;
     virtual audit_sink& audit() noexcept = 0;
 
-    // Blocks until everything queued before the call is committed (or failed).
+    // Hands each committed batch's journal completions over in one call instead of running them on
+    // the writer thread: dispatch(f) must arrange for f to run soon (e.g. asio::post to the client's
+    // io_context, where each callback's own post is then local); f runs them in queue order. One
+    // wake-up per commit instead of one per document. Empty (the default): the writer runs them.
+    // A dispatched f that never runs (its io_context stopped) drops those callbacks unrun.
+    virtual void set_completion_dispatch(std::function<void(std::function<void()>)> dispatch) = 0;
+
+    // Blocks until everything queued before the call is committed (or failed). Does not wait for
+    // completions handed to a dispatch function.
     virtual void flush() = 0;
     // Flushes and stops the writer; later writes fail with store_errc::closed. Idempotent; the
     // destructor calls it.

@@ -12,7 +12,6 @@
 #include <charconv>
 #include <condition_variable>
 #include <cstdlib>
-#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
@@ -447,6 +446,11 @@ class sql_store final : public store {
     intent_journal& journal() noexcept override { return journal_; }
     audit_sink& audit() noexcept override { return audit_; }
 
+    void set_completion_dispatch(std::function<void(std::function<void()>)> dispatch) override {
+        std::lock_guard lk(dispatch_mu_);
+        dispatch_ = dispatch ? std::make_shared<const dispatch_fn>(std::move(dispatch)) : nullptr;
+    }
+
     void flush() override {
         // From a completion callback (the writer thread) waiting would deadlock; the caller's
         // earlier writes are in the batch being committed.
@@ -702,14 +706,21 @@ class sql_store final : public store {
                                    [&] { return q_.size() >= opt_.max_batch || stopping_; });
                     gathering_ = false;
                 }
-                std::size_t n = std::min(q_.size(), opt_.max_batch);
-                for (std::size_t i = 0; i < n; ++i) {
-                    if (std::holds_alternative<audit_op>(q_.front()))
-                        --audit_queued_;
-                    else
-                        --control_queued_;
-                    batch.push_back(std::move(q_.front()));
-                    q_.pop_front();
+                if (q_.size() <= opt_.max_batch) {
+                    // Everything queued: the vectors trade places, so the lock is held for O(1) and
+                    // the callers enqueue into the (cleared, still allocated) previous batch.
+                    batch.swap(q_);
+                    audit_queued_ = control_queued_ = 0;
+                } else {
+                    const auto n = static_cast<std::ptrdiff_t>(opt_.max_batch);
+                    for (auto it = q_.begin(); it != q_.begin() + n; ++it) {
+                        if (std::holds_alternative<audit_op>(*it))
+                            --audit_queued_;
+                        else
+                            --control_queued_;
+                        batch.push_back(std::move(*it));
+                    }
+                    q_.erase(q_.begin(), q_.begin() + n);
                 }
                 if (!space_waiters_.empty() && audit_queued_ < opt_.audit_queue_capacity)
                     waiters.swap(space_waiters_);
@@ -734,7 +745,38 @@ class sql_store final : public store {
     void process(std::vector<queued_op>& batch) {
         auto r = run_transaction(batch.data(), batch.size());
         if (r) {
-            for (auto& op : batch) safe_complete(op);
+            std::shared_ptr<const dispatch_fn> dispatch;
+            {
+                std::lock_guard lk(dispatch_mu_);
+                dispatch = dispatch_;
+            }
+            if (!dispatch) {
+                for (auto& op : batch) safe_complete(op);
+                return;
+            }
+            // Journal completions travel together to the caller's thread; flushes end here, after
+            // the hand-over (a flush() caller may be that very thread, waiting).
+            auto handed = std::make_shared<std::vector<queued_op>>();
+            bool flushes = false;
+            for (auto& op : batch) {
+                if (std::holds_alternative<flush_op>(op))
+                    flushes = true;
+                else if (!std::holds_alternative<audit_op>(op))
+                    handed->push_back(std::move(op));
+            }
+            if (!handed->empty()) {
+                try {
+                    (*dispatch)([handed] {
+                        for (auto& op : *handed) safe_complete(op);
+                    });
+                } catch (const std::exception& e) {
+                    spdlog::error("store: the completion dispatch threw ({}); completing here", e.what());
+                    for (auto& op : *handed) safe_complete(op);
+                }
+            }
+            if (flushes)
+                for (auto& op : batch)
+                    if (std::holds_alternative<flush_op>(op)) safe_complete(op);
             return;
         }
         // One bad row must not sink the others: replay one operation per transaction.
@@ -1078,9 +1120,13 @@ class sql_store final : public store {
     std::mutex tokens_mu_;
     std::shared_ptr<const std::vector<std::string>> tokens_;
 
+    using dispatch_fn = std::function<void(std::function<void()>)>;
+    std::mutex dispatch_mu_;
+    std::shared_ptr<const dispatch_fn> dispatch_;  // see set_completion_dispatch
+
     std::mutex q_mu_;
     std::condition_variable q_cv_;
-    std::deque<queued_op> q_;
+    std::vector<queued_op> q_;  // swapped with the writer's batch (both keep their capacity)
     std::size_t audit_queued_ = 0, control_queued_ = 0;
     std::uint64_t dropped_after_close_ = 0;
     bool stopping_ = false, closed_ = false;

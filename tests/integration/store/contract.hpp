@@ -7,8 +7,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 namespace nubefact::store::testing {
 
@@ -416,6 +420,43 @@ TYPED_TEST_P(store_contract, concurrent_records_create_each_key_once) {
     EXPECT_EQ(numeros.size(), static_cast<std::size_t>(keys));
 }
 
+// With a completion dispatch, a commit's journal completions arrive through it in one call, in queue
+// order, and flush() still returns (it never waits for the dispatched callbacks).
+TYPED_TEST_P(store_contract, completion_dispatch_hands_a_batch_over_at_once) {
+    auto s = this->open();
+    std::mutex mu;
+    std::vector<std::function<void()>> handed;
+    s->set_completion_dispatch([&](std::function<void()> f) {
+        std::lock_guard lk(mu);
+        handed.push_back(std::move(f));
+    });
+    std::vector<int> order;
+    std::atomic<int> done{0};
+    for (int i = 1; i <= 20; ++i) {
+        s->journal().record(make_intent("acme", "F010", i), [&, i](result<intent_journal::record_result> r) {
+            EXPECT_TRUE(r && r->created);
+            order.push_back(i);  // dispatched callbacks run on this test's thread, below
+            ++done;
+        });
+    }
+    s->flush();  // committed; the callbacks wait in `handed`
+    std::vector<std::function<void()>> fs;
+    {
+        std::lock_guard lk(mu);
+        fs.swap(handed);
+    }
+    EXPECT_EQ(done.load(), 0);
+    EXPECT_GE(fs.size(), 1u);
+    EXPECT_LE(fs.size(), 20u);
+    for (auto& f : fs) f();
+    ASSERT_EQ(done.load(), 20);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(order[static_cast<std::size_t>(i)], i + 1);
+    s->set_completion_dispatch(nullptr);  // back to the writer thread
+    auto r = record_sync(s->journal(), make_intent("acme", "F010", 21));
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->created);
+}
+
 // A database left by an earlier release (schema 2: payloads inside `documents`) is migrated with its
 // journal intact: records, payloads, states, audit rows; new intents work alongside.
 TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
@@ -485,6 +526,7 @@ REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts
                             journal_record_is_idempotent, journal_update_and_find,
                             void_operations_have_their_own_row, audit_rows_written_and_queried,
                             back_pressure_never_drops, close_flushes_and_later_writes_fail_cleanly,
-                            concurrent_records_create_each_key_once, migrates_schema_2_with_its_journal);
+                            concurrent_records_create_each_key_once, migrates_schema_2_with_its_journal,
+                            completion_dispatch_hands_a_batch_over_at_once);
 
 }  // namespace nubefact::store::testing
