@@ -103,18 +103,22 @@ class sqlite_connection final : public connection {
         return {};
     }
 
+    // BEGIN and COMMIT run as cached prepared statements: the writer runs them for every batch, and
+    // sqlite3_exec would parse them each time.
     result<void> begin_write() override {
         // busy_timeout already waits; a few extra rounds cover long checkpoints.
         for (int i = 0;; ++i) {
-            auto r = exec("BEGIN IMMEDIATE");
-            if (r || r.error() != store_errc::busy || i >= 5) return r;
+            auto r = execute("BEGIN IMMEDIATE", {});
+            if (r) return {};
+            if (r.error() != store_errc::busy || i >= 5) return r.error();
             std::this_thread::sleep_for(std::chrono::milliseconds(10 << i));
         }
     }
     result<void> commit() override {
-        auto r = exec("COMMIT");
-        if (!r) rollback();
-        return r;
+        auto r = execute("COMMIT", {});
+        if (r) return {};
+        rollback();
+        return r.error();
     }
     void rollback() noexcept override {
         if (!sqlite3_get_autocommit(db_)) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
