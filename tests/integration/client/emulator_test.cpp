@@ -90,6 +90,13 @@ TEST(ClientEmulator, GenerarAndConsultarEveryOperation) {
     EXPECT_EQ(rec->attempts, 1);
     EXPECT_EQ(rec->what.payload_hash.size(), 64u);
     EXPECT_EQ(rec->enlace, *r->body.enlace);
+    // The reply keeps every field the final journal update borrowed.
+    ASSERT_TRUE(r->body.enlace_del_pdf && r->body.enlace_del_xml && r->body.enlace_del_cdr);
+    EXPECT_EQ(rec->enlace_del_pdf, *r->body.enlace_del_pdf);
+    EXPECT_EQ(rec->enlace_del_xml, *r->body.enlace_del_xml);
+    EXPECT_EQ(rec->enlace_del_cdr, *r->body.enlace_del_cdr);
+    ASSERT_TRUE(r->body.sunat_description);
+    EXPECT_EQ(rec->sunat_description, *r->body.sunat_description);
 
     auto q = bc.consultar_comprobante({1, "FFF1", 1});
     ASSERT_TRUE(q) << q.error().what();
@@ -553,4 +560,30 @@ TEST(ClientEmulator, ConcurrentFirstConnectsShareOneNameLookup) {
     }
     EXPECT_EQ(named.resolutions, 1u);
     EXPECT_EQ(named.opened, 32u);
+}
+
+// A typed call checks and serializes its document before it returns: the awaitable never refers to
+// it, so the caller may change or drop the document before awaiting.
+TEST(ClientEmulator, TypedCallsDoNotReferToTheDocumentAfterTheCall) {
+    emu::server srv(quiet_options());
+    ASSERT_TRUE(srv.start());
+    auto journal = std::make_shared<memory_journal>();
+    auto cfg = account_for(srv, "by-ref");
+    asio::io_context ioc(1);
+    client c(ioc.get_executor(), cfg, client_options{journal, nullptr});
+    auto doc = std::make_unique<comprobante>(factura("FFF6", 1));
+    call_options o;
+    o.validate = true;
+    auto task = c.generar_comprobante(*doc, o);
+    doc->numero = 2;
+    doc->items.clear();
+    doc.reset();
+    std::optional<client::result_type> got;
+    auto wait = [&]() -> asio::awaitable<void> { got = co_await std::move(task); };
+    asio::co_spawn(ioc, std::move(wait), asio::detached);
+    ioc.run();
+    ASSERT_TRUE(got && *got) << (got ? got->error().what() : "no answer");
+    EXPECT_EQ((*got)->body.numero, 1);
+    EXPECT_TRUE(journal->get(cfg.name, {1, "FFF6", 1}));
+    EXPECT_FALSE(journal->get(cfg.name, {1, "FFF6", 2}));
 }
