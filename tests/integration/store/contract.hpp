@@ -49,11 +49,11 @@ TYPED_TEST_SUITE_P(store_contract);
 
 TYPED_TEST_P(store_contract, opens_migrated_and_reopens) {
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 3);
+    EXPECT_EQ(s->schema_version(), 4);
     EXPECT_EQ(s->backend(), TypeParam::is_pg ? "postgresql" : "sqlite");
     s.reset();
     auto again = this->open();  // migrations are not re-applied
-    EXPECT_EQ(again->schema_version(), 3);
+    EXPECT_EQ(again->schema_version(), 4);
 }
 
 TYPED_TEST_P(store_contract, accounts_crud) {
@@ -485,7 +485,7 @@ TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
             "900, 10, 20)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 3);
+    EXPECT_EQ(s->schema_version(), 4);
     auto emit = find_sync(s->journal(), "acme", {1, "F001", 7});
     ASSERT_TRUE(emit);
     ASSERT_TRUE(emit->has_value());
