@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -222,8 +223,7 @@ class http_transport final : public transport {
             const auto len = head->length_block(data.size(), c->len);
             const std::array<asio::const_buffer, 3> parts{asio::buffer(head->prefix), asio::buffer(len),
                                                           asio::buffer(data.data(), data.size())};
-            std::tie(wec, wn) =
-                co_await asio::async_write(*plain, parts, asio::as_tuple(asio::use_awaitable));
+            std::tie(wec, wn) = co_await asio::async_write(*plain, parts, asio::as_tuple(asio::deferred));
         } else {
             std::string_view bytes = data;
             if (head) {  // TLS writes record by record: one buffer, one record
@@ -232,8 +232,7 @@ class http_transport final : public transport {
             }
             const asio::const_buffer one(bytes.data(), bytes.size());
             if (plain)
-                std::tie(wec, wn) =
-                    co_await asio::async_write(*plain, one, asio::as_tuple(asio::use_awaitable));
+                std::tie(wec, wn) = co_await asio::async_write(*plain, one, asio::as_tuple(asio::deferred));
             else
                 std::tie(wec, wn) = co_await asio::async_write(std::get<tls_stream>(c->stream), one,
                                                                asio::as_tuple(asio::use_awaitable));
@@ -269,7 +268,7 @@ class http_transport final : public transport {
             error_code rec;
             auto room = c->buf.prepare(read_step);
             if (plain)
-                std::tie(rec, n) = co_await plain->async_read_some(room, asio::as_tuple(asio::use_awaitable));
+                std::tie(rec, n) = co_await plain->async_read_some(room, asio::as_tuple(asio::deferred));
             else
                 std::tie(rec, n) = co_await std::get<tls_stream>(c->stream).async_read_some(
                     room, asio::as_tuple(asio::use_awaitable));
