@@ -335,6 +335,7 @@ struct run_result {
     bool peak_rss_reset = false;
     std::size_t connections_opened = 0;
     std::size_t peak_connections = 0;  // most open at once (<= concurrency)
+    double first_wave_s = 0;           // until the first min(C, N) answers: connects and cold start
     std::uint64_t retries = 0, consults = 0, recovered = 0;
     std::optional<double> bound;
     double loadavg = 0;
@@ -393,8 +394,12 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
     comprobante d = tmpl;
     d.serie = serie;
     // Books one answer (outside the worker: its coroutine frame stays small).
+    const long first_wave = std::min<long>(concurrency, total);
+    long answered = 0;
     auto tally = [&](client::result_type res, steady::time_point s0, long i) {
-        r.latency.add(std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - s0));
+        const auto now = steady::now();
+        r.latency.add(std::chrono::duration_cast<std::chrono::microseconds>(now - s0));
+        if (++answered == first_wave) r.first_wave_s = std::chrono::duration<double>(now - t0).count();
         if (res) {
             ++r.ok;
             if (res->recovered) ++r.recovered;
@@ -485,6 +490,7 @@ boost::json::object run_json(const run_result& r, const target& t) {
     o["peak_rss_per_run"] = r.peak_rss_reset;
     o["connections_opened"] = r.connections_opened;
     o["peak_connections"] = r.peak_connections;
+    o["first_wave_s"] = round_to(r.first_wave_s, 4);
     if (r.emulator_cpu) {
         o["emulator_cpu_s"] = round_to(*r.emulator_cpu, 3);
         o["emulator_core_pct"] = r.seconds > 0 ? round_to(100.0 * *r.emulator_cpu / r.seconds, 1) : 0.0;
@@ -656,11 +662,11 @@ int run(const bench_args& a) {
             std::cerr << fmt::format(
                 "nubefact bench: c={:<5} {:>8} docs {:>7.2f} s {:>10.1f} docs/s  p50 {:.2f} ms  p99 {:.2f} "
                 "ms  "
-                "cpu {:.1f} us/doc  rss {:.1f} MB  conns {} (peak {}){}{}\n",
+                "cpu {:.1f} us/doc  rss {:.1f} MB  conns {} (peak {})  first wave {:.3f} s{}{}\n",
                 r.concurrency, r.documents, r.seconds, r.seconds > 0 ? r.ok / r.seconds : 0.0,
                 r.latency.percentile_ms(50), r.latency.percentile_ms(99),
                 r.documents ? r.cpu.total() / r.documents * 1e6 : 0.0, r.peak_rss_mb, r.connections_opened,
-                r.peak_connections, r.failed ? fmt::format("  FAILED {}", r.failed) : "",
+                r.peak_connections, r.first_wave_s, r.failed ? fmt::format("  FAILED {}", r.failed) : "",
                 r.emulator_cpu
                     ? fmt::format("  emulator {:.0f}% of a core", 100 * *r.emulator_cpu / r.seconds)
                     : "");
@@ -742,6 +748,7 @@ std::function<int()> setup(CLI::App& sub) {
         "process) and the emulator's (read from /proc) are measured apart.\n\n"
         "JSON (stdout or --out): settings, then per run: docs_per_s, latency_ms p50/p95/p99/max, errors by\n"
         "kind, client_cpu_s and client_cpu_us_per_doc, peak_rss_mb, connections_opened, peak_connections, "
+        "first_wave_s (until the first C answers: the connects and cold start), "
         "emulator_cpu_s,\n"
         "emulator_validated. Exit code 1 when any document failed.\n\n"
         "Examples:\n"

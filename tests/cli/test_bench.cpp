@@ -43,8 +43,11 @@ void expect_run_keys(const bj::object& run) {
     for (const char* k :
          {"concurrency", "documents", "ok", "failed", "seconds", "docs_per_s", "latency_ms", "errors",
           "client_cpu_s", "client_cpu_us_per_doc", "peak_rss_mb", "connections_opened", "peak_connections",
-          "emulator_validated", "emulator_cpu_s", "bound_docs_per_s"})
+          "emulator_validated", "emulator_cpu_s", "bound_docs_per_s", "first_wave_s"})
         EXPECT_TRUE(run.contains(k)) << k;
+    // The first wave (the first C answers) ends within the run.
+    EXPECT_GT(run.at("first_wave_s").to_number<double>(), 0.0);
+    EXPECT_LE(run.at("first_wave_s").to_number<double>(), run.at("seconds").to_number<double>() + 1e-3);
     const auto& lat = run.at("latency_ms").as_object();
     for (const char* k : {"p50", "p95", "p99", "max"}) EXPECT_TRUE(lat.contains(k)) << k;
 }
