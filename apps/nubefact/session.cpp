@@ -1,6 +1,8 @@
 // Session: account resolution, store, embedded emulator and the client shared by the sending commands.
 #include "session.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <filesystem>
 
 namespace nubefact::cli {
@@ -58,7 +60,14 @@ int session::concurrency() const {
 }
 
 void session::close() {
-    if (store_) store_->flush();
+    if (store_) {
+        // From here on completions run on the store's writer; the ones already handed to the io_context
+        // (it stopped when the last worker finished) run below, so a late failure is still logged.
+        store_->set_completion_dispatch(nullptr);
+        store_->flush();
+        ioc_.restart();
+        ioc_.poll();
+    }
     if (emulator_) emulator_->stop();
 }
 
@@ -77,6 +86,11 @@ std::unique_ptr<session> session::open(const session_options& o, std::string& er
             }
             s->store_ = std::shared_ptr<store::store>(std::move(*st));
             s->store_url_ = store::redact_url(url);
+            // A commit's journal completions come back to the io thread in one hand-over (one wake-up
+            // per commit, not one per document).
+            s->store_->set_completion_dispatch([ex = s->ioc_.get_executor()](std::function<void()> f) {
+                boost::asio::post(ex, std::move(f));
+            });
         }
 
         if (o.emulator) {
