@@ -152,15 +152,33 @@ namespace {
 
 using namespace detail;
 
-// Output buffer with a cheap append: grows geometrically, trimmed once at the end.
+// Output buffer with a cheap append. Writes go to this thread's scratch buffer (grown once, warm in the
+// cache, never zero-filled again) and take() copies out exactly the bytes written: a document's string
+// holds its size, not a 4 KiB block. A sink opened while another is open on this thread uses its own.
 class sink {
   public:
-    sink() { s_.resize(4096); }
-    char* room(std::size_t k) {
-        if (n_ + k > s_.size()) s_.resize(std::max(s_.size() * 2, n_ + k));
-        return s_.data() + n_;
+    sink() {
+        thread_local std::string scratch;
+        thread_local bool busy = false;
+        if (!busy) {
+            busy = true;
+            busy_ = &busy;
+            s_ = &scratch;
+        }
+        if (s_->size() < 4096) s_->resize(4096);
     }
-    void commit(char* end) { n_ = static_cast<std::size_t>(end - s_.data()); }
+    ~sink() {
+        if (!busy_) return;
+        if (s_->size() > (std::size_t{1} << 20)) std::string().swap(*s_);  // a huge document: give it back
+        *busy_ = false;
+    }
+    sink(const sink&) = delete;
+    sink& operator=(const sink&) = delete;
+    char* room(std::size_t k) {
+        if (n_ + k > s_->size()) s_->resize(std::max(s_->size() * 2, n_ + k));
+        return s_->data() + n_;
+    }
+    void commit(char* end) { n_ = static_cast<std::size_t>(end - s_->data()); }
     void push_back(char c) {
         *room(1) = c;
         ++n_;
@@ -176,12 +194,15 @@ class sink {
     }
     void escaped(std::string_view v) { commit(escape_to(room(6 * v.size() + 2), v)); }
     std::string take() {
-        s_.resize(n_);
-        return std::move(s_);
+        std::string out(s_->data(), n_);
+        n_ = 0;
+        return out;
     }
 
   private:
-    std::string s_;
+    std::string own_;
+    std::string* s_ = &own_;
+    bool* busy_ = nullptr;
     std::size_t n_ = 0;
 };
 
