@@ -680,21 +680,20 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 u.state = rep.state;
                 auto& b = rep.body;
                 u.aceptada_por_sunat = b.aceptada_por_sunat;
-                u.sunat_responsecode = std::move(b.sunat_responsecode);
-                u.sunat_description = std::move(b.sunat_description);
-                u.sunat_note = std::move(b.sunat_note);
-                u.enlace = std::move(b.enlace);
-                u.enlace_del_pdf = std::move(b.enlace_del_pdf);
-                u.enlace_del_xml = std::move(b.enlace_del_xml);
-                u.enlace_del_cdr = std::move(b.enlace_del_cdr);
+                // Swapping lends the strings; the same swap gives them back.
+                auto lend = [](state_update& to, auto& from) {
+                    using std::swap;
+                    swap(to.sunat_responsecode, from.sunat_responsecode);
+                    swap(to.sunat_description, from.sunat_description);
+                    swap(to.sunat_note, from.sunat_note);
+                    swap(to.enlace, from.enlace);
+                    swap(to.enlace_del_pdf, from.enlace_del_pdf);
+                    swap(to.enlace_del_xml, from.enlace_del_xml);
+                    swap(to.enlace_del_cdr, from.enlace_del_cdr);
+                };
+                lend(u, b);
                 update_behind(op, key, u);
-                b.sunat_responsecode = std::move(u.sunat_responsecode);
-                b.sunat_description = std::move(u.sunat_description);
-                b.sunat_note = std::move(u.sunat_note);
-                b.enlace = std::move(u.enlace);
-                b.enlace_del_pdf = std::move(u.enlace_del_pdf);
-                b.enlace_del_xml = std::move(u.enlace_del_xml);
-                b.enlace_del_cdr = std::move(u.enlace_del_cdr);
+                lend(u, b);
             }
             metrics->observe_call(cfg.name, to_string(op), rep.recovered ? "recovered" : "sent",
                                   duration_cast<microseconds>(clock::now() - t0));
