@@ -2,6 +2,7 @@
 // external); JSON results per concurrency level and an SVG chart of documents/s.
 #include "bench_report.hpp"
 #include "command.hpp"
+#include "session.hpp"
 
 #include <nubefact/client.hpp>
 #include <nubefact/emulator.hpp>
@@ -14,7 +15,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
 #include <signal.h>
@@ -373,10 +373,7 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
     }
 
     asio::io_context ioc(1);
-    // As in `nubefact send`: a commit's journal completions come back to this thread in one hand-over.
-    if (db)
-        db->set_completion_dispatch(
-            [ex = ioc.get_executor()](std::function<void()> f) { asio::post(ex, std::move(f)); });
+    if (db) hand_completions_to(*db, ioc);  // as `nubefact send` does
     auto c = std::make_unique<client>(ioc.get_executor(), cfg, std::move(co));
     long next = 0;
     const long total = a.documents;
@@ -435,12 +432,7 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
         asio::co_spawn(ioc, std::move(worker), asio::detached);
     }
     ioc.run();
-    if (db) {
-        db->set_completion_dispatch(nullptr);
-        db->flush();  // every journal and audit row committed: part of the work measured
-        ioc.restart();
-        ioc.poll();  // completions handed over after the workers finished
-    }
+    if (db) finish_completions(*db, ioc);  // every journal and audit row committed: measured too
     r.seconds = std::chrono::duration<double>(steady::now() - t0).count();
     const auto cpu1 = bench::self_cpu();
     r.cpu.user = cpu1.user - cpu0.user;

@@ -59,15 +59,21 @@ int session::concurrency() const {
     return concurrency_override_ > 0 ? concurrency_override_ : cfg_.max_concurrency;
 }
 
+void hand_completions_to(store::store& db, boost::asio::io_context& ioc) {
+    db.set_completion_dispatch(
+        [ex = ioc.get_executor()](std::function<void()> f) { boost::asio::post(ex, std::move(f)); });
+}
+
+void finish_completions(store::store& db, boost::asio::io_context& ioc) {
+    // From here on completions run on the store's writer; the ones already handed over run below.
+    db.set_completion_dispatch(nullptr);
+    db.flush();
+    ioc.restart();
+    ioc.poll();
+}
+
 void session::close() {
-    if (store_) {
-        // From here on completions run on the store's writer; the ones already handed to the io_context
-        // (it stopped when the last worker finished) run below, so a late failure is still logged.
-        store_->set_completion_dispatch(nullptr);
-        store_->flush();
-        ioc_.restart();
-        ioc_.poll();
-    }
+    if (store_) finish_completions(*store_, ioc_);
     if (emulator_) emulator_->stop();
 }
 
@@ -86,11 +92,7 @@ std::unique_ptr<session> session::open(const session_options& o, std::string& er
             }
             s->store_ = std::shared_ptr<store::store>(std::move(*st));
             s->store_url_ = store::redact_url(url);
-            // A commit's journal completions come back to the io thread in one hand-over (one wake-up
-            // per commit, not one per document).
-            s->store_->set_completion_dispatch([ex = s->ioc_.get_executor()](std::function<void()> f) {
-                boost::asio::post(ex, std::move(f));
-            });
+            hand_completions_to(*s->store_, s->ioc_);
         }
 
         if (o.emulator) {

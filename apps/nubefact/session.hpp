@@ -52,6 +52,12 @@ void for_each_answer_field(const response& b, F&& f) {
 // The store's account row as a client configuration.
 account_config to_account_config(const store::account& a);
 
+// A commit's journal completions come back to `ioc`'s thread in one hand-over (one wake-up per commit,
+// not one per document). finish_completions() ends that: it flushes the store and runs what was handed
+// over after `ioc` stopped, so a late failure is still logged. Call it before `ioc` goes away.
+void hand_completions_to(store::store& db, boost::asio::io_context& ioc);
+void finish_completions(store::store& db, boost::asio::io_context& ioc);
+
 // An open session. Construction never throws; open() says what went wrong in plain words.
 class session {
   public:
