@@ -88,6 +88,8 @@ class intent_journal {
         bool created = false;
     };
     virtual void record(const intent& what, std::function<void(result<record_result>)> done) = 0;
+    // update() must copy what it keeps of `account`, `key` and `u` before it returns: the client writes
+    // the final state behind, without waiting for `done`, and its arguments are gone by then.
     virtual void update(const std::string& account, const document_key& key, const state_update& u,
                         std::function<void(result<void>)> done) = 0;
     virtual void find(const std::string& account, const document_key& key,

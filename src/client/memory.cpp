@@ -2,6 +2,7 @@
 #include <nubefact/client_memory.hpp>
 
 #include <array>
+#include <set>
 
 namespace nubefact {
 
@@ -35,13 +36,13 @@ void memory_journal::settled_locked(const row_key& k) {
             (it->second.state == doc_state::accepted || it->second.state == doc_state::rejected))
             rows_.erase(it);
     }
-    // Keys listed twice (settled again) or already gone: keep the list from outgrowing the map.
+    // Keys listed twice (settled again) or already gone: keep the list from outgrowing the map. Each key
+    // stays once, at its latest settle, so documents settled again and again cannot grow the list.
     if (settled_.size() > 2 * max_rows_) {
         std::deque<row_key> keep;
-        for (auto& key : settled_) {
-            auto it = rows_.find(key);
-            if (it != rows_.end()) keep.push_back(std::move(key));
-        }
+        std::set<row_key> seen;
+        for (auto key = settled_.rbegin(); key != settled_.rend(); ++key)
+            if (rows_.count(*key) && seen.insert(*key).second) keep.push_front(std::move(*key));
         settled_.swap(keep);
     }
 }
