@@ -45,14 +45,20 @@ shim_file* S(sqlite3_file* f) {
 // The unix VFS writes at most 128 KiB - 1 per call (it masks larger sizes): whole pages up to that.
 constexpr std::size_t max_write = 31 * 4096;
 
-int flush(shim_file* f) {
+// On failure the gathered bytes are dropped: the SQLite operation that needed them fails and its
+// transaction rolls back, and frames kept past that could land after the valid WAL and be replayed
+// after a crash. Only flush_or_die keeps them, for its retries.
+int flush(shim_file* f, bool keep_on_failure = false) {
     std::size_t done = 0;
     while (done < f->len) {
         const std::size_t n = std::min(max_write, f->len - done);
         int rc = f->real->pMethods->xWrite(f->real, f->buf + done, static_cast<int>(n),
                                            f->off + static_cast<sqlite3_int64>(done));
         if (rc != SQLITE_OK) {
-            // Keep what is not written yet: the caller's operation fails, a later one retries.
+            if (!keep_on_failure) {
+                f->len = 0;
+                return rc;
+            }
             std::memmove(f->buf, f->buf + done, f->len - done);
             f->len -= done;
             f->off += static_cast<sqlite3_int64>(done);
@@ -69,7 +75,7 @@ int flush(shim_file* f) {
 // Ending the process instead leaves the commit unpublished and unreported (as a crash would).
 void flush_or_die(shim_file* f) {
     for (int attempt = 0; attempt < 3; ++attempt)
-        if (flush(f) == SQLITE_OK) return;
+        if (flush(f, true) == SQLITE_OK) return;
     std::fprintf(stderr,
                  "nubefact store: cannot write the SQLite WAL (disk full?); stopping before a commit "
                  "is published without its pages\n");
@@ -198,7 +204,8 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* pf, int flags, int
     f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(f) + sizeof(shim_file));
     int rc = base_vfs->xOpen(base_vfs, name, f->real, flags, out_flags);
     if (rc != SQLITE_OK || !f->real->pMethods) {
-        f->base.pMethods = nullptr;  // SQLite then does not call xClose on us
+        // SQLite calls xClose exactly when pMethods is set: ours then closes the real file too.
+        f->base.pMethods = f->real->pMethods ? &shim_methods : nullptr;
         return rc;
     }
     f->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
