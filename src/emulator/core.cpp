@@ -145,18 +145,6 @@ void bool_field(std::string& o, std::string_view name, bool v) {
     field(o, name);
     o += v ? "true" : "false";
 }
-void append_cents(std::string& o, std::int64_t cents) {
-    bool neg = cents < 0;
-    std::uint64_t u = neg ? static_cast<std::uint64_t>(-(cents + 1)) + 1 : static_cast<std::uint64_t>(cents);
-    if (neg) o.push_back('-');
-    char num[24];
-    auto r = std::to_chars(num, num + sizeof num, u / 100);
-    o.append(num, r.ptr);
-    o.push_back('.');
-    o.push_back(static_cast<char>('0' + (u % 100) / 10));
-    o.push_back(static_cast<char>('0' + u % 10));
-}
-
 hash_str sha1_base64_fixed(std::string_view data) {
     char out[28];
     sha1_base64_to(data, out);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 
 namespace nubefact::emulator::detail {
@@ -141,14 +142,21 @@ std::optional<std::int64_t> parse_cents(std::string_view s) noexcept {
     return neg ? -cents : cents;
 }
 
-std::string format_cents(std::int64_t cents) {
+void append_cents(std::string& o, std::int64_t cents) {
     bool neg = cents < 0;
     std::uint64_t u = neg ? static_cast<std::uint64_t>(-(cents + 1)) + 1 : static_cast<std::uint64_t>(cents);
-    std::string out = neg ? "-" : "";
-    out += std::to_string(u / 100);
-    out.push_back('.');
-    out.push_back(static_cast<char>('0' + (u % 100) / 10));
-    out.push_back(static_cast<char>('0' + u % 10));
+    if (neg) o.push_back('-');
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, u / 100);
+    o.append(num, r.ptr);
+    o.push_back('.');
+    o.push_back(static_cast<char>('0' + (u % 100) / 10));
+    o.push_back(static_cast<char>('0' + u % 10));
+}
+
+std::string format_cents(std::int64_t cents) {
+    std::string out;
+    append_cents(out, cents);
     return out;
 }
 

@@ -50,7 +50,8 @@ std::optional<date> parse_date(std::string_view s) noexcept;
 // A decimal literal ("708", "23.6", "-1.005") as cents, rounded half-up; nullopt when not a number
 // or out of range. Never passes through double.
 std::optional<std::int64_t> parse_cents(std::string_view s) noexcept;
-std::string format_cents(std::int64_t cents);  // "708.00"
+std::string format_cents(std::int64_t cents);             // "708.00"
+void append_cents(std::string& out, std::int64_t cents);  // the same, appended
 
 // Base64 of SHA-1 (28 chars).
 std::string sha1_base64(std::string_view data);
