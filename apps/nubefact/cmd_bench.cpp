@@ -53,6 +53,7 @@ struct bench_args {
     int emu_threads = 1;
     bool no_validate = false;
     bool complete = false, check = false, audit = false;
+    int ahead = -1;  // -1: with --audit resolve_ahead's default, without a journal 0
     std::string store_url;
     std::string out, chart;
     std::string template_file;
@@ -325,6 +326,7 @@ std::optional<bool> probe_validation(const bench_args& a, const target& t, const
 
 struct run_result {
     int concurrency = 0;
+    int ahead = 0;  // documents journaled ahead of the slots (workers = concurrency + ahead)
     std::string serie;
     long documents = 0, ok = 0, failed = 0;
     double seconds = 0;
@@ -358,6 +360,8 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
                     std::optional<std::chrono::microseconds> fixed_latency) {
     run_result r;
     r.concurrency = concurrency;
+    // Without a journal there is nothing to batch: no look-ahead unless asked for.
+    r.ahead = db ? resolve_ahead(a.ahead, concurrency) : std::max(0, a.ahead);
     r.serie = serie;
     r.loadavg = loadavg1();
     if (fixed_latency && fixed_latency->count() > 0)
@@ -413,7 +417,9 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
                           << "\n";
         }
     };
-    for (int w = 0; w < concurrency; ++w) {
+    // `concurrency` slots (the client's max_concurrency: requests and connections) and `ahead` more
+    // workers whose documents are journaled while they wait for one, as `nubefact send` runs.
+    for (int w = 0; w < concurrency + r.ahead; ++w) {
         auto worker = [&]() -> asio::awaitable<void> {
             for (;;) {
                 const long i = next++;
@@ -458,6 +464,7 @@ double round_to(double v, int places) {
 boost::json::object run_json(const run_result& r, const target& t) {
     boost::json::object o;
     o["concurrency"] = r.concurrency;
+    o["ahead"] = r.ahead;
     o["serie"] = r.serie;
     o["documents"] = r.documents;
     o["ok"] = r.ok;
@@ -636,7 +643,7 @@ int run(const bench_args& a) {
             url = "sqlite:" + (temp_dir / "bench.db").string();
         }
         std::string diag;
-        auto st = store::open_store(url, {}, &diag);
+        auto st = store::open_store(url, store_options_for(a.ahead), &diag);
         if (!st) {
             std::cerr << "nubefact bench: cannot open the store " << store::redact_url(url) << ": "
                       << st.error().message() << (diag.empty() ? "" : " (" + diag + ")") << "\n";
@@ -662,13 +669,14 @@ int run(const bench_args& a) {
         auto r = run_once(a, t, tmpl, level, series.next(), index++, db, external ? std::nullopt : fixed);
         if (!a.quiet)
             std::cerr << fmt::format(
-                "nubefact bench: c={:<5} {:>8} docs {:>7.2f} s {:>10.1f} docs/s  p50 {:.2f} ms  p99 {:.2f} "
+                "nubefact bench: c={:<5}{} {:>8} docs {:>7.2f} s {:>10.1f} docs/s  p50 {:.2f} ms  p99 {:.2f} "
                 "ms  "
                 "cpu {:.1f} us/doc  rss {:.1f} MB  conns {} (peak {})  first wave {:.3f} s{}{}\n",
-                r.concurrency, r.documents, r.seconds, r.seconds > 0 ? r.ok / r.seconds : 0.0,
-                r.latency.percentile_ms(50), r.latency.percentile_ms(99),
-                r.documents ? r.cpu.total() / r.documents * 1e6 : 0.0, r.peak_rss_mb, r.connections_opened,
-                r.peak_connections, r.first_wave_s, r.failed ? fmt::format("  FAILED {}", r.failed) : "",
+                r.concurrency, r.ahead ? fmt::format(" ahead {}", r.ahead) : "", r.documents, r.seconds,
+                r.seconds > 0 ? r.ok / r.seconds : 0.0, r.latency.percentile_ms(50),
+                r.latency.percentile_ms(99), r.documents ? r.cpu.total() / r.documents * 1e6 : 0.0,
+                r.peak_rss_mb, r.connections_opened, r.peak_connections, r.first_wave_s,
+                r.failed ? fmt::format("  FAILED {}", r.failed) : "",
                 r.emulator_cpu
                     ? fmt::format("  emulator {:.0f}% of a core", 100 * *r.emulator_cpu / r.seconds)
                     : "");
@@ -791,6 +799,9 @@ std::function<int()> setup(CLI::App& sub) {
                  "Journal every intent and audit every exchange in a store (SQLite in a temporary directory "
                  "unless --store), as `nubefact send` does");
     sub.add_option("--store", a->store_url, "With --audit: sqlite:PATH or postgresql://…");
+    sub.add_option("--ahead", a->ahead,
+                   std::string(ahead_help) + ". Without --audit (no journal) the default is 0")
+        ->check(CLI::Range(0, 100000));
     sub.add_option(
         "--template", a->template_file,
         "generar_comprobante JSON used for every document (default: a two-line factura dated today)");

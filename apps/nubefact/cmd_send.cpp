@@ -417,8 +417,9 @@ int run_send(send_options o) {
     } else {
         auto& ioc = s->io();
         auto& api = s->api();
+        // n documents in flight (the client's slots) and `ahead` more journaled, waiting for one.
         const int n = std::max(1, s->concurrency());
-        workers = n;
+        workers = n + resolve_ahead(o.session.ahead, n);
         asio::signal_set signals(ioc, SIGINT, SIGTERM);
         std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
                                                                             int) {
@@ -436,8 +437,8 @@ int run_send(send_options o) {
 
         auto run_phase = [&](auto&& feed) {
             channel ch(ioc, static_cast<std::size_t>(n) * 2);
-            std::atomic<int> live{n};
-            for (int i = 0; i < n; ++i) {
+            std::atomic<int> live{workers};
+            for (int i = 0; i < workers; ++i) {
                 auto w = [&]() -> asio::awaitable<void> {
                     co_await worker(api, ch, sink, aborting);
                     if (--live == 0) ioc.stop();
@@ -550,6 +551,8 @@ registrar reg{
              "failed, 2 usage or unreadable input.");
          app.add_option("paths", o->paths, "Files, directories or - (stdin)")->required();
          o->session.add_to(app);
+         o->session.ahead = -1;
+         app.add_option("--ahead", o->session.ahead, ahead_help)->check(CLI::Range(0, 100000));
          app.add_flag("--complete", o->complete,
                       "Fill the computed fields (subtotal, igv, totals) before checking");
          app.add_flag("--dry-run", o->dry_run, "Validate only; nothing is sent, no account needed");

@@ -51,6 +51,17 @@ account_config to_account_config(const store::account& a) {
     return c;
 }
 
+int resolve_ahead(int requested, int concurrency) {
+    if (requested >= 0) return requested;
+    return static_cast<int>(std::min<long>(8L * std::max(1, concurrency), 256L));
+}
+
+store::store_options store_options_for(int ahead) {
+    store::store_options o;
+    if (ahead != 0) o.control_linger = std::chrono::milliseconds(1);
+    return o;
+}
+
 session::~session() {
     close();
 }
@@ -84,7 +95,7 @@ std::unique_ptr<session> session::open(const session_options& o, std::string& er
         if (!o.no_store) {
             std::string url = o.store_url.empty() ? store::default_store_url() : o.store_url;
             std::string diag;
-            auto st = store::open_store(url, {}, &diag);
+            auto st = store::open_store(url, store_options_for(o.ahead), &diag);
             if (!st) {
                 error = "cannot open the store " + store::redact_url(url) + ": " + st.error().message() +
                         (diag.empty() ? "" : " (" + diag + ")");

@@ -29,6 +29,7 @@ struct session_options {
     double rate = -1;     // < 0: the account's rate
     int burst = -1;
     bool audit_bodies = false;
+    int ahead = 0;  // --ahead of send/bench, as given (-1: default; see resolve_ahead); 0 elsewhere
 
     // Adds the options above to `app`.
     void add_to(CLI::App& app);
@@ -48,6 +49,21 @@ void for_each_answer_field(const response& b, F&& f) {
     f("enlace_del_cdr", b.enlace_del_cdr);
     f("nota_importante", b.nota_importante);
 }
+
+// Look-ahead: besides the `concurrency` documents in flight, up to `ahead` more have their intent
+// journaled (state `sending`) while they wait for a free slot, so one journal commit carries many
+// intents and a slot never waits for a commit. The price: after a crash up to `ahead` documents that
+// were never sent are consulted before they are sent (as any `sending` one). requested < 0 picks
+// the default min(8 × concurrency, 256); 0 turns it off.
+int resolve_ahead(int requested, int concurrency);
+inline constexpr const char* ahead_help =
+    "Documents journaled ahead of the free slots, so one commit carries many intents (default: "
+    "8 × concurrency, at most 256; 0: journal each one just before it is sent). After a crash these "
+    "are consulted before they are sent";
+// The store options for `ahead` (as requested: -1 or N) documents journaled ahead: with look-ahead a journal
+// commit waits up to 1 ms for the intents right behind its first one (nobody sending waits on it while others
+// are queued).
+store::store_options store_options_for(int ahead);
 
 // The store's account row as a client configuration.
 account_config to_account_config(const store::account& a);
