@@ -189,6 +189,11 @@ class sqlite_connection final : public connection {
 
 result<std::unique_ptr<connection>> open_sqlite(const std::string& path, bool synchronous_full,
                                                 std::string* diagnostic) {
+    // SQLite counts every allocation under a global mutex (SQLITE_CONFIG_MEMSTATUS, on by default) for
+    // sqlite3_memory_used(), which nothing here reads: off, before SQLite initializes (a no-op when
+    // something in the process initialized it first).
+    static const int memstatus_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    (void)memstatus_off;
     sqlite3* db = nullptr;
     int rc = sqlite3_open_v2(
         path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, gathering_vfs());
