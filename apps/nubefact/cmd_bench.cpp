@@ -5,6 +5,7 @@
 #include "session.hpp"
 
 #include <nubefact/client.hpp>
+#include <nubefact/client_memory.hpp>
 #include <nubefact/emulator.hpp>
 #include <nubefact/fiscal.hpp>
 #include <nubefact/json.hpp>
@@ -53,7 +54,8 @@ struct bench_args {
     int emu_threads = 1;
     bool no_validate = false;
     bool complete = false, check = false, audit = false;
-    int ahead = -1;  // -1: with --audit resolve_ahead's default, without a journal 0
+    int ahead = -1;                 // -1: with the store's journal resolve_ahead's default, else 0
+    std::string journal = "store";  // with --audit: store (durable) or memory (only the audit log stored)
     std::string store_url;
     std::string out, chart;
     std::string template_file;
@@ -361,7 +363,7 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
     run_result r;
     r.concurrency = concurrency;
     // Without a journal there is nothing to batch: no look-ahead unless asked for.
-    r.ahead = db ? resolve_ahead(a.ahead, concurrency) : std::max(0, a.ahead);
+    r.ahead = db && a.journal == "store" ? resolve_ahead(a.ahead, concurrency) : std::max(0, a.ahead);
     r.serie = serie;
     r.loadavg = loadavg1();
     if (fixed_latency && fixed_latency->count() > 0)
@@ -370,7 +372,10 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
     auto cfg = base_config(a, t, name, concurrency);
     client_options co;
     if (db) {
-        co.journal = std::shared_ptr<intent_journal>(db, &db->journal());
+        if (a.journal == "memory")
+            co.journal = std::make_shared<memory_journal>();
+        else
+            co.journal = std::shared_ptr<intent_journal>(db, &db->journal());
         co.audit = std::shared_ptr<audit_sink>(db, &db->audit());
     } else {
         co.journal = std::make_shared<null_journal>();
@@ -643,7 +648,7 @@ int run(const bench_args& a) {
             url = "sqlite:" + (temp_dir / "bench.db").string();
         }
         std::string diag;
-        auto st = store::open_store(url, store_options_for(a.ahead), &diag);
+        auto st = store::open_store(url, store_options_for(a.journal == "store" ? a.ahead : 0), &diag);
         if (!st) {
             std::cerr << "nubefact bench: cannot open the store " << store::redact_url(url) << ": "
                       << st.error().message() << (diag.empty() ? "" : " (" + diag + ")") << "\n";
@@ -712,6 +717,7 @@ int run(const bench_args& a) {
     settings["complete"] = a.complete;
     settings["check"] = a.check;
     settings["audit"] = a.audit;
+    settings["journal"] = a.audit ? a.journal : "none";
     if (a.audit) settings["store"] = store_shown;
     settings["payload_bytes"] = payload_bytes;
     settings["client_threads"] = 1;
@@ -737,7 +743,9 @@ int run(const bench_args& a) {
         std::string subtitle = fmt::format(
             "{} documents per run, latency {}, emulator {} (validation {}){}{}{}, nproc {}", a.documents,
             lat->to_string(), t.mode, t.validates ? (*t.validates ? "on" : "off") : "unknown",
-            a.complete ? ", complete" : "", a.check ? ", check" : "", a.audit ? ", audit log" : "",
+            a.complete ? ", complete" : "", a.check ? ", check" : "",
+            a.audit ? (a.journal == "memory" ? ", audit log (journal in memory)" : ", audit log + journal")
+                    : "",
             sysconf(_SC_NPROCESSORS_ONLN));
         if (!write_file(a.chart,
                         bench::svg_chart(points, "nubefact bench: documents/s by concurrency", subtitle),
@@ -799,6 +807,12 @@ std::function<int()> setup(CLI::App& sub) {
                  "Journal every intent and audit every exchange in a store (SQLite in a temporary directory "
                  "unless --store), as `nubefact send` does");
     sub.add_option("--store", a->store_url, "With --audit: sqlite:PATH or postgresql://…");
+    sub.add_option(
+           "--journal", a->journal,
+           "With --audit, where the intent journal lives: store (durable, as `nubefact send` runs it; "
+           "the default) or memory (the client's bounded in-memory journal, as `send --no-store`: only "
+           "the audit log goes to the store)")
+        ->check(CLI::IsMember({"store", "memory"}));
     sub.add_option("--ahead", a->ahead,
                    std::string(ahead_help) + ". Without --audit (no journal) the default is 0")
         ->check(CLI::Range(0, 100000));

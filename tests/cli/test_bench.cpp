@@ -66,6 +66,7 @@ TEST_F(Bench, ForkedEmulatorFullPipelineWritesJsonAndChart) {
     EXPECT_EQ(s.at("complete").as_bool(), true);
     EXPECT_EQ(s.at("check").as_bool(), true);
     EXPECT_EQ(s.at("audit").as_bool(), true);
+    EXPECT_EQ(s.at("journal").as_string(), "store");
     const auto& runs = doc.at("runs").as_array();
     ASSERT_EQ(runs.size(), 2u);
     for (const auto& run : runs) {
@@ -81,10 +82,35 @@ TEST_F(Bench, ForkedEmulatorFullPipelineWritesJsonAndChart) {
     }
     EXPECT_EQ(runs[0].as_object().at("concurrency").as_int64(), 1);
     EXPECT_EQ(runs[1].as_object().at("concurrency").as_int64(), 4);
+    // The durable journal: 8 × C documents journaled ahead of the slots by default.
+    EXPECT_EQ(runs[0].as_object().at("ahead").as_int64(), 8);
+    EXPECT_EQ(runs[1].as_object().at("ahead").as_int64(), 32);
     const auto svg = slurp(svg_path);
     EXPECT_EQ(svg.rfind("<svg", 0), 0u);
     EXPECT_NE(svg.find("</svg>"), std::string::npos);
     EXPECT_NE(svg.find("documents/s"), std::string::npos);
+}
+
+// Only the audit log in the store (the intent journal in memory), look-ahead asked for explicitly.
+TEST_F(Bench, AuditLogWithTheJournalInMemoryAndExplicitAhead) {
+    auto r = run({"bench", "-n", "25", "-c", "3", "--audit", "--journal", "memory", "--ahead", "5", "-q"});
+    ASSERT_EQ(r.rc, 0) << r.err;
+    auto doc = bj::parse(r.out).as_object();
+    const auto& s = doc.at("settings").as_object();
+    EXPECT_EQ(s.at("audit").as_bool(), true);
+    EXPECT_EQ(s.at("journal").as_string(), "memory");
+    const auto& o = doc.at("runs").as_array().at(0).as_object();
+    expect_run_keys(o);
+    EXPECT_EQ(o.at("ok").as_int64(), 25);
+    EXPECT_EQ(o.at("ahead").as_int64(), 5);
+    EXPECT_LE(o.at("peak_connections").as_int64(), 3);  // look-ahead never adds requests in flight
+
+    // Without a store there is no journal to batch: no look-ahead unless asked for.
+    auto p = run({"bench", "-n", "5", "-c", "2", "-q"});
+    ASSERT_EQ(p.rc, 0) << p.err;
+    auto pdoc = bj::parse(p.out).as_object();
+    EXPECT_EQ(pdoc.at("settings").as_object().at("journal").as_string(), "none");
+    EXPECT_EQ(pdoc.at("runs").as_array().at(0).as_object().at("ahead").as_int64(), 0);
 }
 
 TEST_F(Bench, InprocWithoutValidationToStdoutAndFixedLatencyBound) {
@@ -115,6 +141,7 @@ TEST_F(Bench, UsageErrors) {
     EXPECT_EQ(run({"bench", "-c", "1,zero"}).rc, 2);
     EXPECT_EQ(run({"bench", "--latency", "sometimes"}).rc, 2);
     EXPECT_EQ(run({"bench", "--url", "http://127.0.0.1:1/api/v1/x"}).rc, 2);  // --token missing
+    EXPECT_EQ(run({"bench", "--audit", "--journal", "disk"}).rc, 2);
     auto h = run({"bench", "--help"});
     EXPECT_EQ(h.rc, 0);
     EXPECT_NE(h.out.find("--concurrency"), std::string::npos);

@@ -460,6 +460,17 @@ TEST_F(SendCli, SecondRunSkipsAcceptedDocuments) {
     EXPECT_EQ(count_states(results())["accepted"], 12);
 }
 
+// Look-ahead off (each document journaled just before it is sent) and a small one: same outcome.
+TEST_F(SendCli, AheadZeroAndSmallSendEveryDocumentOnce) {
+    for (const char* ahead : {"0", "3"}) {
+        const auto in = write(std::string("a") + ahead + ".jsonl", jsonl(1, 15, std::string("F0A") + ahead));
+        auto r = send_emulated({in.string(), "--concurrency", "2", "--ahead", ahead, "--json"});
+        ASSERT_EQ(r.rc, 0) << r.out << r.err;
+        EXPECT_EQ(count_states(results())["accepted"], 15) << ahead;
+    }
+    EXPECT_EQ(send({"x.jsonl", "--ahead", "-1"}).rc, 2);
+}
+
 // kill -9 mid-batch, rerun: every document is created exactly once at the (separate) emulator. The
 // emulator runs with --allow-duplicates, so a blind resend of an in-flight document would be
 // created twice and show in created_twice; the rerun must consult before resending.
