@@ -9,7 +9,9 @@
 # Env: NUBEFACT_BIN (default build/bench-rel/nubefact), PY (default /usr/bin/python3),
 #      OUT (results directory, default a new /tmp/nubefact-compare.XXXX)
 # Scenarios:
-#   a   zero latency, concurrency 10, emulator validating; nubefact with --complete --check --audit
+#   a   zero latency, concurrency 10, emulator validating; nubefact with --complete --check and the audit
+#       log (--audit --journal memory), with the durable intent journal too (--audit: as `send` runs,
+#       look-ahead on), the same with --ahead 0, and alone
 #   a0  the same against an emulator with --no-validate (the client measured without the emulator's checks)
 #   b   50 ms latency, concurrency 1000: bound 20,000 docs/s
 #   c   the seed's shape: 50 documents, concurrency 10, zero latency
@@ -166,13 +168,16 @@ EOF
     record "$sc" "wrk (ceiling)" "$OUT/$sc-wrk.json" $((e1 - e0)) "$val" $((c1 - c0))
 }
 
-FULL=(--complete --check --audit)
+FULL=(--complete --check --audit)                      # audit log + durable intent journal (as send)
+AUDIT_LOG=(--complete --check --audit --journal memory)  # audit log in the store, journal in memory
 
 if want a; then
     echo "== (a) zero latency, concurrency 10, emulator validating" >&2
     start_emulator none
     run_wrk a 10 "$WRK_S" 1
-    run_nubefact a "nubefact+complete+check+audit" 1 -n "$A_N" -c 10 "${FULL[@]}"
+    run_nubefact a "nubefact+complete+check+audit-log" 1 -n "$A_N" -c 10 "${AUDIT_LOG[@]}"
+    run_nubefact a "nubefact+complete+check+audit-log+journal" 1 -n "$A_N" -c 10 "${FULL[@]}"
+    run_nubefact a "nubefact+complete+check+audit-log+journal-no-ahead" 1 -n "$A_N" -c 10 "${FULL[@]}" --ahead 0
     run_nubefact a "nubefact" 1 -n "$A_N" -c 10
     run_python a httpx-semaphore "$A_PY" 10 1
     run_python a aiohttp "$A_PY" 10 1
@@ -183,7 +188,8 @@ if want a0; then
     echo "== (a0) zero latency, concurrency 10, emulator --no-validate" >&2
     start_emulator none --no-validate
     run_wrk a0 10 "$WRK_S" 0
-    run_nubefact a0 "nubefact+complete+check+audit" 0 -n "$A_N" -c 10 "${FULL[@]}"
+    run_nubefact a0 "nubefact+complete+check+audit-log" 0 -n "$A_N" -c 10 "${AUDIT_LOG[@]}"
+    run_nubefact a0 "nubefact+complete+check+audit-log+journal" 0 -n "$A_N" -c 10 "${FULL[@]}"
     run_nubefact a0 "nubefact" 0 -n "$A_N" -c 10
     run_python a0 httpx-semaphore "$A_PY" 10 0
     run_python a0 aiohttp "$A_PY" 10 0
@@ -192,7 +198,7 @@ if want b; then
     echo "== (b) 50 ms latency, concurrency 1000 (bound 20,000 docs/s)" >&2
     start_emulator fixed:50
     run_wrk b 1000 "$WRK_S" 1
-    run_nubefact b "nubefact+complete+check+audit" 1 -n "$B_N" -c 1000 "${FULL[@]}"
+    run_nubefact b "nubefact+complete+check+audit-log+journal" 1 -n "$B_N" -c 1000 "${FULL[@]}"
     run_nubefact b "nubefact" 1 -n "$B_N" -c 1000
     run_python b httpx-semaphore "$B_PY" 1000 1
     run_python b aiohttp "$B_PY" 1000 1
@@ -200,14 +206,14 @@ fi
 if want c; then
     echo "== (c) the seed's shape: 50 documents, concurrency 10, zero latency" >&2
     start_emulator none
-    run_nubefact c "nubefact+complete+check+audit" 1 -n 50 -c 10 "${FULL[@]}"
+    run_nubefact c "nubefact+complete+check+audit-log+journal" 1 -n 50 -c 10 "${FULL[@]}"
     run_python c httpx-semaphore 50 10 1
 fi
 if want d; then
     echo "== (d) $D_N documents, streaming, zero latency: peak RSS" >&2
     start_emulator none --no-validate
-    # Without --audit: the SQLite store costs ~300 µs of CPU per document (see (a)), too slow for 1M
-    # documents here; the store itself keeps nothing per document in memory (docs/performance/send.md).
+    # Without --audit: 1M documents through the durable journal take ~1 minute more here; the store
+    # itself keeps nothing per document in memory (docs/performance/send.md).
     run_nubefact d "nubefact+complete+check" 0 -n "$D_N" -c 64 --complete --check
 fi
 stop_emulator
