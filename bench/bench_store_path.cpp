@@ -4,7 +4,8 @@
 // waited for). Completions are posted back to the io thread. Reports documents/s and CPU µs per
 // document (process, and the io thread alone). --dispatch: the store hands each batch's completions
 // to the io thread in one post (store::set_completion_dispatch). Usage: bench_store_path [--store URL]
-// [--docs N] [--concurrency C] [--reps R] [--bodies] [--payload-bytes N] [--three-waits] [--dispatch].
+// [--docs N] [--concurrency C] [--reps R] [--bodies] [--payload-bytes N] [--three-waits] [--dispatch]
+// [--no-audit] [--no-final] (leave out the audit row / the final state, to price each part).
 // One JSON line per repetition.
 #include <nubefact/store.hpp>
 
@@ -62,7 +63,7 @@ int main(int argc, char** argv) {
     std::string url;
     long docs = 20000;
     int concurrency = 10, reps = 1;
-    bool bodies = false, three_waits = false, dispatch = false;
+    bool bodies = false, three_waits = false, dispatch = false, no_audit = false, no_final = false;
     std::size_t payload_bytes = 1500;  // a canonical factura is ~1.5 KB
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -83,10 +84,15 @@ int main(int argc, char** argv) {
             three_waits = true;
         else if (a == "--dispatch")
             dispatch = true;
+        else if (a == "--no-audit")
+            no_audit = true;
+        else if (a == "--no-final")
+            no_final = true;
         else {
             std::fprintf(stderr,
                          "usage: bench_store_path [--store URL] [--docs N] [--concurrency C] [--reps R] "
-                         "[--bodies] [--payload-bytes N] [--three-waits] [--dispatch]\n");
+                         "[--bodies] [--payload-bytes N] [--three-waits] [--dispatch] [--no-audit] "
+                         "[--no-final]\n");
             return 2;
         }
     }
@@ -159,7 +165,7 @@ int main(int argc, char** argv) {
                         a.request_body = payload;
                         a.response_body = std::string(500, 'y');
                     }
-                    while (!st->audit().try_write(std::move(a))) {
+                    while (!no_audit && !st->audit().try_write(std::move(a))) {
                         auto space = [&](std::function<void(bool)> cb) {
                             st->audit().wait_for_space([cb] { cb(true); });
                         };
@@ -177,7 +183,9 @@ int main(int argc, char** argv) {
                     fin.enlace_del_pdf = link + ".pdf";
                     fin.enlace_del_xml = link + ".xml";
                     fin.enlace_del_cdr = link + ".cdr";
-                    if (three_waits) {
+                    if (no_final) {
+                        // priced apart: the document stays `sending`
+                    } else if (three_waits) {
                         auto up2 = [&](std::function<void(result<void>)> cb) {
                             st->journal().update("bench", in.key, fin, std::move(cb));
                         };
