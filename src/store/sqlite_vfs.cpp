@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <utility>
 
 namespace nubefact::store::detail {
 namespace {
@@ -16,11 +17,16 @@ namespace {
 // Every file opened through the shim: the real file follows this header in the same allocation.
 // On a WAL file and a main database file, contiguous writes are gathered in `buf` and written at
 // once when something may need them on disk: a read, sync, truncate, size query, lock change,
-// file control, close, a write elsewhere or a full buffer — and, for the WAL, the database file's
-// shared-memory barrier and lock calls: SQLite calls the barrier right before it publishes a
-// commit in the wal-index, so no connection ever sees a commit whose frames are not written.
+// file control, close, a write elsewhere or a full buffer — and, for the WAL, as soon as a commit
+// frame is complete: SQLite writes each frame as two xWrite calls (24-byte header, then the page)
+// and the last frame of a commit carries a non-zero "database size after commit" in its header,
+// so the xWrite of that page writes the whole commit and can report a failure (full disk): the
+// commit then fails and rolls back like any failed write, before anything is published.
+// The database file's shared-memory barrier and lock calls flush again as a last resort (SQLite
+// calls the barrier right before it publishes a commit in the wal-index, so no connection ever
+// sees a commit whose frames are not written).
 // The database file is written by checkpoints (pages in ascending order, then a sync): its
-// contiguous pages go out in one write too.
+// contiguous pages go out in one write too, and the space they need is claimed first (reserve).
 struct shim_file {
     sqlite3_file base;
     sqlite3_file* real;
@@ -30,6 +36,13 @@ struct shim_file {
     char* buf;
     std::size_t len, cap;
     sqlite3_int64 off;  // file offset of buf[0]
+    // On a WAL file: the last write was a frame header with a non-zero "database size after commit"
+    // (a commit frame's header), written at header_off.
+    bool commit_header;
+    sqlite3_int64 header_off;
+    // On a database file: the error of a failed size reservation (see reserve), returned by the
+    // next write.
+    int reserve_rc;
 };
 
 constexpr std::size_t max_buffer = 4u << 20;  // bigger commits are written in 4 MiB pieces
@@ -70,15 +83,22 @@ int flush(shim_file* f, bool keep_on_failure = false) {
     return SQLITE_OK;
 }
 
-// Before a barrier SQLite publishes what was written; it cannot report an error from there, and
-// publishing a commit whose frames are not on disk would corrupt the database for every reader.
-// Ending the process instead leaves the commit unpublished and unreported (as a crash would).
+// For the calls that cannot report an error although what follows them may publish the gathered
+// bytes: the barrier (a commit's wal-index header) and wal-index lock changes (a checkpoint's
+// nBackfill). A commit's frames are written when its commit frame completes (x_write), a
+// checkpoint's pages by its truncate or sync, and the space a checkpoint needs is claimed before
+// it copies anything (reserve), all where a failure is reported. What can still get here is the
+// last contiguous run of a partial checkpoint (no truncate, no sync after it) failing in space
+// already claimed: an I/O error, or a copy-on-write file system out of space. Its progress is
+// already recorded, and a WAL restart would then lose those pages: ending the process is the
+// last resort (the next opener, if no other process has the database open, rebuilds the
+// wal-index from the WAL and copies them again).
 void flush_or_die(shim_file* f) {
     for (int attempt = 0; attempt < 3; ++attempt)
         if (flush(f, true) == SQLITE_OK) return;
     std::fprintf(stderr,
-                 "nubefact store: cannot write the SQLite WAL (disk full?); stopping before a commit "
-                 "is published without its pages\n");
+                 "nubefact store: cannot write the SQLite database or WAL (disk full? I/O error?); "
+                 "stopping before pages that are not on disk are published\n");
     std::abort();
 }
 
@@ -97,9 +117,8 @@ int x_read(sqlite3_file* pf, void* p, int amt, sqlite3_int64 off) {
     if (int rc = flush(f); rc != SQLITE_OK) return rc;
     return f->real->pMethods->xRead(f->real, p, amt, off);
 }
-int x_write(sqlite3_file* pf, const void* p, int amt, sqlite3_int64 off) {
-    auto* f = S(pf);
-    if (!f->gather) return f->real->pMethods->xWrite(f->real, p, amt, off);
+// Appends one write to the gathered bytes (flushing them first when it does not follow them).
+int gather_write(shim_file* f, const void* p, int amt, sqlite3_int64 off) {
     const auto n = static_cast<std::size_t>(amt);
     if (f->len > 0 && (off != f->off + static_cast<sqlite3_int64>(f->len) || f->len + n > max_buffer)) {
         if (int rc = flush(f); rc != SQLITE_OK) return rc;
@@ -120,6 +139,32 @@ int x_write(sqlite3_file* pf, const void* p, int amt, sqlite3_int64 off) {
     std::memcpy(f->buf + f->len, p, n);
     f->len += n;
     return SQLITE_OK;
+}
+
+// WAL frame header (SQLite file format): 24 bytes; bytes 4..7 hold, big-endian, the database size
+// in pages after the commit for a commit frame, 0 for any other frame.
+constexpr int frame_header_size = 24;
+
+bool is_commit_header(const void* p) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    return (b[4] | b[5] | b[6] | b[7]) != 0;
+}
+
+int x_write(sqlite3_file* pf, const void* p, int amt, sqlite3_int64 off) {
+    auto* f = S(pf);
+    if (!f->gather) return f->real->pMethods->xWrite(f->real, p, amt, off);
+    if (!f->is_wal) {
+        if (int rc = std::exchange(f->reserve_rc, SQLITE_OK); rc != SQLITE_OK) return rc;
+        return gather_write(f, p, amt, off);
+    }
+    int rc = gather_write(f, p, amt, off);
+    const bool completes_commit = f->commit_header && off == f->header_off + frame_header_size;
+    f->commit_header = rc == SQLITE_OK && amt == frame_header_size && is_commit_header(p);
+    f->header_off = off;
+    if (rc != SQLITE_OK || !completes_commit) return rc;
+    // The page of a commit frame: the commit's frames go out now, and a failure fails the commit
+    // (SQLite rolls it back), so its bytes are dropped.
+    return flush(f);
 }
 int x_truncate(sqlite3_file* pf, sqlite3_int64 size) {
     auto* f = S(pf);
@@ -147,6 +192,29 @@ int x_unlock(sqlite3_file* pf, int l) {
 int x_check_reserved(sqlite3_file* pf, int* out) {
     return S(pf)->real->pMethods->xCheckReservedLock(S(pf)->real, out);
 }
+// A checkpoint writes its pages in ascending order, the database's new pages last, and its last
+// contiguous run reaches the disk only at SQLITE_FCNTL_CKPT_DONE, whose result SQLite ignores; a
+// partial checkpoint (an older reader still needs WAL frames) then records its progress without
+// a truncate or sync that could report a failure. Before the copy SQLite hints the size the
+// database will have: writing zeros up to it here claims the space, so a full disk (or a file
+// size limit) fails the reservation, and the checkpoint's first write reports that, before any
+// page is copied. The zeros are written only past the end of the file and are overwritten by the
+// checkpoint's pages, mostly before they leave the page cache.
+int reserve(shim_file* f, sqlite3_int64 size) {
+    static const char zeros[max_write] = {};
+    sqlite3_int64 now = 0;
+    if (int rc = f->real->pMethods->xFileSize(f->real, &now); rc != SQLITE_OK) return rc;
+    for (sqlite3_int64 off = now; off < size;) {
+        const auto n = static_cast<int>(std::min<sqlite3_int64>(max_write, size - off));
+        if (int rc = f->real->pMethods->xWrite(f->real, zeros, n, off); rc != SQLITE_OK) {
+            f->real->pMethods->xTruncate(f->real, now);
+            return rc;
+        }
+        off += n;
+    }
+    return SQLITE_OK;
+}
+
 int x_file_control(sqlite3_file* pf, int op, void* arg) {
     auto* f = S(pf);
     if (op == SQLITE_FCNTL_VFSNAME) {
@@ -157,8 +225,18 @@ int x_file_control(sqlite3_file* pf, int op, void* arg) {
         }
         return rc;
     }
-    // Anything that may look at the file's bytes sees the gathered writes first.
-    if (int rc = flush(f); rc != SQLITE_OK) return rc;
+    // Anything that may look at the file's bytes sees the gathered writes first. SQLite ignores the
+    // result of some file controls (SQLITE_FCNTL_CKPT_DONE after a checkpoint's last page, size
+    // hints): on failure the bytes are kept for the next call that reports (a checkpoint's truncate
+    // or sync, which then fails the checkpoint) instead of being dropped unreported.
+    if (int rc = flush(f, true); rc != SQLITE_OK) return rc;
+    if (f->gather && !f->is_wal) {
+        if (op == SQLITE_FCNTL_SIZE_HINT && arg) {
+            f->reserve_rc = reserve(f, *static_cast<sqlite3_int64*>(arg));
+        } else if (op == SQLITE_FCNTL_CKPT_DONE) {
+            f->reserve_rc = SQLITE_OK;  // a checkpoint that had nothing to write
+        }
+    }
     return f->real->pMethods->xFileControl(f->real, op, arg);
 }
 int x_sector_size(sqlite3_file* pf) {
@@ -173,7 +251,9 @@ int x_shm_map(sqlite3_file* pf, int pg, int pgsz, int extend, void volatile** pp
 int x_shm_lock(sqlite3_file* pf, int offset, int n, int flags) {
     auto* f = S(pf);
     // Any wal-index lock change may let another connection look: everything gathered goes first.
-    if (int rc = flush(f); rc != SQLITE_OK) return rc;
+    // Database pages still gathered here belong to a checkpoint that has already published its
+    // progress (nBackfill), and SQLite ignores the result of an unlock: last resort.
+    if (f->len > 0) flush_or_die(f);
     if (f->wal) {
         if (int rc = flush(f->wal); rc != SQLITE_OK) return rc;
     }
