@@ -6,21 +6,24 @@
 
 #include <condition_variable>
 #include <deque>
-#include <map>
+#include <memory>
 #include <mutex>
-#include <tuple>
+#include <unordered_map>
 #include <vector>
 
 namespace nubefact {
 
-// Thread-safe journal kept in a map; callbacks run inline on the calling thread.
+// Thread-safe journal kept in a hash map; callbacks run inline on the calling thread.
 // Rows are keyed by (account, row family (see is_void_operation), document key). Payloads are not
 // kept (only their hash: what reconciliation compares). Memory is bounded: beyond `max_rows`, the
 // oldest settled rows (accepted/rejected) are forgotten; a number sent again after that is treated
 // as new and Nubefact's own uniqueness (codigo 23) reports it as a conflict, never a duplicate.
+// The answer's texts (SUNAT fields, links, error) are kept for the newest `details_kept` settled
+// rows; older settled rows keep key, state, attempts, codigo, SUNAT verdict and payload hash only
+// (~150 bytes instead of ~1.1 KB), so `send --no-store` stays small however long the batch.
 class memory_journal final : public intent_journal {
   public:
-    explicit memory_journal(std::size_t max_rows = 65536);
+    explicit memory_journal(std::size_t max_rows = 65536, std::size_t details_kept = 1024);
     void record(const intent& what, std::function<void(result<record_result>)> done) override;
     void update(const std::string& account, const document_key& key, const state_update& u,
                 std::function<void(result<void>)> done) override;
@@ -38,12 +41,35 @@ class memory_journal final : public intent_journal {
     void fail_writes(bool on);
 
   private:
-    using row_key = std::tuple<std::string, bool, document_key>;
+    struct row_key {
+        std::string account;
+        bool void_family = false;
+        document_key key;
+        bool operator==(const row_key&) const = default;
+    };
+    struct row_key_hash {
+        std::size_t operator()(const row_key& k) const noexcept;
+    };
+    struct answer_text {  // what a settled row drops when it gets old
+        std::string sunat_responsecode, sunat_description, sunat_note;
+        std::string enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr, error;
+    };
+    struct row {
+        operation op = operation::generar_comprobante;
+        doc_state state = doc_state::pending;
+        int attempts = 0;
+        std::optional<int> codigo;
+        std::optional<bool> aceptada_por_sunat;
+        std::string payload_hash;
+        std::chrono::system_clock::time_point created_at, updated_at;
+        std::unique_ptr<answer_text> text;
+    };
+    static intent_record to_record(const row_key& k, const row& r);
     void settled_locked(const row_key& k);
     mutable std::mutex mu_;
-    std::map<row_key, intent_record> rows_;
+    std::unordered_map<row_key, row, row_key_hash> rows_;
     std::deque<row_key> settled_;  // keys that reached accepted/rejected, oldest first
-    std::size_t max_rows_;
+    std::size_t max_rows_, details_kept_;
     bool fail_ = false;
 };
 

@@ -2,7 +2,6 @@
 #include <nubefact/client_memory.hpp>
 
 #include <array>
-#include <set>
 
 namespace nubefact {
 
@@ -24,11 +23,53 @@ std::optional<doc_state> doc_state_from_string(std::string_view s) noexcept {
 
 // ---- memory_journal --------------------------------------------------------------------------
 
-memory_journal::memory_journal(std::size_t max_rows) : max_rows_(max_rows == 0 ? 1 : max_rows) {}
+memory_journal::memory_journal(std::size_t max_rows, std::size_t details_kept)
+    : max_rows_(max_rows == 0 ? 1 : max_rows), details_kept_(details_kept) {}
 
-// Remembers that `k` settled and forgets the oldest settled rows while over the bound.
+std::size_t memory_journal::row_key_hash::operator()(const row_key& k) const noexcept {
+    std::size_t h = std::hash<std::string>{}(k.account);
+    auto mix = [&h](std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+    mix(std::hash<std::string>{}(k.key.serie));
+    mix(static_cast<std::size_t>(k.key.numero));
+    mix(static_cast<std::size_t>(k.key.tipo) * 2 + (k.void_family ? 1 : 0));
+    return h;
+}
+
+intent_record memory_journal::to_record(const row_key& k, const row& r) {
+    intent_record out;
+    out.what.account = k.account;
+    out.what.op = r.op;
+    out.what.key = k.key;
+    out.what.payload_hash = r.payload_hash;
+    out.state = r.state;
+    out.attempts = r.attempts;
+    out.codigo = r.codigo;
+    out.aceptada_por_sunat = r.aceptada_por_sunat;
+    if (r.text) {
+        out.sunat_responsecode = r.text->sunat_responsecode;
+        out.sunat_description = r.text->sunat_description;
+        out.sunat_note = r.text->sunat_note;
+        out.enlace = r.text->enlace;
+        out.enlace_del_pdf = r.text->enlace_del_pdf;
+        out.enlace_del_xml = r.text->enlace_del_xml;
+        out.enlace_del_cdr = r.text->enlace_del_cdr;
+        out.error = r.text->error;
+    }
+    out.created_at = r.created_at;
+    out.updated_at = r.updated_at;
+    return out;
+}
+
+// Remembers that `k` settled: the row settled details_kept settles ago drops its texts, and the
+// oldest settled rows are forgotten while over the bound.
 void memory_journal::settled_locked(const row_key& k) {
     settled_.push_back(k);
+    if (settled_.size() > details_kept_) {
+        auto it = rows_.find(settled_[settled_.size() - 1 - details_kept_]);
+        if (it != rows_.end() &&
+            (it->second.state == doc_state::accepted || it->second.state == doc_state::rejected))
+            it->second.text.reset();
+    }
     while (rows_.size() > max_rows_ && !settled_.empty()) {
         auto it = rows_.find(settled_.front());
         settled_.pop_front();
@@ -40,9 +81,9 @@ void memory_journal::settled_locked(const row_key& k) {
     // stays once, at its latest settle, so documents settled again and again cannot grow the list.
     if (settled_.size() > 2 * max_rows_) {
         std::deque<row_key> keep;
-        std::set<row_key> seen;
+        std::unordered_map<row_key, bool, row_key_hash> seen;
         for (auto key = settled_.rbegin(); key != settled_.rend(); ++key)
-            if (rows_.count(*key) && seen.insert(*key).second) keep.push_front(std::move(*key));
+            if (rows_.count(*key) && seen.emplace(*key, true).second) keep.push_front(std::move(*key));
         settled_.swap(keep);
     }
 }
@@ -55,21 +96,19 @@ void memory_journal::record(const intent& what, std::function<void(result<record
             out = make_error_code(client_errc::journal);
         } else {
             row_key k{what.account, is_void_operation(what.op), what.key};
-            auto it = rows_.find(k);
-            if (it != rows_.end()) {
-                out = record_result{it->second, false};
+            auto [it, created] = rows_.try_emplace(std::move(k));
+            if (!created) {
+                out = record_result{to_record(it->first, it->second), false};
             } else {
-                intent_record r;
-                r.what.account = what.account;
-                r.what.op = what.op;
-                r.what.key = what.key;
-                r.what.payload_hash = what.payload_hash;  // the payload itself is not kept
+                auto& r = it->second;
+                r.op = what.op;
+                r.payload_hash = what.payload_hash;  // the payload itself is not kept
                 r.state = what.sending ? doc_state::sending : doc_state::pending;
                 r.attempts = what.sending ? 1 : 0;
                 r.created_at = r.updated_at = std::chrono::system_clock::now();
-                rows_.emplace(k, r);
-                r.what.payload = what.payload;  // the caller gets back what it recorded
-                out = record_result{std::move(r), true};
+                auto rec = to_record(it->first, r);
+                rec.what.payload = what.payload;  // the caller gets back what it recorded
+                out = record_result{std::move(rec), true};
             }
         }
     }
@@ -93,16 +132,21 @@ void memory_journal::update(const std::string& account, const document_key& key,
             if (u.count_attempt) ++r.attempts;
             if (u.codigo) r.codigo = u.codigo;
             if (u.aceptada_por_sunat) r.aceptada_por_sunat = u.aceptada_por_sunat;
-            if (u.sunat_responsecode) r.sunat_responsecode = *u.sunat_responsecode;
-            if (u.sunat_description) r.sunat_description = *u.sunat_description;
-            if (u.sunat_note) r.sunat_note = *u.sunat_note;
-            if (u.enlace) r.enlace = *u.enlace;
-            if (u.enlace_del_pdf) r.enlace_del_pdf = *u.enlace_del_pdf;
-            if (u.enlace_del_xml) r.enlace_del_xml = *u.enlace_del_xml;
-            if (u.enlace_del_cdr) r.enlace_del_cdr = *u.enlace_del_cdr;
-            if (u.error) r.error = *u.error;
+            auto text = [&r](const std::optional<std::string>& v, std::string answer_text::*field) {
+                if (!v) return;
+                if (!r.text) r.text = std::make_unique<answer_text>();
+                (*r.text).*field = *v;
+            };
+            text(u.sunat_responsecode, &answer_text::sunat_responsecode);
+            text(u.sunat_description, &answer_text::sunat_description);
+            text(u.sunat_note, &answer_text::sunat_note);
+            text(u.enlace, &answer_text::enlace);
+            text(u.enlace_del_pdf, &answer_text::enlace_del_pdf);
+            text(u.enlace_del_xml, &answer_text::enlace_del_xml);
+            text(u.enlace_del_cdr, &answer_text::enlace_del_cdr);
+            text(u.error, &answer_text::error);
             r.updated_at = std::chrono::system_clock::now();
-            if (r.state == doc_state::accepted || r.state == doc_state::rejected) settled_locked(k);
+            if (r.state == doc_state::accepted || r.state == doc_state::rejected) settled_locked(it->first);
         }
     }
     done(std::move(out));
@@ -123,14 +167,14 @@ std::optional<intent_record> memory_journal::get(const std::string& account, con
     std::lock_guard lock(mu_);
     auto it = rows_.find(row_key{account, is_void_operation(op), key});
     if (it == rows_.end()) return std::nullopt;
-    return it->second;
+    return to_record(it->first, it->second);
 }
 
 std::vector<intent_record> memory_journal::all() const {
     std::lock_guard lock(mu_);
     std::vector<intent_record> out;
     out.reserve(rows_.size());
-    for (const auto& [k, v] : rows_) out.push_back(v);
+    for (const auto& [k, v] : rows_) out.push_back(to_record(k, v));
     return out;
 }
 

@@ -60,5 +60,38 @@ TEST(memory_journal, forgets_the_oldest_settled_rows_beyond_the_bound) {
     EXPECT_FALSE(j.get("acc", {1, "FFF1", 1}));  // the oldest settled row was forgotten
 }
 
+TEST(memory_journal, old_settled_rows_keep_their_verdict_not_their_texts) {
+    memory_journal j(1000, 10);
+    for (std::int64_t n = 1; n <= 50; ++n) {
+        j.record(make_intent(n), [](result<intent_journal::record_result> r) { ASSERT_TRUE(r); });
+        state_update u;
+        u.state = n == 5 ? doc_state::unknown : doc_state::accepted;
+        u.codigo = n == 5 ? std::optional<int>(24) : std::nullopt;
+        u.aceptada_por_sunat = n != 5;
+        u.enlace = "https://e.test/" + std::to_string(n);
+        u.error = n == 5 ? std::optional<std::string>("timeout") : std::nullopt;
+        j.update("acc", {1, "FFF1", n}, u, [](result<void> r) { ASSERT_TRUE(r); });
+    }
+    EXPECT_EQ(j.size(), 50u);
+    auto old = j.get("acc", {1, "FFF1", 1});
+    ASSERT_TRUE(old);
+    EXPECT_EQ(old->state, doc_state::accepted);  // what reconciliation and a rerun need stays
+    EXPECT_EQ(old->what.payload_hash, "hash-1");
+    EXPECT_EQ(old->aceptada_por_sunat, true);
+    EXPECT_EQ(old->attempts, 0);
+    EXPECT_TRUE(old->enlace.empty());  // the texts went
+    // The 10 newest settled rows keep theirs; so does a row that never settled.
+    for (std::int64_t n = 41; n <= 50; ++n)
+        EXPECT_EQ(j.get("acc", {1, "FFF1", n})->enlace, "https://e.test/" + std::to_string(n));
+    auto open = j.get("acc", {1, "FFF1", 5});
+    ASSERT_TRUE(open);
+    EXPECT_EQ(open->state, doc_state::unknown);
+    EXPECT_EQ(open->codigo, 24);
+    EXPECT_EQ(open->error, "timeout");
+    EXPECT_EQ(open->enlace, "https://e.test/5");
+    // A void-family row of the same number is its own row.
+    EXPECT_FALSE(j.get("acc", {1, "FFF1", 1}, operation::generar_anulacion));
+}
+
 }  // namespace
 }  // namespace nubefact
