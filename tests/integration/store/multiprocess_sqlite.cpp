@@ -11,22 +11,6 @@ TEST(store_child, run) {
     run_child_if_requested();
 }
 
-std::string integrity_check(const std::filesystem::path& path) {
-    sqlite3* db = nullptr;
-    std::string out;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr);
-        while (st && sqlite3_step(st) == SQLITE_ROW)
-            out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-    } else {
-        out = "cannot open";
-    }
-    sqlite3_close(db);
-    return out;
-}
-
 TEST(sqlite_crash, kill_9_mid_write_keeps_every_reported_commit) {
     sqlite_backend b;
     const std::size_t stops[] = {40, 250, 90, 400, 150};  // how far each child gets before the kill

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +17,23 @@
 #include <string>
 
 namespace nubefact::store::testing {
+
+// PRAGMA integrity_check of the SQLite file at `path` ("ok" when sound), opened without the store.
+inline std::string integrity_check(const std::filesystem::path& path) {
+    sqlite3* db = nullptr;
+    std::string out;
+    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr);
+        while (st && sqlite3_step(st) == SQLITE_ROW)
+            out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+    } else {
+        out = "cannot open";
+    }
+    sqlite3_close(db);
+    return out;
+}
 
 // A fresh SQLite database file in its own temporary directory, removed at destruction.
 class sqlite_backend {

@@ -22,22 +22,6 @@ constexpr int child_no_recovery = 3;   // the store stayed broken after the limi
 constexpr int child_setup_failed = 4;
 constexpr int child_other_error = 5;  // a record failed with something else than query_failed
 
-std::string integrity_check(const std::filesystem::path& path) {
-    sqlite3* db = nullptr;
-    std::string out;
-    if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
-        sqlite3_stmt* st = nullptr;
-        sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, nullptr);
-        while (st && sqlite3_step(st) == SQLITE_ROW)
-            out += reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
-    } else {
-        out = "cannot open";
-    }
-    sqlite3_close(db);
-    return out;
-}
-
 // The payload of intent n, as the child records it.
 std::string expected_payload(long long n, std::size_t extra) {
     return make_intent("full", "D", n).payload + std::string(extra, static_cast<char>('a' + n % 26));
