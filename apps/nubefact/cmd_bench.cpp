@@ -814,7 +814,8 @@ std::function<int()> setup(CLI::App& sub) {
            "the audit log goes to the store)")
         ->check(CLI::IsMember({"store", "memory"}));
     sub.add_option("--ahead", a->ahead,
-                   std::string(ahead_help) + ". Without --audit (no journal) the default is 0")
+                   std::string(ahead_help) +
+                       ". Without the store's journal (no --audit, or --journal memory) the default is 0")
         ->check(CLI::Range(0, 100000));
     sub.add_option(
         "--template", a->template_file,

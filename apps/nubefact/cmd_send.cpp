@@ -273,8 +273,20 @@ asio::awaitable<std::optional<intent_record>> journaled(client& api, const job& 
     co_return std::move(**res);
 }
 
+// What a document that was read but not sent says when the batch is interrupted.
+outcome interrupted(const job& j) {
+    outcome o;
+    o.source = j.source;
+    o.line = j.line;
+    o.op = j.op;
+    o.key = j.key;
+    o.state = "failed";
+    o.error = "not sent: interrupted";
+    return o;
+}
+
 asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink,
-                             const std::atomic<bool>& aborting) {
+                             const std::atomic<bool>& stopping) {
     for (;;) {
         auto [ec, j] = co_await ch.async_receive(asio::as_tuple(asio::use_awaitable));
         if (ec || !j) co_return;
@@ -293,10 +305,8 @@ asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink,
                 continue;
             }
         }
-        if (aborting.load()) {
-            o.state = "failed";
-            o.error = "not sent: interrupted";
-            sink.add(o);
+        if (stopping.load()) {  // read before the interruption, never journaled: not sent
+            sink.add(interrupted(*j));
             continue;
         }
         auto r = co_await api.send(j->op, j->key, std::move(j->body));
@@ -375,7 +385,7 @@ int run_send(send_options o) {
     if (!o.json_summary || tty) progress.start();
     const auto t0 = std::chrono::steady_clock::now();
 
-    std::atomic<bool> stopping{false}, aborting{false};
+    std::atomic<bool> stopping{false};
     std::atomic<std::size_t> unreadable{0};
     int workers = 1;
     std::vector<std::shared_ptr<job>> later;  // anulaciones, reversiones, consultas: after the rest
@@ -417,20 +427,35 @@ int run_send(send_options o) {
     } else {
         auto& ioc = s->io();
         auto& api = s->api();
-        // n documents in flight (the client's slots) and `ahead` more journaled, waiting for one.
+        // n documents in flight (the client's slots) and `ahead` more journaled, waiting for one
+        // (none by default without a store: an in-memory journal has no commits to share).
         const int n = std::max(1, s->concurrency());
-        workers = n + resolve_ahead(o.session.ahead, n);
+        const int requested = o.session.no_store && o.session.ahead < 0 ? 0 : o.session.ahead;
+        const int ahead = resolve_ahead(requested, n);
+        const int fitted = fit_ahead_to_rate(ahead, n, s->account());
+        if (fitted < ahead && o.session.ahead > 0)
+            std::fprintf(stderr,
+                         "nubefact send: --ahead %d lowered to %d: at %.3g requests/s a document journaled "
+                         "ahead would wait too long of its total_timeout for its turn\n",
+                         ahead, fitted, s->account().rate.requests_per_second);
+        workers = n + fitted;
         asio::signal_set signals(ioc, SIGINT, SIGTERM);
         std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
                                                                             int) {
             if (ec) return;
             if (!stopping.exchange(true)) {
                 std::fprintf(stderr,
-                             "\nnubefact send: stopping: no new documents; in-flight ones finish or are "
-                             "reconciled. Ctrl-C again to stop sending at once.\n");
+                             "\nnubefact send: stopping: no new documents; the ones already journaled finish "
+                             "or are reconciled. Ctrl-C again to stop sending at once.\n");
                 signals.async_wait(on_signal);
             } else {
-                aborting = true;
+                api.stop_sending();
+                std::fprintf(stderr,
+                             "\nnubefact send: nothing more is sent; exchanges in flight finish. Ctrl-C "
+                             "again ends the process (every document is journaled: the next run "
+                             "reconciles).\n");
+                boost::system::error_code ignored;
+                signals.clear(ignored);  // the default action again: a third Ctrl-C ends the process
             }
         };
         signals.async_wait(on_signal);
@@ -440,7 +465,7 @@ int run_send(send_options o) {
             std::atomic<int> live{workers};
             for (int i = 0; i < workers; ++i) {
                 auto w = [&]() -> asio::awaitable<void> {
-                    co_await worker(api, ch, sink, aborting);
+                    co_await worker(api, ch, sink, stopping);
                     if (--live == 0) ioc.stop();
                 };
                 asio::co_spawn(ioc, w, asio::detached);
@@ -453,27 +478,19 @@ int run_send(send_options o) {
         run_phase(produce);
         if (!later.empty() && !stopping.load()) {
             run_phase([&](channel* ch) {
-                for (auto& p : later) {
-                    if (stopping.load()) break;
+                std::size_t i = 0;
+                for (; i < later.size() && !stopping.load(); ++i) {
                     try {
-                        ch->async_send(boost::system::error_code{}, p, asio::use_future).get();
+                        ch->async_send(boost::system::error_code{}, later[i], asio::use_future).get();
                     } catch (const std::exception&) {
                         break;
                     }
                 }
+                for (; i < later.size(); ++i) sink.add(interrupted(*later[i]));
                 end_of_work(*ch, workers);
             });
-        } else if (!later.empty()) {
-            for (auto& p : later) {
-                outcome x;
-                x.source = p->source;
-                x.line = p->line;
-                x.op = p->op;
-                x.key = p->key;
-                x.state = "failed";
-                x.error = "not sent: interrupted";
-                sink.add(x);
-            }
+        } else {
+            for (auto& p : later) sink.add(interrupted(*p));
         }
         signals.cancel();
         s->close();

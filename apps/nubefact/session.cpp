@@ -56,6 +56,14 @@ int resolve_ahead(int requested, int concurrency) {
     return static_cast<int>(std::min<long>(8L * std::max(1, concurrency), 256L));
 }
 
+int fit_ahead_to_rate(int ahead, int concurrency, const account_config& account) {
+    const double rate = account.rate.requests_per_second;
+    if (ahead <= 0 || rate <= 0) return ahead;
+    const double secs = std::chrono::duration<double>(account.total_timeout).count();
+    const double fit = rate * secs / 4 - concurrency;
+    return fit <= 0 ? 0 : static_cast<int>(std::min<double>(fit, ahead));
+}
+
 store::store_options store_options_for(int ahead) {
     store::store_options o;
     if (ahead != 0) o.control_linger = std::chrono::milliseconds(1);

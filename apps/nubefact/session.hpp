@@ -58,8 +58,12 @@ void for_each_answer_field(const response& b, F&& f) {
 int resolve_ahead(int requested, int concurrency);
 inline constexpr const char* ahead_help =
     "Documents journaled ahead of the free slots, so one commit carries many intents (default: "
-    "8 × concurrency, at most 256; 0: journal each one just before it is sent). After a crash these "
-    "are consulted before they are sent";
+    "8 × concurrency, at most 256, fewer when the account's rate is low; 0: journal each one just "
+    "before it is sent). After a crash these are consulted before they are sent";
+// At most as many as the account's rate lets through within a quarter of its total_timeout (a
+// document journaled ahead waits ~(concurrency + ahead) ÷ rate for its slot, and that wait counts
+// against total_timeout): `ahead` as is when there is no rate limit.
+int fit_ahead_to_rate(int ahead, int concurrency, const account_config& account);
 // The store options for `ahead` (as requested: -1 or N) documents journaled ahead: with look-ahead a journal
 // commit waits up to 1 ms for the intents right behind its first one (nobody sending waits on it while others
 // are queued).

@@ -110,6 +110,12 @@ class client {
     // the journal). The typed methods end here.
     awaitable<result_type> send(operation op, document_key key, std::string canonical_body);
 
+    // From now on no request that creates something leaves this client: a call that has not sent
+    // its attempt yet (waiting for a slot or the rate limit included) ends with client_errc::cancelled
+    // "not sent: the sender is stopping" as soon as it would send; consults still go, exchanges in
+    // flight finish. For a second Ctrl-C. Thread-safe; cannot be undone.
+    void stop_sending();
+
     const account_config& config() const;
     const std::shared_ptr<intent_journal>& journal() const;
     std::size_t open_connections() const;    // keep-alive connections currently open
@@ -152,6 +158,12 @@ class blocking_client {
     result_type send(operation op, const document_key& key, std::string canonical_body);
 
     client& async();  // the awaitable client underneath (runs on this object's io thread)
+    // From now on no request that creates something leaves this client: a call that has not sent
+    // its attempt yet (waiting for a slot or the rate limit included) ends with client_errc::cancelled
+    // "not sent: the sender is stopping" as soon as it would send; consults still go, exchanges in
+    // flight finish. For a second Ctrl-C. Thread-safe; cannot be undone.
+    void stop_sending();
+
     const account_config& config() const;
     const std::shared_ptr<intent_journal>& journal() const;
 

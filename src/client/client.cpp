@@ -20,6 +20,7 @@
 #include <boost/asio/use_future.hpp>
 #include <boost/throw_exception.hpp>
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -310,6 +311,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
     transport::endpoint ep;
     transport::request_head head;  // built once: every request is head + Content-Length + body
     std::mt19937_64 seeder;
+    std::atomic<bool> sends_stopped{false};  // stop_sending(): no send from now on (consults still go)
 
     engine(asio::any_io_executor ex, account_config c, client_options o)
         : cfg(std::move(c)), exec(engine_executor(std::move(ex))) {
@@ -825,6 +827,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 e.metrics->add(e.cfg.name, "consults");
                 if (cbody.empty()) cbody = consult_body(op, key);
             }
+            if (sending && e.sends_stopped.load(std::memory_order_relaxed)) {
+                // Nothing of this attempt left: the journal gets `failed` (or `unknown` when an
+                // earlier attempt may have arrived), and a rerun sends (or consults) it.
+                last.message = "not sent: the sender is stopping";
+                step = finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
+                break;
+            }
             // One exchange under the limits, inline (no frame of its own): classified into `last`.
             const operation xop = sending ? op : consult_for(op);
             const std::string& xbody = sending ? body : cbody;
@@ -845,6 +854,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
             if (go && start >= deadline) {
                 go = false;
                 not_sent(last, "total_timeout passed before sending");
+            }
+            if (go && sending && e.sends_stopped.load(std::memory_order_relaxed)) {
+                // Stopped while this call waited for its slot or the rate limit.
+                slot.release();
+                last.message = "not sent: the sender is stopping";
+                step = finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
+                break;
             }
             if (go) {
                 const auto left = deadline - start;
@@ -877,6 +893,10 @@ client::client(asio::any_io_executor ex, account_config cfg, client_options opts
     : e_(std::make_shared<engine>(std::move(ex), std::move(cfg), std::move(opts))) {}
 
 client::~client() = default;
+
+void client::stop_sending() {
+    e_->sends_stopped.store(true, std::memory_order_relaxed);
+}
 
 const account_config& client::config() const {
     return e_->cfg;

@@ -471,6 +471,57 @@ TEST_F(SendCli, AheadZeroAndSmallSendEveryDocumentOnce) {
     EXPECT_EQ(send({"x.jsonl", "--ahead", "-1"}).rc, 2);
 }
 
+// A second Ctrl-C: nothing more is created (documents journaled ahead and waiting for a slot are
+// not sent), the process ends at once; the rerun creates the rest, each once.
+TEST_F(SendCli, SecondInterruptSendsNothingMore) {
+    constexpr int n = 200;
+    emulator_process emu(binary_, dir_, {"--latency", "fixed:300", "--allow-duplicates"});
+    ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
+    const auto in = write("big.jsonl", jsonl(1, n));
+    const std::vector<std::string> args{"send",   in.string(),     "--store",       store_, "--results",
+                                        results_, "--no-progress", "--concurrency", "2"};
+    {
+        background sender(binary_, args, dir_, "sender", spawn_options{dir_, emu.env()});
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (std::chrono::steady_clock::now() < end && sender.running() &&
+               num(emu.stats(), "documents_created") < 2)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        ASSERT_TRUE(sender.running()) << sender.out();
+        sender.signal(SIGINT);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        sender.signal(SIGINT);
+        const auto at_second = num(emu.stats(), "documents_created");
+        EXPECT_EQ(sender.wait(), 1) << sender.out() << sender.err();
+        EXPECT_NE(sender.err().find("nothing more is sent"), std::string::npos) << sender.err();
+        // At most the two exchanges in flight at the second signal arrive after it.
+        EXPECT_LE(num(emu.stats(), "documents_created"), at_second + 2);
+        EXPECT_LT(num(emu.stats(), "documents_created"), 40);  // 16 journaled ahead were not sent
+    }
+    auto r = run(binary_, args, dir_, "", spawn_options{dir_, emu.env()});
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    auto st = count_states(results());
+    EXPECT_EQ(st["accepted"] + st["skipped"], n);
+    const auto s = emu.stats();
+    EXPECT_EQ(num(s, "documents_created"), n) << json::serialize(s);
+    EXPECT_EQ(num(s, "created_twice"), 0) << json::serialize(s);
+}
+
+// A low rate lowers the look-ahead, so no document waits past its total_timeout for its turn.
+TEST_F(SendCli, AheadFitsTheRateLimit) {
+    const auto in = write("slow.jsonl", jsonl(1, 12));
+    emulator_process emu(binary_, dir_, {});
+    ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
+    auto env = emu.env();
+    env["NUBEFACT_RATE"] = "6";
+    env["NUBEFACT_TOTAL_TIMEOUT"] = "1s";
+    auto s =
+        send({in.string(), "--store", store_, "--results", results_, "--concurrency", "1", "--ahead", "20"},
+             "", env);
+    EXPECT_EQ(s.rc, 0) << s.out << s.err;
+    EXPECT_NE(s.err.find("--ahead 20 lowered to 0"), std::string::npos) << s.err;
+    EXPECT_EQ(count_states(results())["accepted"], 12) << slurp(results_);
+}
+
 // kill -9 mid-batch, rerun: every document is created exactly once at the (separate) emulator. The
 // emulator runs with --allow-duplicates, so a blind resend of an in-flight document would be
 // created twice and show in created_twice; the rerun must consult before resending.
@@ -539,9 +590,16 @@ TEST_F(SendCli, InterruptStopsTakingDocumentsAndTheRerunFinishes) {
         EXPECT_NE(sender.out().find("interrupted: run the same command again"), std::string::npos)
             << sender.out();
         EXPECT_NE(sender.err().find("stopping: no new documents"), std::string::npos) << sender.err();
+        // Journaled documents finished; the ones read but not journaled yet say so.
         auto lines = results();
-        EXPECT_LT(lines.size(), static_cast<std::size_t>(n));
-        EXPECT_EQ(count_states(lines)["accepted"], static_cast<int>(lines.size())) << slurp(results_);
+        auto st = count_states(lines);
+        EXPECT_LT(st["accepted"], n);
+        EXPECT_EQ(st["accepted"] + st["failed"], static_cast<int>(lines.size())) << slurp(results_);
+        for (auto& l : lines) {
+            if (str(l, "state") == "failed") {
+                EXPECT_EQ(str(l, "error"), "not sent: interrupted");
+            }
+        }
     }
     auto r = run(binary_, args, dir_, "", spawn_options{dir_, emu.env()});
     EXPECT_EQ(r.rc, 0) << r.out << r.err;

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <cstdlib>
@@ -404,6 +405,49 @@ TEST(ClientEmulator, ConcurrencyCapSharedByClientsOfAnAccount) {
     // Each client's keep-alive pool stays within the cap (idle connections are per client).
     EXPECT_LE(a.open_connections(), 4u);
     EXPECT_LE(b.open_connections(), 4u);
+}
+
+// stop_sending(): calls waiting for a slot end "not sent" (journal: failed), the ones in flight finish,
+// nothing more reaches the server.
+TEST(ClientEmulator, StopSendingLetsInFlightFinishAndSendsNothingMore) {
+    auto o = quiet_options();
+    o.latency = emu::latency_model::parse("fixed:100").value();
+    emu::server srv(o);
+    ASSERT_TRUE(srv.start());
+    auto cfg = account_for(srv, "stop");
+    cfg.max_concurrency = 2;
+    asio::io_context ioc;
+    auto journal = std::make_shared<memory_journal>();
+    client c(ioc.get_executor(), cfg, client_options{journal, nullptr});
+    std::vector<client::result_type> results(10);
+    for (int i = 0; i < 10; ++i) {
+        auto call = [&, i]() -> asio::awaitable<void> {
+            call_options co;
+            co.validate = false;
+            results[static_cast<std::size_t>(i)] = co_await c.generar_comprobante(factura("FFF7", i + 1), co);
+        };
+        asio::co_spawn(ioc, std::move(call), asio::detached);
+    }
+    // Once the first two are in flight (the other eight journaled, waiting for a slot): stop.
+    asio::steady_timer t(ioc, 30ms);
+    t.async_wait([&](boost::system::error_code) { c.stop_sending(); });
+    ioc.run();
+    int ok = 0, stopped = 0;
+    for (int i = 0; i < 10; ++i) {
+        const auto& r = results[static_cast<std::size_t>(i)];
+        if (r) {
+            ++ok;
+            continue;
+        }
+        EXPECT_EQ(r.error().code, client_errc::cancelled) << r.error().what();
+        EXPECT_NE(r.error().what().find("not sent: the sender is stopping"), std::string::npos);
+        EXPECT_EQ(r.error().state, doc_state::failed);
+        EXPECT_EQ(journal->get(cfg.name, {1, "FFF7", i + 1})->state, doc_state::failed);
+        ++stopped;
+    }
+    EXPECT_EQ(ok, 2);
+    EXPECT_EQ(stopped, 8);
+    EXPECT_EQ(srv.snapshot().documents_created, 2u);
 }
 
 // ---- TLS ----------------------------------------------------------------------------------------
