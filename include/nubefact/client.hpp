@@ -110,10 +110,10 @@ class client {
     // the journal). The typed methods end here.
     awaitable<result_type> send(operation op, document_key key, std::string canonical_body);
 
-    // From now on no request that creates something leaves this client: a call that has not sent
-    // its attempt yet (waiting for a slot or the rate limit included) ends with client_errc::cancelled
-    // "not sent: the sender is stopping" as soon as it would send; consults still go, exchanges in
-    // flight finish. For a second Ctrl-C. Thread-safe; cannot be undone.
+    // From now on no generar_* request leaves this client: a call that has not sent its attempt yet
+    // ends with client_errc::cancelled "not sent: the sender is stopping" when it would send (a call
+    // waiting for a slot: once it gets one, without waiting for the rate limit); consultar_* calls
+    // and consults still go, exchanges in flight finish. For a second Ctrl-C. Thread-safe; final.
     void stop_sending();
 
     const account_config& config() const;
@@ -157,12 +157,8 @@ class blocking_client {
     result_type consultar_reversion_percepcion(const std::string& serie, std::int64_t numero);
     result_type send(operation op, const document_key& key, std::string canonical_body);
 
-    client& async();  // the awaitable client underneath (runs on this object's io thread)
-    // From now on no request that creates something leaves this client: a call that has not sent
-    // its attempt yet (waiting for a slot or the rate limit included) ends with client_errc::cancelled
-    // "not sent: the sender is stopping" as soon as it would send; consults still go, exchanges in
-    // flight finish. For a second Ctrl-C. Thread-safe; cannot be undone.
-    void stop_sending();
+    client& async();      // the awaitable client underneath (runs on this object's io thread)
+    void stop_sending();  // as client::stop_sending()
 
     const account_config& config() const;
     const std::shared_ptr<intent_journal>& journal() const;

@@ -5,6 +5,7 @@
 #include <nubefact/journal.hpp>
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -63,12 +64,18 @@ class memory_journal final : public intent_journal {
         std::string payload_hash;
         std::chrono::system_clock::time_point created_at, updated_at;
         std::unique_ptr<answer_text> text;
+        std::uint64_t settle = 0;  // the number of its latest entry in settled_ (0: never settled)
+    };
+    struct settled_entry {
+        row_key key;
+        std::uint64_t settle;  // acted on only while it is the row's latest
     };
     static intent_record to_record(const row_key& k, const row& r);
-    void settled_locked(const row_key& k);
+    void settled_locked(const row_key& k, row& r);
     mutable std::mutex mu_;
     std::unordered_map<row_key, row, row_key_hash> rows_;
-    std::deque<row_key> settled_;  // keys that reached accepted/rejected, oldest first
+    std::deque<settled_entry> settled_;  // rows that reached accepted/rejected, oldest first
+    std::uint64_t settles_ = 0;
     std::size_t max_rows_, details_kept_;
     bool fail_ = false;
 };

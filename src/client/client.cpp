@@ -520,8 +520,9 @@ struct client::engine : std::enable_shared_from_this<engine> {
     // The slow way past the limits (run() tries the fast way inline): waits for a concurrency slot
     // unless `slot` holds one, then for the rate limit (`grant`: a slot try_send_now reserved). False:
     // not before the deadline (`out` says why; nothing was sent).
+    // `stoppable`: a send stop_sending() ends (false once it has its slot, without waiting for the rate).
     asio::awaitable<bool> admit(clock::time_point deadline, slot_guard& slot, clock::time_point grant,
-                                exchange_outcome& out) {
+                                exchange_outcome& out, bool stoppable) {
         if (!slot.held) {
             auto wait = acquire_slot(deadline);
             if (!co_await std::move(wait)) {
@@ -533,6 +534,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             grant = clock::time_point::min();
             if (limiter->try_send_now(clock::now(), grant)) co_return true;
         }
+        if (stoppable && sends_stopped.load(std::memory_order_relaxed)) co_return false;
         auto wait = wait_rate(deadline, grant);
         if (!co_await std::move(wait)) {
             not_sent(out, "the rate limit allows no request before the deadline");
@@ -812,6 +814,14 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 co_await std::move(wait);
             }
             bool sending = step.what == sansio::delivery::kind::send;
+            if (sending && eo && e.sends_stopped.load(std::memory_order_relaxed)) {
+                // Nothing of this attempt left (not even its journal entry): the journal gets
+                // `failed` (or `unknown` when an earlier attempt may have arrived), and a rerun sends
+                // (or consults) it.
+                last.message = "not sent: the sender is stopping";
+                step = finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
+                break;
+            }
             if (sending && eo && first_attempt_journaled) {
                 first_attempt_journaled = false;
             } else if (sending && eo) {
@@ -827,13 +837,6 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 e.metrics->add(e.cfg.name, "consults");
                 if (cbody.empty()) cbody = consult_body(op, key);
             }
-            if (sending && e.sends_stopped.load(std::memory_order_relaxed)) {
-                // Nothing of this attempt left: the journal gets `failed` (or `unknown` when an
-                // earlier attempt may have arrived), and a rerun sends (or consults) it.
-                last.message = "not sent: the sender is stopping";
-                step = finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
-                break;
-            }
             // One exchange under the limits, inline (no frame of its own): classified into `last`.
             const operation xop = sending ? op : consult_for(op);
             const std::string& xbody = sending ? body : cbody;
@@ -847,7 +850,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 go = e.limiter->try_send_now(clock::now(), grant);
             }
             if (!go) {
-                auto wait = e.admit(deadline, slot, grant, last);
+                auto wait = e.admit(deadline, slot, grant, last, sending && eo);
                 go = co_await std::move(wait);
             }
             const auto start = clock::now();
@@ -855,8 +858,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 go = false;
                 not_sent(last, "total_timeout passed before sending");
             }
-            if (go && sending && e.sends_stopped.load(std::memory_order_relaxed)) {
-                // Stopped while this call waited for its slot or the rate limit.
+            if (sending && eo && e.sends_stopped.load(std::memory_order_relaxed)) {
+                // Stopped while this call waited for its slot or the rate limit (admit gives up then).
                 slot.release();
                 last.message = "not sent: the sender is stopping";
                 step = finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
@@ -1076,6 +1079,10 @@ struct blocking_client::impl {
 blocking_client::blocking_client(account_config cfg, client_options opts)
     : impl_(std::make_unique<impl>(std::move(cfg), std::move(opts))) {}
 blocking_client::~blocking_client() = default;
+
+void blocking_client::stop_sending() {
+    async().stop_sending();
+}
 
 client& blocking_client::async() {
     return *impl_->c;

@@ -61,29 +61,29 @@ intent_record memory_journal::to_record(const row_key& k, const row& r) {
 }
 
 // Remembers that `k` settled: the row settled details_kept settles ago drops its texts, and the
-// oldest settled rows are forgotten while over the bound.
-void memory_journal::settled_locked(const row_key& k) {
-    settled_.push_back(k);
-    if (settled_.size() > details_kept_) {
-        auto it = rows_.find(settled_[settled_.size() - 1 - details_kept_]);
-        if (it != rows_.end() &&
-            (it->second.state == doc_state::accepted || it->second.state == doc_state::rejected))
-            it->second.text.reset();
-    }
+// oldest settled rows are forgotten while over the bound. An entry counts only while it is its row's
+// latest settle (a row settled again lives on at its newer entry).
+void memory_journal::settled_locked(const row_key& k, row& r) {
+    r.settle = ++settles_;
+    settled_.push_back({k, r.settle});
+    auto latest = [this](const settled_entry& e) -> row* {
+        auto it = rows_.find(e.key);
+        if (it == rows_.end() || it->second.settle != e.settle) return nullptr;
+        if (it->second.state != doc_state::accepted && it->second.state != doc_state::rejected)
+            return nullptr;
+        return &it->second;
+    };
+    if (settled_.size() > details_kept_)
+        if (row* old = latest(settled_[settled_.size() - 1 - details_kept_])) old->text.reset();
     while (rows_.size() > max_rows_ && !settled_.empty()) {
-        auto it = rows_.find(settled_.front());
+        if (latest(settled_.front())) rows_.erase(settled_.front().key);
         settled_.pop_front();
-        if (it != rows_.end() &&
-            (it->second.state == doc_state::accepted || it->second.state == doc_state::rejected))
-            rows_.erase(it);
     }
-    // Keys listed twice (settled again) or already gone: keep the list from outgrowing the map. Each key
-    // stays once, at its latest settle, so documents settled again and again cannot grow the list.
+    // Entries of rows settled again or gone: keep the list from outgrowing the map.
     if (settled_.size() > 2 * max_rows_) {
-        std::deque<row_key> keep;
-        std::unordered_map<row_key, bool, row_key_hash> seen;
-        for (auto key = settled_.rbegin(); key != settled_.rend(); ++key)
-            if (rows_.count(*key) && seen.emplace(*key, true).second) keep.push_front(std::move(*key));
+        std::deque<settled_entry> keep;
+        for (auto& e : settled_)
+            if (latest(e)) keep.push_back(std::move(e));
         settled_.swap(keep);
     }
 }
@@ -146,7 +146,8 @@ void memory_journal::update(const std::string& account, const document_key& key,
             text(u.enlace_del_cdr, &answer_text::enlace_del_cdr);
             text(u.error, &answer_text::error);
             r.updated_at = std::chrono::system_clock::now();
-            if (r.state == doc_state::accepted || r.state == doc_state::rejected) settled_locked(it->first);
+            if (r.state == doc_state::accepted || r.state == doc_state::rejected)
+                settled_locked(it->first, r);
         }
     }
     done(std::move(out));

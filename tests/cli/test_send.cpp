@@ -508,18 +508,19 @@ TEST_F(SendCli, SecondInterruptSendsNothingMore) {
 
 // A low rate lowers the look-ahead, so no document waits past its total_timeout for its turn.
 TEST_F(SendCli, AheadFitsTheRateLimit) {
-    const auto in = write("slow.jsonl", jsonl(1, 12));
+    const auto in = write("slow.jsonl", jsonl(1, 20));
     emulator_process emu(binary_, dir_, {});
     ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
     auto env = emu.env();
     env["NUBEFACT_RATE"] = "6";
+    env["NUBEFACT_BURST"] = "1";  // one request every 1/6 s: 21 queued would wait 3.5 s > 1 s
     env["NUBEFACT_TOTAL_TIMEOUT"] = "1s";
     auto s =
         send({in.string(), "--store", store_, "--results", results_, "--concurrency", "1", "--ahead", "20"},
              "", env);
     EXPECT_EQ(s.rc, 0) << s.out << s.err;
     EXPECT_NE(s.err.find("--ahead 20 lowered to 0"), std::string::npos) << s.err;
-    EXPECT_EQ(count_states(results())["accepted"], 12) << slurp(results_);
+    EXPECT_EQ(count_states(results())["accepted"], 20) << slurp(results_);
 }
 
 // kill -9 mid-batch, rerun: every document is created exactly once at the (separate) emulator. The
@@ -595,11 +596,18 @@ TEST_F(SendCli, InterruptStopsTakingDocumentsAndTheRerunFinishes) {
         auto st = count_states(lines);
         EXPECT_LT(st["accepted"], n);
         EXPECT_EQ(st["accepted"] + st["failed"], static_cast<int>(lines.size())) << slurp(results_);
+        std::set<std::int64_t> numeros;
         for (auto& l : lines) {
+            numeros.insert(num(l, "numero"));
             if (str(l, "state") == "failed") {
                 EXPECT_EQ(str(l, "error"), "not sent: interrupted");
             }
         }
+        // Every document read has its line: the numeros are exactly 1..lines.
+        ASSERT_FALSE(numeros.empty());
+        EXPECT_EQ(numeros.size(), lines.size());
+        EXPECT_EQ(*numeros.begin(), 1);
+        EXPECT_EQ(*numeros.rbegin(), static_cast<std::int64_t>(lines.size()));
     }
     auto r = run(binary_, args, dir_, "", spawn_options{dir_, emu.env()});
     EXPECT_EQ(r.rc, 0) << r.out << r.err;

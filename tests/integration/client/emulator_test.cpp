@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -411,7 +412,7 @@ TEST(ClientEmulator, ConcurrencyCapSharedByClientsOfAnAccount) {
 // nothing more reaches the server.
 TEST(ClientEmulator, StopSendingLetsInFlightFinishAndSendsNothingMore) {
     auto o = quiet_options();
-    o.latency = emu::latency_model::parse("fixed:100").value();
+    o.latency = emu::latency_model::parse("fixed:300").value();
     emu::server srv(o);
     ASSERT_TRUE(srv.start());
     auto cfg = account_for(srv, "stop");
@@ -424,13 +425,26 @@ TEST(ClientEmulator, StopSendingLetsInFlightFinishAndSendsNothingMore) {
         auto call = [&, i]() -> asio::awaitable<void> {
             call_options co;
             co.validate = false;
-            results[static_cast<std::size_t>(i)] = co_await c.generar_comprobante(factura("FFF7", i + 1), co);
+            // GCC 12 destroys temporaries of a co_await operand twice: named document and task.
+            const auto doc = factura("FFF7", i + 1);
+            auto task = c.generar_comprobante(doc, co);
+            results[static_cast<std::size_t>(i)] = co_await std::move(task);
         };
         asio::co_spawn(ioc, std::move(call), asio::detached);
     }
-    // Once the first two are in flight (the other eight journaled, waiting for a slot): stop.
-    asio::steady_timer t(ioc, 30ms);
-    t.async_wait([&](boost::system::error_code) { c.stop_sending(); });
+    // Once the first two are in flight at the server (the other eight journaled, waiting for a
+    // slot): stop. Polled every 2 ms, at most 5 s.
+    asio::steady_timer t(ioc);
+    int polls = 0;
+    std::function<void(boost::system::error_code)> poll = [&](boost::system::error_code) {
+        if (srv.snapshot().in_flight >= 2 || ++polls > 2500) {
+            c.stop_sending();
+            return;
+        }
+        t.expires_after(2ms);
+        t.async_wait(poll);
+    };
+    poll({});
     ioc.run();
     int ok = 0, stopped = 0;
     for (int i = 0; i < 10; ++i) {
@@ -448,6 +462,19 @@ TEST(ClientEmulator, StopSendingLetsInFlightFinishAndSendsNothingMore) {
     EXPECT_EQ(ok, 2);
     EXPECT_EQ(stopped, 8);
     EXPECT_EQ(srv.snapshot().documents_created, 2u);
+    // Consultations still go after the stop.
+    int found = 0;
+    for (int i = 1; i <= 10; ++i) {
+        auto consult = [&, i]() -> asio::awaitable<void> {
+            auto task = c.consultar_comprobante(document_key{1, "FFF7", i});
+            auto r = co_await std::move(task);
+            if (r) ++found;
+        };
+        asio::co_spawn(ioc, std::move(consult), asio::detached);
+    }
+    ioc.restart();
+    ioc.run();
+    EXPECT_EQ(found, 2);  // the two created; the others are "not found" answers, not cancellations
 }
 
 // ---- TLS ----------------------------------------------------------------------------------------

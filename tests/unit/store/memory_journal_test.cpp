@@ -93,5 +93,29 @@ TEST(memory_journal, old_settled_rows_keep_their_verdict_not_their_texts) {
     EXPECT_FALSE(j.get("acc", {1, "FFF1", 1}, operation::generar_anulacion));
 }
 
+// A row settled again lives on at its newer settle: its texts stay while that one is recent.
+TEST(memory_journal, a_row_settled_again_counts_from_its_latest_settle) {
+    memory_journal j(1000, 3);
+    for (std::int64_t n = 1; n <= 3; ++n) {
+        j.record(make_intent(n), [](result<intent_journal::record_result> r) { ASSERT_TRUE(r); });
+        settle(j, n, doc_state::accepted);
+    }
+    settle(j, 1, doc_state::accepted);  // 1 again (a consult confirmed it): now the newest
+    j.record(make_intent(4), [](result<intent_journal::record_result> r) { ASSERT_TRUE(r); });
+    settle(j, 4, doc_state::accepted);
+    EXPECT_EQ(j.get("acc", {1, "FFF1", 1})->enlace, "https://e.test/1");
+    EXPECT_TRUE(j.get("acc", {1, "FFF1", 2})->enlace.empty());
+    // Forgetting goes by the latest settle too: with room for 2 rows, 1 (settled after 3) outlives 3.
+    memory_journal k(2, 10);
+    for (std::int64_t n : {1, 2, 3}) {
+        k.record(make_intent(n), [](result<intent_journal::record_result> r) { ASSERT_TRUE(r); });
+        settle(k, n, doc_state::accepted);
+        if (n == 2) settle(k, 1, doc_state::accepted);
+    }
+    EXPECT_TRUE(k.get("acc", {1, "FFF1", 1}));
+    EXPECT_FALSE(k.get("acc", {1, "FFF1", 2}));
+    EXPECT_TRUE(k.get("acc", {1, "FFF1", 3}));
+}
+
 }  // namespace
 }  // namespace nubefact
