@@ -861,6 +861,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             if (sending && eo && e.sends_stopped.load(std::memory_order_relaxed)) {
                 // Stopped while this call waited for its slot or the rate limit (admit gives up then).
                 slot.release();
+                --exchanges;  // this one never left
                 last.message = "not sent: the sender is stopping";
                 step = finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
                 break;

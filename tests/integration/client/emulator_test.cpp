@@ -456,6 +456,7 @@ TEST(ClientEmulator, StopSendingLetsInFlightFinishAndSendsNothingMore) {
         EXPECT_EQ(r.error().code, client_errc::cancelled) << r.error().what();
         EXPECT_NE(r.error().what().find("not sent: the sender is stopping"), std::string::npos);
         EXPECT_EQ(r.error().state, doc_state::failed);
+        EXPECT_EQ(r.error().attempts, 0);  // nothing left this client
         EXPECT_EQ(journal->get(cfg.name, {1, "FFF7", i + 1})->state, doc_state::failed);
         ++stopped;
     }
@@ -552,6 +553,7 @@ TEST(ClientEmulator, TlsVerificationWithTheTestCaAndFailureWithout) {
         EXPECT_NE(r.error().message.find("unable to get local issuer certificate"), std::string::npos)
             << r.error().message;
         EXPECT_EQ(r.error().state, doc_state::failed);
+        EXPECT_EQ(r.error().attempts, 0);  // nothing left this client
     }
     // The loud opt-out works (and logs a warning).
     untrusted.danger_disable_tls_verification = true;
