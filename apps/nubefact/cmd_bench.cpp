@@ -342,6 +342,7 @@ struct run_result {
     std::size_t peak_connections = 0;  // most open at once (<= concurrency)
     double first_wave_s = 0;           // until the first min(C, N) answers: connects and cold start
     std::uint64_t retries = 0, consults = 0, recovered = 0;
+    std::uint64_t slot_waits = 0;  // calls that found every slot taken (with look-ahead: most)
     std::optional<double> bound;
     double loadavg = 0;
 };
@@ -457,6 +458,7 @@ run_result run_once(const bench_args& a, target& t, const comprobante& tmpl, int
     auto& m = default_metrics();
     r.retries = m.counter(name, "retries");
     r.consults = m.counter(name, "consults");
+    r.slot_waits = m.counter(name, "concurrency_waits");
     c.reset();
     return r;
 }
@@ -495,6 +497,7 @@ boost::json::object run_json(const run_result& r, const target& t) {
     o["recovered"] = r.recovered;
     o["retries"] = r.retries;
     o["consults"] = r.consults;
+    o["slot_waits"] = r.slot_waits;
     o["client_cpu_s"] = round_to(r.cpu.total(), 4);
     o["client_cpu_user_s"] = round_to(r.cpu.user, 4);
     o["client_cpu_sys_s"] = round_to(r.cpu.system, 4);
