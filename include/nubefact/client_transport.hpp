@@ -119,6 +119,53 @@ class response_reader final : public http::basic_parser<false> {
     void on_finish_impl(error_code&) override {}
 };
 
+// The reading decisions for one response, without I/O: shared by read_response() and the engine's
+// inline reader. read_feed() parses what `buf` holds; read_after() judges a read's outcome (an end
+// of stream may complete a response without a length). On `done` the response is in `r`; on
+// `failed`, r.ec says why.
+enum class read_progress { more, done, failed };
+
+inline void read_finish(response_reader& p, exchange_result& r) {
+    r.status = p.status;
+    r.keep_alive = p.keep_alive();
+    r.retry_after = p.retry_after;
+    r.body = std::move(p.body);
+}
+
+inline read_progress read_feed(response_reader& p, beast::flat_buffer& buf, exchange_result& r) {
+    if (buf.size() == 0) return read_progress::more;
+    error_code ec;
+    auto used = p.put(buf.data(), ec);
+    buf.consume(used);
+    r.response_bytes += used;
+    if (ec && ec != http::error::need_more) {
+        r.ec = ec;
+        return read_progress::failed;
+    }
+    if (!p.is_done()) return read_progress::more;
+    read_finish(p, r);
+    return read_progress::done;
+}
+
+inline read_progress read_after(response_reader& p, error_code rec, std::size_t n, exchange_result& r) {
+    if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
+        if (n > 0) return read_progress::more;
+        error_code ec;
+        if (p.is_header_done() && !p.is_done()) p.put_eof(ec);
+        if (!p.is_header_done() || ec || !p.is_done()) {
+            r.ec = ec ? ec : error_code(http::error::end_of_stream);
+            return read_progress::failed;
+        }
+        read_finish(p, r);
+        return read_progress::done;
+    }
+    if (rec) {
+        r.ec = rec;
+        return read_progress::failed;
+    }
+    return read_progress::more;
+}
+
 // Reads one response into `r` (status, body, keep_alive, retry_after, response_bytes; ec on failure)
 // through `buf`, which keeps any bytes past the response for the next one. Reads in 4 KiB steps.
 // (Asio tries each read at once; waiting for readiness first would cost an epoll_ctl instead of the
@@ -131,39 +178,12 @@ asio::awaitable<void> read_response(Stream& stream, beast::flat_buffer& buf, std
     response_reader p(body_limit);
     p.eager(true);
     for (;;) {
-        if (buf.size() > 0) {
-            error_code ec;
-            auto used = p.put(buf.data(), ec);
-            buf.consume(used);
-            r.response_bytes += used;
-            if (ec && ec != http::error::need_more) {
-                r.ec = ec;
-                co_return;
-            }
-            if (p.is_done()) break;
-        }
+        if (read_feed(p, buf, r) != read_progress::more) co_return;
         auto [rec, n] =
             co_await stream.async_read_some(buf.prepare(read_step), asio::as_tuple(asio::use_awaitable));
         buf.commit(n);
-        if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
-            if (n > 0) continue;
-            error_code ec;
-            if (p.is_header_done() && !p.is_done()) p.put_eof(ec);
-            if (!p.is_header_done() || ec || !p.is_done()) {
-                r.ec = ec ? ec : error_code(http::error::end_of_stream);
-                co_return;
-            }
-            break;
-        }
-        if (rec) {
-            r.ec = rec;
-            co_return;
-        }
+        if (read_after(p, rec, n, r) != read_progress::more) co_return;
     }
-    r.status = p.status;
-    r.keep_alive = p.keep_alive();
-    r.retry_after = p.retry_after;
-    r.body = std::move(p.body);
 }
 
 // Writes `req` and reads one response on a connected stream (tcp_stream, ssl_stream, test::stream).

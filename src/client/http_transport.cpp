@@ -246,24 +246,7 @@ class http_transport final : public transport {
             p.emplace(body_limit_);
             p->eager(true);
         }
-        while (!wec) {
-            if (c->buf.size() > 0) {
-                error_code ec;
-                auto used = p->put(c->buf.data(), ec);
-                c->buf.consume(used);
-                r.response_bytes += used;
-                if (ec && ec != http::error::need_more) {
-                    r.ec = ec;
-                    break;
-                }
-                if (p->is_done()) {
-                    r.status = p->status;
-                    r.keep_alive = p->keep_alive();
-                    r.retry_after = p->retry_after;
-                    r.body = std::move(p->body);
-                    break;
-                }
-            }
+        while (!wec && read_feed(*p, c->buf, r) == read_progress::more) {
             std::size_t n = 0;
             error_code rec;
             auto room = c->buf.prepare(read_step);
@@ -273,24 +256,7 @@ class http_transport final : public transport {
                 std::tie(rec, n) = co_await std::get<tls_stream>(c->stream).async_read_some(
                     room, asio::as_tuple(asio::use_awaitable));
             c->buf.commit(n);
-            if (rec == asio::error::eof || rec == asio::ssl::error::stream_truncated) {
-                if (n > 0) continue;
-                error_code ec;
-                if (p->is_header_done() && !p->is_done()) p->put_eof(ec);
-                if (!p->is_header_done() || ec || !p->is_done()) {
-                    r.ec = ec ? ec : error_code(http::error::end_of_stream);
-                    break;
-                }
-                r.status = p->status;
-                r.keep_alive = p->keep_alive();
-                r.retry_after = p->retry_after;
-                r.body = std::move(p->body);
-                break;
-            }
-            if (rec) {
-                r.ec = rec;
-                break;
-            }
+            if (read_after(*p, rec, n, r) != read_progress::more) break;
         }
         unwatch(*c);
         r.reused = reused;
