@@ -664,6 +664,12 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 codigo};
     }
 
+    // The end of a call that stop_sending() caught before its attempt left.
+    static sansio::delivery::step stopped_step(const sansio::delivery& d, exchange_outcome& last) {
+        last.message = "not sent: the sender is stopping";
+        return finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
+    }
+
     // The call's result once the delivery machine finished: the reply (final state written behind)
     // or the error (final state written behind unless the journal itself failed).
     client_result<reply> conclude(operation op, const document_key& key, clock::time_point t0,
@@ -818,8 +824,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 // Nothing of this attempt left (not even its journal entry): the journal gets
                 // `failed` (or `unknown` when an earlier attempt may have arrived), and a rerun sends
                 // (or consults) it.
-                last.message = "not sent: the sender is stopping";
-                step = finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
+                step = stopped_step(d, last);
                 break;
             }
             if (sending && eo && first_attempt_journaled) {
@@ -862,8 +867,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 // Stopped while this call waited for its slot or the rate limit (admit gives up then).
                 slot.release();
                 --exchanges;  // this one never left
-                last.message = "not sent: the sender is stopping";
-                step = finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
+                step = stopped_step(d, last);
                 break;
             }
             if (go) {
