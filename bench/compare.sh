@@ -42,11 +42,12 @@ RESULTS=$OUT/results.jsonl
 : > "$RESULTS"
 want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
-# Sizes: nubefact's N gives >= 5 s runs at zero latency; the Python clients get smaller N.
+# Sizes: nubefact's N gives >= 5 s runs at zero latency and 15 s at 50 ms (the 1,000 connects at the start
+# and the last, partial wave weigh less); the Python clients get smaller N.
 if [ $QUICK = 1 ]; then
     A_N=2000; A_PY=300; A_SEQ=200; A_PER=50; B_N=5000; B_PY=2000; D_N=20000; WRK_S=2
 else
-    A_N=40000; A_PY=2000; A_SEQ=1000; A_PER=300; B_N=100000; B_PY=5000; D_N=1000000; WRK_S=6
+    A_N=40000; A_PY=2000; A_SEQ=1000; A_PER=300; B_N=300000; B_PY=5000; D_N=1000000; WRK_S=6
 fi
 
 FECHA=$(TZ=America/Lima date +%d-%m-%Y)

@@ -61,6 +61,9 @@ class connection {
 // The name of the registered VFS that gathers a commit's WAL writes into one write (sqlite_vfs.cpp),
 // or nullptr when it could not be registered (SQLite's default VFS is used then).
 const char* gathering_vfs();
+// Our SQL's "$N" parameters in SQLite's spelling: bare "?" when $1…$n appear once each in order, else
+// "?N"; a '$' inside a string literal is left alone.
+std::string to_sqlite_placeholders(std::string_view sql);
 // Opens a SQLite file (created if missing) in WAL mode with a busy timeout.
 result<std::unique_ptr<connection>> open_sqlite(const std::string& path, bool synchronous_full,
                                                 std::string* diagnostic);

@@ -1,5 +1,6 @@
 // Unit tests of the store's pure pieces: token masking, URL redaction and parsing, token cipher.
 #include "../../../src/store/crypto.hpp"
+#include "../../../src/store/db.hpp"
 
 #include <nubefact/store.hpp>
 
@@ -87,3 +88,15 @@ TEST(base64, round_trips_every_length) {
 
 }  // namespace
 }  // namespace nubefact::store
+
+TEST(sqlite_placeholders, bare_when_in_order_numbered_otherwise) {
+    using nubefact::store::detail::to_sqlite_placeholders;
+    EXPECT_EQ(to_sqlite_placeholders("INSERT INTO t VALUES ($1, $2), ($3, $4)"),
+              "INSERT INTO t VALUES (?, ?), (?, ?)");
+    EXPECT_EQ(to_sqlite_placeholders("SELECT $1 WHERE a = $1"), "SELECT ?1 WHERE a = ?1");
+    EXPECT_EQ(to_sqlite_placeholders("UPDATE t SET a = $2 WHERE id = $1"),
+              "UPDATE t SET a = ?2 WHERE id = ?1");
+    EXPECT_EQ(to_sqlite_placeholders("SELECT '$1', $1"), "SELECT '$1', ?");
+    EXPECT_EQ(to_sqlite_placeholders("SELECT $10"), "SELECT ?10");
+    EXPECT_EQ(to_sqlite_placeholders("SELECT 1"), "SELECT 1");
+}
