@@ -43,17 +43,23 @@ class memory_journal final : public intent_journal {
 
   private:
     struct row_key {
+        std::size_t hash = 0;  // of the fields below, computed once (make_key): the table's walks
+                               // compare it before the strings and never rehash a key
         std::string account;
         bool void_family = false;
         document_key key;
         bool operator==(const row_key&) const = default;
     };
     struct row_key_hash {
-        std::size_t operator()(const row_key& k) const noexcept;
+        std::size_t operator()(const row_key& k) const noexcept { return k.hash; }
     };
-    struct answer_text {  // what a settled row drops when it gets old
-        std::string sunat_responsecode, sunat_description, sunat_note;
-        std::string enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr, error;
+    static row_key make_key(const std::string& account, bool void_family, const document_key& key);
+    // What a settled row drops when it gets old: the answer's eight texts in one allocation (their
+    // end offsets, then the characters), instead of eight strings.
+    struct answer_text {
+        static constexpr std::size_t fields = 8;
+        std::unique_ptr<char[]> data;
+        std::string_view get(std::size_t i) const noexcept;
     };
     struct row {
         operation op = operation::generar_comprobante;
@@ -63,15 +69,16 @@ class memory_journal final : public intent_journal {
         std::optional<bool> aceptada_por_sunat;
         std::string payload_hash;
         std::chrono::system_clock::time_point created_at, updated_at;
-        std::unique_ptr<answer_text> text;
+        answer_text text;
         std::uint64_t settle = 0;  // the number of its latest entry in settled_ (0: never settled)
     };
+    using node = std::pair<const row_key, row>;  // the map's nodes never move (rehash included)
     struct settled_entry {
-        row_key key;
+        node* at;
         std::uint64_t settle;  // acted on only while it is the row's latest
     };
     static intent_record to_record(const row_key& k, const row& r);
-    void settled_locked(const row_key& k, row& r);
+    void settled_locked(node& n);
     mutable std::mutex mu_;
     std::unordered_map<row_key, row, row_key_hash> rows_;
     std::deque<settled_entry> settled_;  // rows that reached accepted/rejected, oldest first

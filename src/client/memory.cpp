@@ -2,6 +2,7 @@
 #include <nubefact/client_memory.hpp>
 
 #include <array>
+#include <cstring>
 
 namespace nubefact {
 
@@ -26,13 +27,30 @@ std::optional<doc_state> doc_state_from_string(std::string_view s) noexcept {
 memory_journal::memory_journal(std::size_t max_rows, std::size_t details_kept)
     : max_rows_(max_rows == 0 ? 1 : max_rows), details_kept_(details_kept) {}
 
-std::size_t memory_journal::row_key_hash::operator()(const row_key& k) const noexcept {
+memory_journal::row_key memory_journal::make_key(const std::string& account, bool void_family,
+                                                 const document_key& key) {
+    row_key k{0, account, void_family, key};
     std::size_t h = std::hash<std::string>{}(k.account);
     auto mix = [&h](std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
     mix(std::hash<std::string>{}(k.key.serie));
     mix(static_cast<std::size_t>(k.key.numero));
     mix(static_cast<std::size_t>(k.key.tipo) * 2 + (k.void_family ? 1 : 0));
-    return h;
+    k.hash = h;
+    return k;
+}
+
+namespace {
+using offset = std::size_t;
+constexpr std::size_t header = 8 * sizeof(offset);  // memory_journal::answer_text::fields
+}  // namespace
+
+std::string_view memory_journal::answer_text::get(std::size_t i) const noexcept {
+    static_assert(fields * sizeof(offset) == header);
+    if (!data) return {};
+    offset ends[fields];
+    std::memcpy(ends, data.get(), sizeof ends);
+    offset begin = i == 0 ? 0 : ends[i - 1];
+    return {data.get() + header + begin, ends[i] - begin};
 }
 
 intent_record memory_journal::to_record(const row_key& k, const row& r) {
@@ -45,45 +63,44 @@ intent_record memory_journal::to_record(const row_key& k, const row& r) {
     out.attempts = r.attempts;
     out.codigo = r.codigo;
     out.aceptada_por_sunat = r.aceptada_por_sunat;
-    if (r.text) {
-        out.sunat_responsecode = r.text->sunat_responsecode;
-        out.sunat_description = r.text->sunat_description;
-        out.sunat_note = r.text->sunat_note;
-        out.enlace = r.text->enlace;
-        out.enlace_del_pdf = r.text->enlace_del_pdf;
-        out.enlace_del_xml = r.text->enlace_del_xml;
-        out.enlace_del_cdr = r.text->enlace_del_cdr;
-        out.error = r.text->error;
+    if (r.text.data) {
+        std::string* fields[] = {
+            &out.sunat_responsecode, &out.sunat_description, &out.sunat_note,     &out.enlace,
+            &out.enlace_del_pdf,     &out.enlace_del_xml,    &out.enlace_del_cdr, &out.error};
+        for (std::size_t i = 0; i < answer_text::fields; ++i) *fields[i] = r.text.get(i);
     }
     out.created_at = r.created_at;
     out.updated_at = r.updated_at;
     return out;
 }
 
-// Remembers that `k` settled: the row settled details_kept settles ago drops its texts, and the
+// Remembers that `n` settled: the row settled details_kept settles ago drops its texts, and the
 // oldest settled rows are forgotten while over the bound. An entry counts only while it is its row's
-// latest settle (a row settled again lives on at its newer entry).
-void memory_journal::settled_locked(const row_key& k, row& r) {
-    r.settle = ++settles_;
-    settled_.push_back({k, r.settle});
-    auto latest = [this](const settled_entry& e) -> row* {
-        auto it = rows_.find(e.key);
-        if (it == rows_.end() || it->second.settle != e.settle) return nullptr;
-        if (it->second.state != doc_state::accepted && it->second.state != doc_state::rejected)
-            return nullptr;
-        return &it->second;
+// latest settle (a row settled again lives on at its newer entry). Entries point at the map's nodes:
+// a row is erased only here, when its latest entry leaves the front, so no entry outlives its node.
+void memory_journal::settled_locked(node& n) {
+    n.second.settle = ++settles_;
+    settled_.push_back({&n, n.second.settle});
+    auto latest = [](const settled_entry& e) -> row* {
+        row& r = e.at->second;
+        if (r.settle != e.settle) return nullptr;
+        if (r.state != doc_state::accepted && r.state != doc_state::rejected) return nullptr;
+        return &r;
     };
     if (settled_.size() > details_kept_)
-        if (row* old = latest(settled_[settled_.size() - 1 - details_kept_])) old->text.reset();
+        if (row* old = latest(settled_[settled_.size() - 1 - details_kept_])) old->text.data.reset();
     while (rows_.size() > max_rows_ && !settled_.empty()) {
-        if (latest(settled_.front())) rows_.erase(settled_.front().key);
+        if (latest(settled_.front())) {
+            row_key k = settled_.front().at->first;
+            rows_.erase(k);
+        }
         settled_.pop_front();
     }
     // Entries of rows settled again or gone: keep the list from outgrowing the map.
     if (settled_.size() > 2 * max_rows_) {
         std::deque<settled_entry> keep;
         for (auto& e : settled_)
-            if (latest(e)) keep.push_back(std::move(e));
+            if (latest(e)) keep.push_back(e);
         settled_.swap(keep);
     }
 }
@@ -95,7 +112,10 @@ void memory_journal::record(const intent& what, std::function<void(result<record
         if (fail_) {
             out = make_error_code(client_errc::journal);
         } else {
-            row_key k{what.account, is_void_operation(what.op), what.key};
+            row_key k = make_key(what.account, is_void_operation(what.op), what.key);
+            // Past a thousand rows the map will likely grow to its bound: one rehash now, not ten on
+            // the way (each walks every node).
+            if (rows_.size() == 1024) rows_.reserve(max_rows_ + 1);
             auto [it, created] = rows_.try_emplace(std::move(k));
             if (!created) {
                 out = record_result{to_record(it->first, it->second), false};
@@ -120,7 +140,7 @@ void memory_journal::update(const std::string& account, const document_key& key,
     result<void> out;
     {
         std::lock_guard lock(mu_);
-        row_key k{account, u.op ? is_void_operation(*u.op) : false, key};
+        row_key k = make_key(account, u.op ? is_void_operation(*u.op) : false, key);
         auto it = rows_.find(k);
         if (fail_) {
             out = make_error_code(client_errc::journal);
@@ -132,22 +152,31 @@ void memory_journal::update(const std::string& account, const document_key& key,
             if (u.count_attempt) ++r.attempts;
             if (u.codigo) r.codigo = u.codigo;
             if (u.aceptada_por_sunat) r.aceptada_por_sunat = u.aceptada_por_sunat;
-            auto text = [&r](const std::optional<std::string>& v, std::string answer_text::*field) {
-                if (!v) return;
-                if (!r.text) r.text = std::make_unique<answer_text>();
-                (*r.text).*field = *v;
-            };
-            text(u.sunat_responsecode, &answer_text::sunat_responsecode);
-            text(u.sunat_description, &answer_text::sunat_description);
-            text(u.sunat_note, &answer_text::sunat_note);
-            text(u.enlace, &answer_text::enlace);
-            text(u.enlace_del_pdf, &answer_text::enlace_del_pdf);
-            text(u.enlace_del_xml, &answer_text::enlace_del_xml);
-            text(u.enlace_del_cdr, &answer_text::enlace_del_cdr);
-            text(u.error, &answer_text::error);
+            const std::optional<std::string>* given[] = {
+                &u.sunat_responsecode, &u.sunat_description, &u.sunat_note,     &u.enlace,
+                &u.enlace_del_pdf,     &u.enlace_del_xml,    &u.enlace_del_cdr, &u.error};
+            bool any = false;
+            for (auto* g : given) any = any || g->has_value();
+            if (any) {  // the given texts replace theirs, the others are kept: one new allocation
+                std::string_view now[answer_text::fields];
+                std::size_t chars = 0;
+                for (std::size_t i = 0; i < answer_text::fields; ++i) {
+                    now[i] = *given[i] ? std::string_view(**given[i]) : r.text.get(i);
+                    chars += now[i].size();
+                }
+                auto data = std::make_unique_for_overwrite<char[]>(header + chars);
+                offset ends[answer_text::fields];
+                std::size_t at = 0;
+                for (std::size_t i = 0; i < answer_text::fields; ++i) {
+                    if (!now[i].empty()) std::memcpy(data.get() + header + at, now[i].data(), now[i].size());
+                    at += now[i].size();
+                    ends[i] = static_cast<offset>(at);
+                }
+                std::memcpy(data.get(), ends, sizeof ends);
+                r.text.data = std::move(data);
+            }
             r.updated_at = std::chrono::system_clock::now();
-            if (r.state == doc_state::accepted || r.state == doc_state::rejected)
-                settled_locked(it->first, r);
+            if (r.state == doc_state::accepted || r.state == doc_state::rejected) settled_locked(*it);
         }
     }
     done(std::move(out));
@@ -166,7 +195,7 @@ void memory_journal::find(const std::string& account, operation op, const docume
 std::optional<intent_record> memory_journal::get(const std::string& account, const document_key& key,
                                                  operation op) const {
     std::lock_guard lock(mu_);
-    auto it = rows_.find(row_key{account, is_void_operation(op), key});
+    auto it = rows_.find(make_key(account, is_void_operation(op), key));
     if (it == rows_.end()) return std::nullopt;
     return to_record(it->first, it->second);
 }

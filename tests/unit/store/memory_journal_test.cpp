@@ -117,5 +117,54 @@ TEST(memory_journal, a_row_settled_again_counts_from_its_latest_settle) {
     EXPECT_TRUE(k.get("acc", {1, "FFF1", 3}));
 }
 
+// Every answer text round-trips; an update that brings some texts keeps the others.
+TEST(memory_journal, a_later_update_keeps_the_texts_it_does_not_bring) {
+    memory_journal j;
+    j.record(make_intent(1), [](result<intent_journal::record_result> r) { ASSERT_TRUE(r); });
+    state_update u;
+    u.state = doc_state::unknown;
+    u.sunat_responsecode = "0";
+    u.sunat_description = "La Factura numero FFF1-1, ha sido aceptada";
+    u.sunat_note = "";
+    u.enlace = "https://e.test/1";
+    u.enlace_del_pdf = "https://e.test/1.pdf";
+    u.enlace_del_xml = "https://e.test/1.xml";
+    u.enlace_del_cdr = "https://e.test/1.cdr";
+    u.error = "timeout";
+    j.update("acc", {1, "FFF1", 1}, u, [](result<void> r) { ASSERT_TRUE(r); });
+    state_update v;
+    v.state = doc_state::accepted;
+    v.error = std::string(100000, 'e');  // long texts too
+    v.enlace = "";
+    j.update("acc", {1, "FFF1", 1}, v, [](result<void> r) { ASSERT_TRUE(r); });
+    auto rec = j.get("acc", {1, "FFF1", 1});
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec->sunat_responsecode, "0");
+    EXPECT_EQ(rec->sunat_description, "La Factura numero FFF1-1, ha sido aceptada");
+    EXPECT_EQ(rec->sunat_note, "");
+    EXPECT_EQ(rec->enlace, "");
+    EXPECT_EQ(rec->enlace_del_pdf, "https://e.test/1.pdf");
+    EXPECT_EQ(rec->enlace_del_xml, "https://e.test/1.xml");
+    EXPECT_EQ(rec->enlace_del_cdr, "https://e.test/1.cdr");
+    EXPECT_EQ(rec->error, std::string(100000, 'e'));
+}
+
+// Past the first thousand rows the map is sized for its bound once; every row is still found, and
+// the bound still holds.
+TEST(memory_journal, many_rows_across_the_resize) {
+    memory_journal j(3000, 16);
+    for (std::int64_t n = 1; n <= 5000; ++n) {
+        j.record(make_intent(n), [](result<intent_journal::record_result> r) { ASSERT_TRUE(r); });
+        settle(j, n, doc_state::accepted);
+    }
+    EXPECT_EQ(j.size(), 3000u);
+    EXPECT_FALSE(j.get("acc", {1, "FFF1", 2000}));
+    for (std::int64_t n = 2001; n <= 5000; ++n) {
+        auto rec = j.get("acc", {1, "FFF1", n});
+        ASSERT_TRUE(rec) << n;
+        EXPECT_EQ(rec->enlace, n > 4984 ? "https://e.test/" + std::to_string(n) : "") << n;
+    }
+}
+
 }  // namespace
 }  // namespace nubefact
