@@ -16,7 +16,9 @@ namespace nubefact {
 
 // Thread-safe journal kept in a hash map; callbacks run inline on the calling thread.
 // Rows are keyed by (account, row family (see is_void_operation), document key). Payloads are not
-// kept (only their hash: what reconciliation compares). Memory is bounded: beyond `max_rows`, the
+// kept (only their hash: what reconciliation compares), so every record it returns, record()'s
+// included, has an empty payload (a copy of ~1 KB per document cost more than the rest of record()).
+// Memory is bounded: beyond `max_rows`, the
 // oldest settled rows (accepted/rejected) are forgotten; a number sent again after that is treated
 // as new and Nubefact's own uniqueness (codigo 23) reports it as a conflict, never a duplicate.
 // The answer's texts (SUNAT fields, links, error) are kept for the newest `details_kept` settled

@@ -126,9 +126,7 @@ void memory_journal::record(const intent& what, std::function<void(result<record
                 r.state = what.sending ? doc_state::sending : doc_state::pending;
                 r.attempts = what.sending ? 1 : 0;
                 r.created_at = r.updated_at = std::chrono::system_clock::now();
-                auto rec = to_record(it->first, r);
-                rec.what.payload = what.payload;  // the caller gets back what it recorded
-                out = record_result{std::move(rec), true};
+                out = record_result{to_record(it->first, r), true};
             }
         }
     }
