@@ -1,6 +1,7 @@
 // In-memory intent journal and audit sink; also the doc_state names shared with the store.
 #include <nubefact/client_memory.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -115,7 +116,7 @@ void memory_journal::record(const intent& what, std::function<void(result<record
             row_key k = make_key(what.account, is_void_operation(what.op), what.key);
             // Past a thousand rows the map will likely grow to its bound: one rehash now, not ten on
             // the way (each walks every node).
-            if (rows_.size() == 1024) rows_.reserve(max_rows_ + 1);
+            if (rows_.size() == 1024) rows_.reserve(std::min(max_rows_, std::size_t{1} << 20) + 1);
             auto [it, created] = rows_.try_emplace(std::move(k));
             if (!created) {
                 out = record_result{to_record(it->first, it->second), false};
