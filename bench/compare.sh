@@ -229,7 +229,7 @@ def fmt(v, nd=1):
     if isinstance(v, float): return f"{v:,.{nd}f}"
     return f"{v:,}" if isinstance(v, int) else str(v)
 print("| scen. | client | emulator validates | docs | conc. | docs/s | × httpx+Sem | p50 ms | p99 ms "
-      "| client CPU µs/doc | peak RSS MB | conns accepted | errors | emulator core % |")
+      "| client CPU µs/doc | peak RSS MB | conns own / emulator | errors | emulator core % |")
 print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 for sc in dict.fromkeys(r["scenario"] for r in rows):
     group = [r for r in rows if r["scenario"] == sc]
@@ -239,6 +239,7 @@ for sc in dict.fromkeys(r["scenario"] for r in rows):
         errs = ", ".join(f"{k} {v}" for k, v in (r.get("errors") or {}).items()) or "0"
         print(f"| {sc} | {r['client']} | {'yes' if r['validated'] else 'no'} | {fmt(r['docs'])} | {r['c']} "
               f"| {fmt(r['dps'])} | {ratio} | {fmt(r['p50'], 2)} | {fmt(r['p99'], 2)} | {fmt(r['cpu_us'])} "
-              f"| {fmt(r['rss'])} | {fmt(r['emu_conns'])} | {errs} | {fmt(r['emu_core_pct'])} |")
+              f"| {fmt(r['rss'])} | {fmt(r.get('conns'))} / {fmt(r['emu_conns'])} | {errs} "
+              f"| {fmt(r['emu_core_pct'])} |")
 EOF
 echo "results: $OUT (results.jsonl, table.md, raw outputs)" >&2
