@@ -109,8 +109,9 @@ bool is_ip_literal(const std::string& host) {
 struct connection {
     std::variant<tcp::socket, tls_stream> stream;
     beast::flat_buffer buf;
-    std::string out;  // TLS: the serialized request
-    char len[32];     // plain TCP: this request's Content-Length block
+    std::string out;                        // TLS: the serialized request
+    std::optional<response_reader> reader;  // the response being read (here, not in a coroutine frame)
+    char len[32];                           // plain TCP: this request's Content-Length block
     sansio::time_point deadline = sansio::time_point::max();  // max: nothing in progress
     bool timed_out = false;
     explicit connection(tcp::socket s) : stream(std::move(s)) {}
@@ -190,73 +191,52 @@ class http_transport final : public transport {
     // head == nullptr: `data` is the whole serialized request; otherwise the body to put after head.
     asio::awaitable<exchange_result> exchange_bytes(const request_head* head, std::string_view data,
                                                     timeouts t) {
-        auto now = sansio::clock::now();
-        auto lease = book_.acquire(now);
-        for (auto id : lease.close) close(id);
-        for (auto id : book_.expire(now)) close(id);
+        std::uint64_t id = 0;
         connection* c = nullptr;
-        if (lease.reuse) {
-            auto it = conns_.find(lease.id);
-            if (it != conns_.end()) c = it->second.get();
+        {  // no await in this block: the lease stays out of the coroutine frame
+            auto now = sansio::clock::now();
+            auto lease = book_.acquire(now);
+            for (auto old : lease.close) close(old);
+            for (auto old : book_.expire(now)) close(old);
+            id = lease.id;
+            if (lease.reuse)
+                if (auto it = conns_.find(id); it != conns_.end()) c = it->second.get();
         }
-        bool reused = c != nullptr;
+        const bool reused = c != nullptr;
+        exchange_result r;
         if (!c) {
-            auto [cr, detail] = co_await open(lease.id, t.connect);
-            if (!cr) {
-                book_.release(lease.id, false, sansio::clock::now());
-                exchange_result r;
-                r.ec = cr.error();
-                r.detail = std::move(detail);
-                r.timed_out = r.ec == beast::error::timeout;
-                co_return r;
-            }
-            c = *cr;
+            auto task = open_for(id, t.connect, r);
+            c = co_await std::move(task);
+            if (!c) co_return r;
         }
         watch(*c, sansio::clock::now() + t.request);
-        // Write and read inline: this is the only coroutine frame of an exchange on an open connection.
-        exchange_result r;
+        // Write and read inline on a plain socket with a head (every call of the client): the only
+        // coroutine frame of an exchange on an open connection. TLS and whole serialized requests
+        // take a frame of their own (exchange_other): their awaits kept in this one made it ~1.6 KB,
+        // past the ~1 KB Asio recycles, so each exchange cost a large allocation.
         auto* plain = std::get_if<tcp::socket>(&c->stream);
-        std::size_t wn = 0;
-        error_code wec;
         if (plain && head) {
             // Gather write (one sendmsg): the shared head, this request's Content-Length, the body.
             const auto len = head->length_block(data.size(), c->len);
             const std::array<asio::const_buffer, 3> parts{asio::buffer(head->prefix), asio::buffer(len),
                                                           asio::buffer(data.data(), data.size())};
-            std::tie(wec, wn) = co_await asio::async_write(*plain, parts, asio::as_tuple(asio::deferred));
-        } else {
-            std::string_view bytes = data;
-            if (head) {  // TLS writes record by record: one buffer, one record
-                head->serialize(data, c->out);
-                bytes = c->out;
-            }
-            const asio::const_buffer one(bytes.data(), bytes.size());
-            if (plain)
-                std::tie(wec, wn) = co_await asio::async_write(*plain, one, asio::as_tuple(asio::deferred));
-            else
-                std::tie(wec, wn) = co_await asio::async_write(std::get<tls_stream>(c->stream), one,
-                                                               asio::as_tuple(asio::use_awaitable));
-        }
-        r.request_bytes = wn;
-        r.written = wn > 0;
-        if (wec) r.ec = wec;
-        // The response, as read_response() reads it (inline here to save a frame per exchange).
-        std::optional<response_reader> p;
-        if (!wec) {
-            p.emplace(body_limit_);
-            p->eager(true);
-        }
-        while (!wec && read_feed(*p, c->buf, r) == read_progress::more) {
+            error_code ec;  // one error_code and count for the write and the reads: a smaller frame
             std::size_t n = 0;
-            error_code rec;
-            auto room = c->buf.prepare(read_step);
-            if (plain)
-                std::tie(rec, n) = co_await plain->async_read_some(room, asio::as_tuple(asio::deferred));
-            else
-                std::tie(rec, n) = co_await std::get<tls_stream>(c->stream).async_read_some(
-                    room, asio::as_tuple(asio::use_awaitable));
-            c->buf.commit(n);
-            if (read_after(*p, rec, n, r) != read_progress::more) break;
+            std::tie(ec, n) = co_await asio::async_write(*plain, parts, asio::as_tuple(asio::deferred));
+            if (wrote(r, ec, n)) {
+                // The response, as read_response() reads it.
+                auto& p = c->reader.emplace(body_limit_);
+                p.eager(true);
+                while (read_feed(p, c->buf, r) == read_progress::more) {
+                    auto room = c->buf.prepare(read_step);
+                    std::tie(ec, n) = co_await plain->async_read_some(room, asio::as_tuple(asio::deferred));
+                    c->buf.commit(n);
+                    if (read_after(p, ec, n, r) != read_progress::more) break;
+                }
+            }
+        } else {
+            auto task = exchange_other(*c, head, data, r);
+            co_await std::move(task);
         }
         unwatch(*c);
         r.reused = reused;
@@ -264,9 +244,62 @@ class http_transport final : public transport {
         r.timed_out = r.ec == beast::error::timeout;
         if (r.ec && r.detail.empty()) r.detail = r.ec.message();
         bool reusable = !r.ec && r.keep_alive && !c->timed_out && c->buf.size() == 0;
-        if (!reusable) close(lease.id);
-        book_.release(lease.id, reusable, sansio::clock::now());
+        if (!reusable) close(id);
+        book_.release(id, reusable, sansio::clock::now());
         co_return r;
+    }
+
+    // Opens connection `id` for exchange_bytes; nullptr (and `r` says why) when it could not.
+    asio::awaitable<connection*> open_for(std::uint64_t id, sansio::duration timeout, exchange_result& r) {
+        auto [cr, detail] = co_await open(id, timeout);
+        if (cr) co_return *cr;
+        book_.release(id, false, sansio::clock::now());
+        r.ec = cr.error();
+        r.detail = std::move(detail);
+        r.timed_out = r.ec == beast::error::timeout;
+        co_return nullptr;
+    }
+
+    // Records a write's outcome in `r`; true when the response is to be read.
+    static bool wrote(exchange_result& r, error_code ec, std::size_t n) {
+        r.request_bytes = n;
+        r.written = n > 0;
+        if (ec) r.ec = ec;
+        return !ec;
+    }
+
+    // exchange_bytes' write and read for TLS, or for a whole serialized request (head == nullptr).
+    asio::awaitable<void> exchange_other(connection& c, const request_head* head, std::string_view data,
+                                         exchange_result& r) {
+        auto* plain = std::get_if<tcp::socket>(&c.stream);
+        std::string_view bytes = data;
+        if (head) {  // TLS writes record by record: one buffer, one record
+            head->serialize(data, c.out);
+            bytes = c.out;
+        }
+        const asio::const_buffer one(bytes.data(), bytes.size());
+        error_code wec;
+        std::size_t wn = 0;
+        if (plain)
+            std::tie(wec, wn) = co_await asio::async_write(*plain, one, asio::as_tuple(asio::deferred));
+        else
+            std::tie(wec, wn) = co_await asio::async_write(std::get<tls_stream>(c.stream), one,
+                                                           asio::as_tuple(asio::use_awaitable));
+        if (!wrote(r, wec, wn)) co_return;
+        auto& p = c.reader.emplace(body_limit_);
+        p.eager(true);
+        while (read_feed(p, c.buf, r) == read_progress::more) {
+            std::size_t n = 0;
+            error_code rec;
+            auto room = c.buf.prepare(read_step);
+            if (plain)
+                std::tie(rec, n) = co_await plain->async_read_some(room, asio::as_tuple(asio::deferred));
+            else
+                std::tie(rec, n) = co_await std::get<tls_stream>(c.stream).async_read_some(
+                    room, asio::as_tuple(asio::use_awaitable));
+            c.buf.commit(n);
+            if (read_after(p, rec, n, r) != read_progress::more) break;
+        }
     }
 
     // Puts the operation on `c` under the watchdog: past `deadline` its socket is closed.
