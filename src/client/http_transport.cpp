@@ -286,19 +286,12 @@ class http_transport final : public transport {
             std::tie(wec, wn) = co_await asio::async_write(std::get<tls_stream>(c.stream), one,
                                                            asio::as_tuple(asio::use_awaitable));
         if (!wrote(r, wec, wn)) co_return;
-        auto& p = c.reader.emplace(body_limit_);
-        p.eager(true);
-        while (read_feed(p, c.buf, r) == read_progress::more) {
-            std::size_t n = 0;
-            error_code rec;
-            auto room = c.buf.prepare(read_step);
-            if (plain)
-                std::tie(rec, n) = co_await plain->async_read_some(room, asio::as_tuple(asio::deferred));
-            else
-                std::tie(rec, n) = co_await std::get<tls_stream>(c.stream).async_read_some(
-                    room, asio::as_tuple(asio::use_awaitable));
-            c.buf.commit(n);
-            if (read_after(p, rec, n, r) != read_progress::more) break;
+        if (plain) {
+            auto task = read_response(*plain, c.buf, body_limit_, r);
+            co_await std::move(task);
+        } else {
+            auto task = read_response(std::get<tls_stream>(c.stream), c.buf, body_limit_, r);
+            co_await std::move(task);
         }
     }
 
