@@ -41,8 +41,7 @@ std::optional<std::pair<std::string, std::int64_t>> split_document(const std::st
 }
 
 std::string_view state_text(doc_state s) {
-    constexpr std::string_view names[] = {"pending", "sending", "accepted", "rejected", "failed", "unknown"};
-    return names[static_cast<std::size_t>(s)];
+    return to_string(s);
 }
 
 int run_status(const status_args& a) {

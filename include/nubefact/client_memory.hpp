@@ -65,7 +65,7 @@ class memory_journal final : public intent_journal {
     };
     struct row {
         operation op = operation::generar_comprobante;
-        doc_state state = doc_state::pending;
+        doc_state state = doc_state::queued;
         int attempts = 0;
         std::optional<int> codigo;
         std::optional<bool> aceptada_por_sunat;

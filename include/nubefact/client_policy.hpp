@@ -90,7 +90,8 @@ class retry_policy {
 };
 
 // The journal state of a document after Nubefact has it: rejected when SUNAT said no (aceptada false
-// with a response code other than "0"), otherwise accepted (SUNAT may still be pending).
+// with a response code other than "0"), pending_sunat when aceptada is false without a code (SUNAT
+// has not answered yet), otherwise accepted.
 doc_state settled_state(const response& r) noexcept;
 
 // One call's exactly-once state machine. For generar_* operations: an ambiguous outcome leads to a

@@ -15,10 +15,42 @@
 
 namespace nubefact {
 
-// pending -> sending -> accepted | rejected | failed | unknown
-enum class doc_state { pending, sending, accepted, rejected, failed, unknown };
+// A document's state: one set of names everywhere (summary, --json, results file, store, status).
+//   queued        journaled, not yet sent
+//   sending       intent journaled, may be on the wire (a resume consults first)
+//   pending_sunat Nubefact has it, SUNAT's answer is not final yet (ticket, boleta, guía)
+//   accepted      SUNAT accepted it                                       (final)
+//   rejected      SUNAT rejected it: the number is used                   (final)
+//   refused       Nubefact answered a codigo and did not create it: fix and resend the same number
+//   unknown       Nubefact may have it; a resume consults before any resend
+//   conflict      Nubefact holds a different document under this number   (final)
+//   failed        never delivered (no answer, nothing created): run again
+enum class doc_state {
+    queued,
+    sending,
+    pending_sunat,
+    accepted,
+    rejected,
+    refused,
+    unknown,
+    conflict,
+    failed
+};
+inline constexpr doc_state all_doc_states[] = {
+    doc_state::queued,   doc_state::sending,  doc_state::pending_sunat,
+    doc_state::accepted, doc_state::rejected, doc_state::refused,
+    doc_state::unknown,  doc_state::conflict, doc_state::failed};
+// The state's name; doc_state_from_string() reads it back (nullopt for any other text).
 std::string_view to_string(doc_state s) noexcept;
 std::optional<doc_state> doc_state_from_string(std::string_view s) noexcept;
+// What a person does about a document in state `s`, in one line (summaries, status, dashboard).
+std::string_view advice(doc_state s) noexcept;
+// accepted, rejected, conflict: nothing more happens to the document.
+bool is_final(doc_state s) noexcept;
+// Nubefact said it does not hold the document (refused, failed): a corrected payload may be sent
+// under the same number. Any other state (queued included: another sender may be about to send it):
+// it may exist, its payload is fixed.
+bool may_resend_corrected(doc_state s) noexcept;
 
 // What the client means to send, recorded before the first byte leaves.
 struct intent {
@@ -35,7 +67,7 @@ struct intent {
 // What the journal knows about a document.
 struct intent_record {
     intent what;
-    doc_state state = doc_state::pending;
+    doc_state state = doc_state::queued;
     int attempts = 0;
     std::optional<int> codigo;  // Nubefact error codigo, if any
     std::optional<bool> aceptada_por_sunat;

@@ -8,9 +8,10 @@
 namespace nubefact {
 
 namespace {
-constexpr std::array<std::string_view, 6> state_names = {"pending",  "sending", "accepted",
-                                                         "rejected", "failed",  "unknown"};
-}
+constexpr std::array<std::string_view, 9> state_names = {
+    "queued", "sending", "pending_sunat", "accepted", "rejected", "refused", "unknown", "conflict", "failed"};
+static_assert(std::size(all_doc_states) == state_names.size());
+}  // namespace
 
 std::string_view to_string(doc_state s) noexcept {
     auto i = static_cast<std::size_t>(s);
@@ -21,6 +22,38 @@ std::optional<doc_state> doc_state_from_string(std::string_view s) noexcept {
     for (std::size_t i = 0; i < state_names.size(); ++i)
         if (state_names[i] == s) return static_cast<doc_state>(i);
     return std::nullopt;
+}
+
+std::string_view advice(doc_state s) noexcept {
+    switch (s) {
+        case doc_state::queued:
+            return "not sent yet: run again to send it";
+        case doc_state::sending:
+            return "may be at Nubefact: run again, it is consulted before any resend";
+        case doc_state::pending_sunat:
+            return "Nubefact has it, SUNAT has not answered yet: run again or `nubefact query` later";
+        case doc_state::accepted:
+            return "done";
+        case doc_state::rejected:
+            return "SUNAT rejected it and the number is used: issue it again under the next number";
+        case doc_state::refused:
+            return "Nubefact did not create it: fix what its error says and send the same number again";
+        case doc_state::unknown:
+            return "Nubefact may have it: run again, it is consulted before any resend (do not renumber)";
+        case doc_state::conflict:
+            return "Nubefact holds another document under this number: investigate before anything else";
+        case doc_state::failed:
+            return "never reached Nubefact: run again";
+    }
+    return "";
+}
+
+bool is_final(doc_state s) noexcept {
+    return s == doc_state::accepted || s == doc_state::rejected || s == doc_state::conflict;
+}
+
+bool may_resend_corrected(doc_state s) noexcept {
+    return s == doc_state::refused || s == doc_state::failed;
 }
 
 // ---- memory_journal --------------------------------------------------------------------------
@@ -118,15 +151,25 @@ void memory_journal::record(const intent& what, std::function<void(result<record
             // the way (each walks every node).
             if (rows_.size() == 1024) rows_.reserve(std::min(max_rows_, std::size_t{1} << 20) + 1);
             auto [it, created] = rows_.try_emplace(std::move(k));
-            if (!created) {
+            if (!created &&
+                (it->second.payload_hash == what.payload_hash || !may_resend_corrected(it->second.state))) {
                 out = record_result{to_record(it->first, it->second), false};
             } else {
+                // A new row, or a corrected payload for a document Nubefact does not hold: a new
+                // intent under the same number (its earlier attempts stay counted).
                 auto& r = it->second;
                 r.op = what.op;
                 r.payload_hash = what.payload_hash;  // the payload itself is not kept
-                r.state = what.sending ? doc_state::sending : doc_state::pending;
-                r.attempts = what.sending ? 1 : 0;
-                r.created_at = r.updated_at = std::chrono::system_clock::now();
+                r.state = what.sending ? doc_state::sending : doc_state::queued;
+                r.updated_at = std::chrono::system_clock::now();
+                if (created) {
+                    r.attempts = what.sending ? 1 : 0;
+                    r.created_at = r.updated_at;
+                } else {
+                    r.attempts += what.sending ? 1 : 0;
+                    r.codigo.reset();
+                    r.text = answer_text{};
+                }
                 out = record_result{to_record(it->first, r), true};
             }
         }

@@ -114,10 +114,10 @@ std::optional<duration> retry_policy::next_delay(int attempts_done, time_point f
 }
 
 doc_state settled_state(const response& r) noexcept {
-    if (r.aceptada_por_sunat && !*r.aceptada_por_sunat && r.sunat_responsecode &&
-        !r.sunat_responsecode->empty() && *r.sunat_responsecode != "0")
+    if (!r.aceptada_por_sunat || *r.aceptada_por_sunat) return doc_state::accepted;
+    if (r.sunat_responsecode && !r.sunat_responsecode->empty() && *r.sunat_responsecode != "0")
         return doc_state::rejected;
-    return doc_state::accepted;
+    return doc_state::pending_sunat;  // SUNAT has not answered yet (ticket, boleta in a resumen, guía)
 }
 
 // ---- delivery ------------------------------------------------------------------------------------

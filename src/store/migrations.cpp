@@ -158,6 +158,56 @@ DROP INDEX IF EXISTS api_calls_at;
      R"sql(
 SELECT 1;
 )sql"},
+    // One set of state names everywhere (DESIGN.md): 'pending' becomes 'queued'; a document Nubefact
+    // answered with a codigo and did not create is 'refused' (it was 'failed', like a document that
+    // never reached Nubefact); new states pending_sunat and conflict. SQLite cannot change a CHECK
+    // constraint in place: the table is rebuilt with the same ids.
+    {5, R"sql(
+CREATE TABLE documents_v5 (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    family TEXT NOT NULL CHECK (family IN ('emit', 'void')),
+    tipo INTEGER NOT NULL,
+    serie TEXT NOT NULL,
+    numero BIGINT NOT NULL,
+    op TEXT NOT NULL,
+    payload_hash TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'pending_sunat', 'accepted', 'rejected',
+                                         'refused', 'unknown', 'conflict', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    codigo INTEGER,
+    aceptada_por_sunat INTEGER,
+    sunat_responsecode TEXT NOT NULL DEFAULT '',
+    sunat_description TEXT NOT NULL DEFAULT '',
+    sunat_note TEXT NOT NULL DEFAULT '',
+    enlace TEXT NOT NULL DEFAULT '',
+    enlace_del_pdf TEXT NOT NULL DEFAULT '',
+    enlace_del_xml TEXT NOT NULL DEFAULT '',
+    enlace_del_cdr TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (serie, numero, tipo, family, account)
+);
+INSERT INTO documents_v5 (id, account, family, tipo, serie, numero, op, payload_hash, state, attempts, codigo,
+    aceptada_por_sunat, sunat_responsecode, sunat_description, sunat_note, enlace, enlace_del_pdf,
+    enlace_del_xml, enlace_del_cdr, error, created_at, updated_at)
+SELECT id, account, family, tipo, serie, numero, op, payload_hash,
+    CASE WHEN state = 'pending' THEN 'queued'
+         WHEN state = 'failed' AND codigo IS NOT NULL AND codigo <> 23 THEN 'refused'
+         ELSE state END,
+    attempts, codigo, aceptada_por_sunat, sunat_responsecode, sunat_description, sunat_note, enlace,
+    enlace_del_pdf, enlace_del_xml, enlace_del_cdr, error, created_at, updated_at FROM documents;
+DROP TABLE documents;
+ALTER TABLE documents_v5 RENAME TO documents;
+)sql",
+     R"sql(
+ALTER TABLE documents DROP CONSTRAINT IF EXISTS documents_state_check;
+UPDATE documents SET state = 'queued' WHERE state = 'pending';
+UPDATE documents SET state = 'refused' WHERE state = 'failed' AND codigo IS NOT NULL AND codigo <> 23;
+ALTER TABLE documents ADD CONSTRAINT documents_state_check CHECK (state IN ('queued', 'sending',
+    'pending_sunat', 'accepted', 'rejected', 'refused', 'unknown', 'conflict', 'failed'));
+)sql"},
 };
 
 std::string render(const char* sql, dialect d) {

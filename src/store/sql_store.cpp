@@ -60,19 +60,15 @@ value opt_value(const std::optional<bool>& b) {
     return std::int64_t{*b ? 1 : 0};
 }
 
-constexpr std::string_view state_names[] = {"pending",  "sending", "accepted",
-                                            "rejected", "failed",  "unknown"};
 std::string_view state_name(doc_state s) {
-    return state_names[static_cast<std::size_t>(s)];
+    return to_string(s);
 }
 doc_state state_from(std::string_view s) {
-    for (std::size_t i = 0; i < std::size(state_names); ++i)
-        if (state_names[i] == s) return static_cast<doc_state>(i);
-    return doc_state::unknown;
+    return doc_state_from_string(s).value_or(doc_state::unknown);
 }
 // The state a new intent row starts in (see intent::sending).
 std::string_view initial_state(const intent& w) {
-    return state_name(w.sending ? doc_state::sending : doc_state::pending);
+    return state_name(w.sending ? doc_state::sending : doc_state::queued);
 }
 std::string_view family_of(operation op) {
     return is_void_operation(op) ? "void" : "emit";
@@ -153,6 +149,26 @@ constexpr std::string_view record_pg_sql =
     "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8) "
     "ON CONFLICT (serie, numero, tipo, family, account) DO NOTHING RETURNING id) "
     "INSERT INTO document_payloads (document_id, payload) SELECT id, $11 FROM ins";
+// A corrected payload for a document Nubefact does not hold (see may_resend_corrected): $1 account,
+// $2 family, $3 tipo, $4 serie, $5 numero, $6 op, $7 payload_hash, $8 now, $9 state, $10 attempts.
+// Changes nothing when the row holds this payload or a state in which Nubefact may have it.
+constexpr std::string_view supersede_sql =
+    "UPDATE documents SET op = $6, payload_hash = $7, state = $9, attempts = attempts + $10, codigo = NULL, "
+    "aceptada_por_sunat = NULL, sunat_responsecode = '', sunat_description = '', sunat_note = '', "
+    "enlace = '', enlace_del_pdf = '', enlace_del_xml = '', enlace_del_cdr = '', error = '', updated_at = $8 "
+    "WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND numero = $5 AND payload_hash <> $7 "
+    "AND state IN ('refused', 'failed')";
+constexpr std::string_view supersede_payload_sql =
+    "UPDATE document_payloads SET payload = $6 WHERE document_id = (SELECT id FROM documents WHERE "
+    "account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND numero = $5)";
+// PostgreSQL: both in one statement; changes = 1 when superseded. $11 the payload.
+constexpr std::string_view supersede_pg_sql =
+    "WITH up AS (UPDATE documents SET op = $6, payload_hash = $7, state = $9, attempts = attempts + $10, "
+    "codigo = NULL, aceptada_por_sunat = NULL, sunat_responsecode = '', sunat_description = '', "
+    "sunat_note = '', enlace = '', enlace_del_pdf = '', enlace_del_xml = '', enlace_del_cdr = '', "
+    "error = '', updated_at = $8 WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND "
+    "numero = $5 AND payload_hash <> $7 AND state IN ('refused', 'failed') RETURNING id) "
+    "UPDATE document_payloads p SET payload = $11 FROM up WHERE p.document_id = up.id";
 constexpr std::string_view update_sql =
     "UPDATE documents SET state = $1, attempts = attempts + $2, "
     "codigo = COALESCE(CAST($3 AS INTEGER), codigo), "
@@ -226,7 +242,7 @@ void complete_op(queued_op& op) {
                 res.created = o.created;
                 if (o.created) {
                     res.record.what = std::move(o.what);
-                    res.record.state = o.what.sending ? doc_state::sending : doc_state::pending;
+                    res.record.state = o.what.sending ? doc_state::sending : doc_state::queued;
                     res.record.attempts = o.what.sending ? 1 : 0;
                     // Stored with microsecond precision; report what a later find() returns.
                     res.record.created_at = res.record.updated_at = from_us(o.at_us);
@@ -843,7 +859,8 @@ class sql_store final : public store {
         audit_batch_.clear();
         stmts_.clear();
         params_.clear();
-        params_.reserve(n * 18 + audit_cols);  // no reallocation: statements keep spans into it
+        params_.reserve(
+            n * 27 + audit_cols);  // no reallocation: statements keep spans into it (a record: 11 + 11 + 5)
         auto add = [&](std::string_view sql, std::initializer_list<value> vals) {
             auto first = params_.size();
             for (const auto& v : vals) params_.push_back(v);
@@ -859,6 +876,11 @@ class sql_store final : public store {
                         const auto& w = o.what;
                         o.at_us = now_us();
                         add(record_pg_sql,
+                            {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
+                             std::string_view(w.key.serie), w.key.numero, to_string(w.op),
+                             std::string_view(w.payload_hash), o.at_us, initial_state(w),
+                             std::int64_t{w.sending ? 1 : 0}, std::string_view(w.payload)});
+                        add(supersede_pg_sql,
                             {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
                              std::string_view(w.key.serie), w.key.numero, to_string(w.op),
                              std::string_view(w.payload_hash), o.at_us, initial_state(w),
@@ -895,6 +917,7 @@ class sql_store final : public store {
                     using T = std::decay_t<decltype(o)>;
                     if constexpr (std::is_same_v<T, record_op>) {
                         o.created = outcomes_[k++].changed > 0;
+                        if (outcomes_[k++].changed > 0) o.created = true;  // superseded
                         auto& sel = outcomes_[k++].data;
                         o.existing.reset();
                         if (!o.created) {
@@ -1044,6 +1067,18 @@ class sql_store final : public store {
             auto existing = select_document(c, w.account, family, w.key);
             if (!existing) return existing.error();
             if (!*existing) return store_errc::query_failed;
+            if ((*existing)->what.payload_hash != w.payload_hash &&
+                may_resend_corrected((*existing)->state)) {
+                auto up = c.execute(supersede_sql, p);
+                if (!up) return up.error();
+                if (*up > 0) {
+                    value pp[] = {std::string_view(w.account),   family,       std::int64_t{w.key.tipo},
+                                  std::string_view(w.key.serie), w.key.numero, std::string_view(w.payload)};
+                    if (auto r = c.execute(supersede_payload_sql, pp); !r) return r.error();
+                    o.created = true;
+                    return {};
+                }
+            }
             o.existing = std::move(*existing);
         }
         return {};

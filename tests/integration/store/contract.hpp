@@ -49,11 +49,11 @@ TYPED_TEST_SUITE_P(store_contract);
 
 TYPED_TEST_P(store_contract, opens_migrated_and_reopens) {
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 4);
+    EXPECT_EQ(s->schema_version(), 5);
     EXPECT_EQ(s->backend(), TypeParam::is_pg ? "postgresql" : "sqlite");
     s.reset();
     auto again = this->open();  // migrations are not re-applied
-    EXPECT_EQ(again->schema_version(), 4);
+    EXPECT_EQ(again->schema_version(), 5);
 }
 
 TYPED_TEST_P(store_contract, accounts_crud) {
@@ -170,7 +170,7 @@ TYPED_TEST_P(store_contract, journal_record_is_idempotent) {
     auto first = record_sync(j, i);
     ASSERT_TRUE(first) << first.error().message();
     EXPECT_TRUE(first->created);
-    EXPECT_EQ(first->record.state, doc_state::pending);
+    EXPECT_EQ(first->record.state, doc_state::queued);
     auto again = record_sync(j, i);
     ASSERT_TRUE(again);
     EXPECT_FALSE(again->created);
@@ -262,7 +262,7 @@ TYPED_TEST_P(store_contract, void_operations_have_their_own_row) {
     u.op = operation::generar_anulacion;
     ASSERT_TRUE(update_sync(j, "acme", baja.key, u));
     auto emit = find_sync(j, "acme", cpe.key);
-    EXPECT_EQ((*emit)->state, doc_state::pending);
+    EXPECT_EQ((*emit)->state, doc_state::queued);
     auto v = find_sync(j, "acme", baja.key, operation::generar_anulacion);
     ASSERT_TRUE(v && *v);
     EXPECT_EQ((*v)->state, doc_state::accepted);
@@ -485,7 +485,7 @@ TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
             "900, 10, 20)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 4);
+    EXPECT_EQ(s->schema_version(), 5);
     auto emit = find_sync(s->journal(), "acme", {1, "F001", 7});
     ASSERT_TRUE(emit);
     ASSERT_TRUE(emit->has_value());
@@ -521,12 +521,92 @@ TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
     EXPECT_EQ((*log)[0].record.document, "F001-7");
 }
 
+// A payload for a number Nubefact said it does not hold (refused, failed) replaces the old one: a new
+// attempt under the same number. Where Nubefact may hold it, the journaled payload stays.
+TYPED_TEST_P(store_contract, corrected_payload_only_where_nubefact_has_nothing) {
+    auto s = this->open();
+    auto& j = s->journal();
+    for (auto st : all_doc_states) {
+        const auto n = static_cast<std::int64_t>(st) + 100;
+        auto first = make_intent("acme", "F001", n, "old");
+        first.sending = true;
+        ASSERT_TRUE(record_sync(j, first));
+        state_update u;
+        u.state = st;
+        u.codigo = 22;
+        u.error = "codigo 22: fuera de plazo";
+        ASSERT_TRUE(update_sync(j, "acme", first.key, u));
+        auto fixed = make_intent("acme", "F001", n, "new");
+        fixed.payload = R"({"fixed":true})";
+        fixed.sending = true;
+        auto r = record_sync(j, fixed);
+        ASSERT_TRUE(r) << to_string(st);
+        const bool allowed = st == doc_state::refused || st == doc_state::failed;
+        EXPECT_EQ(r->created, allowed) << to_string(st);
+        auto now = find_sync(j, "acme", first.key);
+        ASSERT_TRUE(now && now->has_value());
+        if (allowed) {
+            EXPECT_EQ((*now)->what.payload_hash, "new");
+            EXPECT_EQ((*now)->what.payload, R"({"fixed":true})");
+            EXPECT_EQ((*now)->state, doc_state::sending);
+            EXPECT_EQ((*now)->attempts, 2);  // the first attempt stays counted
+            EXPECT_FALSE((*now)->codigo);
+            EXPECT_EQ((*now)->error, "");
+        } else {
+            EXPECT_EQ(r->record.what.payload_hash, "old") << to_string(st);
+            EXPECT_EQ((*now)->what.payload_hash, "old");
+            EXPECT_EQ((*now)->state, st);
+        }
+    }
+}
+
+// Schema 4 used 'pending' and reported a codigo refusal as 'failed': the migration renames them.
+TYPED_TEST_P(store_contract, migrates_schema_4_state_names) {
+    const std::string url = this->backend_.url();
+    {
+        std::string why;
+        auto c = TypeParam::is_pg
+                     ? detail::open_postgresql(url, &why)
+                     : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, &why);
+        ASSERT_TRUE(c) << why;
+        auto v = detail::migrate(**c, &why, 4);
+        ASSERT_TRUE(v) << why;
+        ASSERT_EQ(*v, 4);
+        ASSERT_TRUE((*c)->exec(
+            "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, attempts, "
+            "codigo, created_at, updated_at) VALUES "
+            "('acme', 'emit', 1, 'F001', 1, 'generar_comprobante', 'h1', 'pending', 0, NULL, 1, 1), "
+            "('acme', 'emit', 1, 'F001', 2, 'generar_comprobante', 'h2', 'failed', 1, 22, 1, 1), "
+            "('acme', 'emit', 1, 'F001', 3, 'generar_comprobante', 'h3', 'failed', 1, NULL, 1, 1), "
+            "('acme', 'emit', 1, 'F001', 4, 'generar_comprobante', 'h4', 'accepted', 1, NULL, 1, 1), "
+            "('acme', 'emit', 1, 'F001', 5, 'generar_comprobante', 'h5', 'unknown', 2, NULL, 1, 1)"));
+    }
+    auto s = this->open();
+    EXPECT_EQ(s->schema_version(), 5);
+    const doc_state want[] = {doc_state::queued, doc_state::refused, doc_state::failed, doc_state::accepted,
+                              doc_state::unknown};
+    for (int n = 1; n <= 5; ++n) {
+        auto d = find_sync(s->journal(), "acme", {1, "F001", n});
+        ASSERT_TRUE(d && d->has_value()) << n;
+        EXPECT_EQ((*d)->state, want[n - 1]) << n;
+    }
+    // The new states are accepted by the table's CHECK.
+    auto i = make_intent("acme", "F001", 9);
+    ASSERT_TRUE(record_sync(s->journal(), i));
+    for (auto st : {doc_state::pending_sunat, doc_state::conflict, doc_state::refused}) {
+        state_update u;
+        u.state = st;
+        EXPECT_TRUE(update_sync(s->journal(), "acme", i.key, u)) << to_string(st);
+    }
+}
+
 REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts_crud,
                             token_encrypted_at_rest, account_cache_reloads_after_change,
                             journal_record_is_idempotent, journal_update_and_find,
                             void_operations_have_their_own_row, audit_rows_written_and_queried,
                             back_pressure_never_drops, close_flushes_and_later_writes_fail_cleanly,
                             concurrent_records_create_each_key_once, migrates_schema_2_with_its_journal,
-                            completion_dispatch_hands_a_batch_over_at_once);
+                            completion_dispatch_hands_a_batch_over_at_once,
+                            corrected_payload_only_where_nubefact_has_nothing, migrates_schema_4_state_names);
 
 }  // namespace nubefact::store::testing

@@ -195,17 +195,45 @@ TEST(MemoryJournal, RecordIsIdempotentPerKeyAndFamily) {
     EXPECT_EQ(rec->state, doc_state::accepted);
     EXPECT_EQ(rec->attempts, 1);
     EXPECT_EQ(rec->enlace, "https://x/cpe/1");
-    EXPECT_EQ(j.get("acc", {1, "FFF1", 7}, operation::generar_anulacion)->state, doc_state::pending);
+    EXPECT_EQ(j.get("acc", {1, "FFF1", 7}, operation::generar_anulacion)->state, doc_state::queued);
     j.fail_writes(true);
     j.record(intent{"acc", operation::generar_comprobante, {1, "FFF1", 8}, "h", "{}"},
              [](result<intent_journal::record_result> r) { EXPECT_EQ(r.error(), client_errc::journal); });
 }
 
 TEST(DocState, Names) {
-    for (auto s : {doc_state::pending, doc_state::sending, doc_state::accepted, doc_state::rejected,
-                   doc_state::failed, doc_state::unknown})
+    for (auto s : all_doc_states) {
         EXPECT_EQ(doc_state_from_string(to_string(s)), s);
+        EXPECT_FALSE(advice(s).empty());
+    }
+    EXPECT_EQ(to_string(doc_state::pending_sunat), "pending_sunat");
     EXPECT_FALSE(doc_state_from_string("nope"));
+    EXPECT_FALSE(doc_state_from_string("pending"));  // schema 4's name, migrated to queued
+}
+
+TEST(MemoryJournal, CorrectedPayloadOnlyWhereNubefactHasNothing) {
+    for (auto st : all_doc_states) {
+        memory_journal j;
+        intent in{"acc", operation::generar_comprobante, {1, "FFF1", 7}, "old", "{}", true};
+        j.record(in, [](result<intent_journal::record_result> r) { EXPECT_TRUE(r->created); });
+        state_update u;
+        u.state = st;
+        u.codigo = 22;
+        j.update("acc", in.key, u, [](result<void>) {});
+        auto fixed = in;
+        fixed.payload_hash = "new";
+        const bool allowed = st == doc_state::refused || st == doc_state::failed;
+        j.record(fixed, [&](result<intent_journal::record_result> r) {
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->created, allowed) << to_string(st);
+            EXPECT_EQ(r->record.what.payload_hash, allowed ? "new" : "old") << to_string(st);
+            if (allowed) {
+                EXPECT_EQ(r->record.state, doc_state::sending);
+                EXPECT_EQ(r->record.attempts, 2);
+                EXPECT_FALSE(r->record.codigo);
+            }
+        });
+    }
 }
 
 TEST(MemoryAuditSink, BackPressureNeverDrops) {

@@ -398,6 +398,10 @@ TEST(SettledState, FromResponseFields) {
     r.sunat_responsecode = "2800";
     EXPECT_EQ(settled_state(r), doc_state::rejected);
     r.sunat_responsecode.reset();  // pending at SUNAT: Nubefact has it
+    EXPECT_EQ(settled_state(r), doc_state::pending_sunat);
+    r.sunat_responsecode = "0";
+    EXPECT_EQ(settled_state(r), doc_state::pending_sunat);
+    r.aceptada_por_sunat.reset();  // answers without SUNAT's verdict (retención, percepción)
     EXPECT_EQ(settled_state(r), doc_state::accepted);
 }
 
