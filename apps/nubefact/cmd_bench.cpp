@@ -183,6 +183,10 @@ std::string error_kind(const client_error& e) {
                 return "rate_limited";
             case client_errc::journal:
                 return "journal";
+            case client_errc::payload_changed:
+                return "payload_changed";
+            case client_errc::account_stopped:
+                return "account_stopped";
         }
     }
     return e.code.message();

@@ -34,6 +34,9 @@ inline error_code make_error_code(api_errc e) noexcept {
 }
 // True for a codigo this library knows (10, 11, 12, 20-24, 40, 50, 51).
 bool is_known_api_codigo(int codigo) noexcept;
+// True for a codigo about the account rather than the document (10 token, 11 ruta, 50/51 suspended):
+// every other document of that account would get the same answer.
+bool is_account_codigo(int codigo) noexcept;
 
 // Failures seen by the client before or around Nubefact's answer.
 enum class client_errc {
@@ -48,6 +51,8 @@ enum class client_errc {
     tls_verify,         // peer certificate verification failed
     rate_limited,       // 429/503 after the retry budget
     journal,            // intent journal refused or failed to record the intent
+    payload_changed,    // journaled before with another payload, and Nubefact may hold it: not sent
+    account_stopped,    // not sent: an account-level answer (codigo 10/11/50/51) stopped the account
 };
 const boost::system::error_category& client_category() noexcept;
 inline error_code make_error_code(client_errc e) noexcept {

@@ -312,6 +312,28 @@ struct client::engine : std::enable_shared_from_this<engine> {
     transport::request_head head;  // built once: every request is head + Content-Length + body
     std::mt19937_64 seeder;
     std::atomic<bool> sends_stopped{false};  // stop_sending(): no send from now on (consults still go)
+    std::atomic<int> stop_codigo{0};         // the account-level codigo that stopped sending, if any
+
+    // An answer about the account (token, ruta, suspension) stops its sending: every further
+    // document would get the same answer.
+    void note_codigo(std::optional<int> codigo) {
+        if (!codigo || !is_account_codigo(*codigo)) return;
+        int none = 0;
+        stop_codigo.compare_exchange_strong(none, *codigo, std::memory_order_relaxed);
+        sends_stopped.store(true, std::memory_order_relaxed);
+    }
+
+    // Why a send is not made once sending stopped.
+    client_error stop_error() const {
+        const int c = stop_codigo.load(std::memory_order_relaxed);
+        if (c == 0)
+            return client_error{make_error_code(client_errc::cancelled), "not sent: the sender is stopping"};
+        return client_error{
+            make_error_code(client_errc::account_stopped),
+            fmt::format("not sent: account '{}' stopped after Nubefact answered codigo {} ({}) "
+                        "to an earlier document",
+                        cfg.name, c, make_error_code(static_cast<api_errc>(c)).message())};
+    }
 
     engine(asio::any_io_executor ex, account_config c, client_options o)
         : cfg(std::move(c)), exec(engine_executor(std::move(ex))) {
@@ -549,6 +571,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                         std::chrono::system_clock::time_point at, transport::exchange_result& r,
                         microseconds latency, exchange_outcome& out) {
         classify(r, out);
+        note_codigo(out.view.codigo);
         if (out.view.retry_after && (r.status == 429 || r.status == 503))
             limiter->pause_until(clock::now() + *out.view.retry_after);
         metrics->observe_exchange(cfg.name, to_string(xop), out.outcome, latency);
@@ -590,7 +613,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
         bool ok = false;        // false: the journal failed (message says why); nothing was sent
         bool created = false;   // a new intent (recorded as sending, attempt 1)
         bool conflict = false;  // journaled before with another payload (message says so)
-        doc_state state = doc_state::pending;
+        doc_state state = doc_state::queued;
         std::string message;
     };
 
@@ -607,12 +630,22 @@ struct client::engine : std::enable_shared_from_this<engine> {
             s.state = r.state;
             if (r.what.payload_hash != in.payload_hash) {
                 s.conflict = true;
+                // The journal lets a corrected payload replace one Nubefact does not hold; this one
+                // it may hold, so its number keeps its content.
                 s.message = fmt::format(
-                    "{} is already journaled for account '{}' with another payload "
-                    "(hash {}…, this one {}…); a number is never re-sent with other "
-                    "content: use the next correlativo",
-                    in.key.to_string(), cfg.name, r.what.payload_hash.substr(0, 12),
-                    in.payload_hash.substr(0, 12));
+                    "not sent: {} was sent before with other content and is '{}' in the store "
+                    "(Nubefact {}); a number that may exist is never re-sent with other content: {}",
+                    in.key.to_string(), to_string(r.state),
+                    r.state == doc_state::accepted || r.state == doc_state::rejected ||
+                            r.state == doc_state::pending_sunat || r.state == doc_state::conflict
+                        ? "has it"
+                        : "may have it",
+                    r.state == doc_state::accepted || r.state == doc_state::pending_sunat
+                        ? "correct it with a nota de crédito/débito, or void it and issue the next "
+                          "correlativo"
+                    : r.state == doc_state::rejected || r.state == doc_state::conflict
+                        ? "issue it under the next correlativo"
+                        : "run the original document again (it is consulted first), then correct it");
             }
         }
         return s;
@@ -665,9 +698,10 @@ struct client::engine : std::enable_shared_from_this<engine> {
     }
 
     // The end of a call that stop_sending() caught before its attempt left.
-    static sansio::delivery::step stopped_step(const sansio::delivery& d, exchange_outcome& last) {
-        last.message = "not sent: the sender is stopping";
-        return finish_step(d, make_error_code(client_errc::cancelled), last.view.codigo);
+    sansio::delivery::step stopped_step(const sansio::delivery& d, exchange_outcome& last) const {
+        auto why = stop_error();
+        last.message = std::move(why.message);
+        return finish_step(d, why.code, last.view.codigo);
     }
 
     // The call's result once the delivery machine finished: the reply (final state written behind)
@@ -715,11 +749,17 @@ struct client::engine : std::enable_shared_from_this<engine> {
         err.codigo = step.codigo;
         err.http_status = last.status;
         err.attempts = exchanges;
-        err.state = step.result == outcome::unknown ? doc_state::unknown : doc_state::failed;
+        if (step.result == outcome::unknown)
+            err.state = doc_state::unknown;
+        else if (err.code == client_errc::conflict)
+            err.state = doc_state::conflict;
+        else if (step.codigo && *step.codigo != static_cast<int>(api_errc::already_exists))
+            err.state = doc_state::refused;  // Nubefact answered and created nothing
+        else
+            err.state = doc_state::failed;
         err.message = last.message;
-        std::string label = step.result == outcome::unknown ? "unknown" : "failed";
+        std::string label(to_string(err.state));
         if (err.code == client_errc::conflict) {
-            label = "conflict";
             err.message = fmt::format(
                 "Nubefact already has {} but this client never sent it: the number belongs to another "
                 "document "
@@ -770,6 +810,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
         bool eo = is_generar(op);
         bool possibly = false, consult_first = false;
         bool first_attempt_journaled = false;  // the intent was recorded as `sending`, attempt 1
+        if (eo && e.sends_stopped.load(std::memory_order_relaxed))
+            co_return e.fail(op, t0, e.stop_error(), "stopped");  // not even journaled
         if (eo) {
             // The body travels in the intent and comes back once the journal has answered (no copy).
             intent in{e.cfg.name, op, key, payload_hash(body), std::move(body)};
@@ -785,20 +827,16 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 co_return e.fail(op, t0,
                                  client_error{make_error_code(client_errc::journal), std::move(sum->message)},
                                  "journal");
-            if (sum->conflict)
-                co_return e.fail(
-                    op, t0, client_error{make_error_code(client_errc::conflict), std::move(sum->message)},
-                    "conflict");
+            if (sum->conflict) {
+                client_error ce{make_error_code(client_errc::payload_changed), std::move(sum->message)};
+                ce.state = sum->state;
+                co_return e.fail(op, t0, std::move(ce), "payload_changed");
+            }
             first_attempt_journaled = sum->created;
-            if (!sum->created) {
-                switch (sum->state) {
-                    case doc_state::pending:
-                    case doc_state::failed:
-                        break;
-                    default:  // sending, unknown, accepted, rejected: it may exist; ask first
-                        possibly = true;
-                        consult_first = true;
-                }
+            if (!sum->created && !may_resend_corrected(sum->state)) {
+                // sending, pending_sunat, unknown, accepted, rejected, conflict: it may exist; ask first
+                possibly = true;
+                consult_first = true;
             }
         }
         sansio::delivery d(eo, sansio::retry_policy(e.cfg.retry, e.seeder()), t0, possibly, consult_first);
@@ -824,7 +862,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 // Nothing of this attempt left (not even its journal entry): the journal gets
                 // `failed` (or `unknown` when an earlier attempt may have arrived), and a rerun sends
                 // (or consults) it.
-                step = stopped_step(d, last);
+                step = e.stopped_step(d, last);
                 break;
             }
             if (sending && eo && first_attempt_journaled) {
@@ -867,7 +905,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 // Stopped while this call waited for its slot or the rate limit (admit gives up then).
                 slot.release();
                 --exchanges;  // this one never left
-                step = stopped_step(d, last);
+                step = e.stopped_step(d, last);
                 break;
             }
             if (go) {

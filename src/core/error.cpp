@@ -63,6 +63,10 @@ class client_cat final : public boost::system::error_category {
                 return "rate limited by the server";
             case client_errc::journal:
                 return "intent journal failure";
+            case client_errc::payload_changed:
+                return "journaled before with another payload";
+            case client_errc::account_stopped:
+                return "account stopped";
         }
         return "unknown client error";
     }
@@ -131,6 +135,12 @@ const boost::system::error_category& store_category() noexcept {
 const boost::system::error_category& decimal_category() noexcept {
     static const decimal_cat c;
     return c;
+}
+
+bool is_account_codigo(int c) noexcept {
+    return c == static_cast<int>(api_errc::token_invalid) || c == static_cast<int>(api_errc::ruta_invalid) ||
+           c == static_cast<int>(api_errc::account_suspended) ||
+           c == static_cast<int>(api_errc::suspended_nonpayment);
 }
 
 bool is_known_api_codigo(int c) noexcept {

@@ -162,7 +162,7 @@ TEST(ClientEmulator, ValidationFindingsStopTheSend) {
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, api_errc::bad_format);
     EXPECT_EQ(s.error().attempts, 1);
-    EXPECT_EQ(s.error().state, doc_state::failed);
+    EXPECT_EQ(s.error().state, doc_state::refused);  // Nubefact answered and created nothing
 }
 
 TEST(ClientEmulator, Codigo23ForSomeoneElsesDocumentIsConflict) {
@@ -188,7 +188,8 @@ TEST(ClientEmulator, Codigo23ForSomeoneElsesDocumentIsConflict) {
     doc.cliente_denominacion = "TERCER CLIENTE SAC";
     auto again = bc.generar_comprobante(doc);
     ASSERT_FALSE(again);
-    EXPECT_EQ(again.error().code, client_errc::conflict);
+    EXPECT_EQ(again.error().code, client_errc::payload_changed);
+    EXPECT_EQ(again.error().state, doc_state::conflict);
     EXPECT_EQ(srv.snapshot().requests_total, before);
 }
 
