@@ -5,6 +5,7 @@
 #include "progress.hpp"
 #include "session.hpp"
 
+#include <nubefact/batch.hpp>
 #include <nubefact/fiscal.hpp>
 #include <nubefact/json.hpp>
 
@@ -39,7 +40,9 @@ struct send_options {
     bool json_summary = false;
     bool no_progress = false;
     bool lenient = false;
-    std::string today;  // --check-date: DD-MM-YYYY or "today"
+    bool check_date = false;  // --check-date: fecha_de_emision against today in Lima
+    std::string today;        // --today DD-MM-YYYY: against this day instead
+    int max_age_days = 7;
     std::string tolerance = "0";
     std::size_t max_document_bytes = 1 << 20;
 };
@@ -59,17 +62,35 @@ struct outcome {
     std::size_t line = 0;
     std::optional<operation> op;
     std::optional<document_key> key;
-    std::string state;  // accepted | rejected | failed | unknown | invalid | skipped | valid
+    std::variant<doc_state, line_outcome> state = line_outcome::not_sent;
+    bool resumed = false;  // final in the store from an earlier run: not sent again
     int attempts = 0;
     bool recovered = false;
     std::optional<int> codigo;
     const response* body = nullptr;
     std::string error;
     std::vector<finding> findings;
+
+    std::string_view state_name() const {
+        return std::visit([](auto s) { return to_string(s); }, state);
+    }
+    bool is(doc_state s) const {
+        return std::holds_alternative<doc_state>(state) && std::get<doc_state>(state) == s;
+    }
 };
 
 std::string key_text(const document_key& k) {
     return k.to_string();
+}
+
+// SUNAT's verdict in one line: "código 2017: El numero de RUC del receptor no existe" (empty when
+// the answer carries none).
+std::string sunat_reason(const response& b) {
+    std::string code = b.sunat_responsecode.value_or("");
+    std::string text = b.sunat_description.value_or("");
+    if (b.sunat_note && !b.sunat_note->empty()) text += (text.empty() ? "" : " — ") + *b.sunat_note;
+    if (code.empty()) return text;
+    return "SUNAT código " + code + (text.empty() ? "" : ": " + text);
 }
 
 // Writes results lines and keeps the counts; names the first problem documents on stderr (with or
@@ -79,20 +100,13 @@ class results_sink {
     results_sink(batch_counters& c, std::FILE* f, bool tty) : c_(c), f_(f), tty_(tty) {}
 
     void add(const outcome& o) {
-        if (o.state == "accepted")
-            ++c_.accepted;
-        else if (o.state == "skipped")
-            ++c_.skipped;
-        else if (o.state == "rejected")
-            ++c_.rejected;
-        else if (o.state == "invalid")
-            ++c_.invalid;
-        else if (o.state == "valid")
-            ;
-        else
-            ++c_.failed;
+        std::visit([&](auto st) { c_.add(st); }, o.state);
+        if (o.resumed) ++c_.resumed;
         ++c_.done;
-        if (o.state != "accepted" && o.state != "skipped" && o.state != "valid") report(o);
+        const bool fine = o.is(doc_state::accepted) || o.is(doc_state::pending_sunat) ||
+                          (std::holds_alternative<line_outcome>(o.state) &&
+                           std::get<line_outcome>(o.state) == line_outcome::valid);
+        if (!fine) report(o);
         if (!f_) return;
         boost::json::object line;
         line["source"] = o.source;
@@ -104,7 +118,8 @@ class results_sink {
             line["numero"] = o.key->numero;
             line["document"] = key_text(*o.key);
         }
-        line["state"] = o.state;
+        line["state"] = o.state_name();
+        if (o.resumed) line["resumed"] = true;
         if (o.attempts) line["attempts"] = o.attempts;
         if (o.recovered) line["recovered"] = true;
         if (o.codigo) line["codigo"] = *o.codigo;
@@ -132,12 +147,15 @@ class results_sink {
         std::string text = boost::json::serialize(line);
         text.push_back('\n');
         std::lock_guard lock(m_);
-        std::fwrite(text.data(), 1, text.size(), f_);
+        if (!write_error_ && std::fwrite(text.data(), 1, text.size(), f_) != text.size())
+            write_error_ = errno;
     }
 
-    void flush() {
+    // 0, or the errno of the first write that failed.
+    int flush() {
         std::lock_guard lock(m_);
-        if (f_) std::fflush(f_);
+        if (f_ && !write_error_ && std::fflush(f_) != 0) write_error_ = errno;
+        return write_error_;
     }
 
   private:
@@ -151,9 +169,11 @@ class results_sink {
             what = f.path.empty() ? f.message : f.path + ": " + f.message;
             if (!f.expected.empty()) what += " (expected " + f.expected + ")";
             if (o.findings.size() > 1) what += fmt::format(" (+{} more)", o.findings.size() - 1);
+        } else if (what.empty() && o.body) {
+            what = sunat_reason(*o.body);
         }
         std::string text = fmt::format("{}{}:{}{}{} {}: {}\n", tty_ ? "\r\x1b[2K" : "", o.source, o.line,
-                                       o.key ? " " : "", o.key ? key_text(*o.key) : "", o.state, what);
+                                       o.key ? " " : "", o.key ? key_text(*o.key) : "", o.state_name(), what);
         std::lock_guard lock(m_);
         if (reported_ == max_reported)
             text = fmt::format("{}… more problems not shown here{}\n", tty_ ? "\r\x1b[2K" : "",
@@ -165,6 +185,7 @@ class results_sink {
     std::FILE* f_;
     bool tty_;
     std::size_t reported_ = 0;
+    int write_error_ = 0;
     std::mutex m_;
 };
 
@@ -180,7 +201,7 @@ std::optional<job> prepare(const source_document& d, const send_options& o, cons
     bad.source = d.source;
     bad.line = d.line;
     if (d.error) {
-        bad.state = "invalid";
+        bad.state = line_outcome::invalid;
         bad.error = d.error->message;
         bad.findings.push_back(*d.error);
         return std::nullopt;
@@ -190,7 +211,7 @@ std::optional<job> prepare(const source_document& d, const send_options& o, cons
     auto r = json::read_request(d.text, ro);
     bad.op = r.op;
     if (!r.op) {
-        bad.state = "invalid";
+        bad.state = line_outcome::invalid;
         if (!has_errors(r.findings))
             r.findings.insert(r.findings.begin(), finding{"operacion", "required", severity::error,
                                                           "operacion is missing or unknown", "", ""});
@@ -226,7 +247,7 @@ std::optional<job> prepare(const source_document& d, const send_options& o, cons
                           std::make_move_iterator(fs.end()));
     }
     if (has_errors(r.findings)) {
-        bad.state = "invalid";
+        bad.state = line_outcome::invalid;
         std::erase_if(r.findings, [](const finding& f) { return f.level != severity::error; });
         bad.findings = std::move(r.findings);
         bad.error = fmt::format("{} problem{} found locally; nothing was sent", bad.findings.size(),
@@ -234,7 +255,7 @@ std::optional<job> prepare(const source_document& d, const send_options& o, cons
         return std::nullopt;
     }
     if (o.dry_run) {
-        bad.state = "valid";
+        bad.state = line_outcome::valid;
         bad.findings = std::move(r.findings);  // warnings only
         return std::nullopt;
     }
@@ -280,7 +301,7 @@ outcome interrupted(const job& j) {
     o.line = j.line;
     o.op = j.op;
     o.key = j.key;
-    o.state = "failed";
+    o.state = line_outcome::not_sent;
     o.error = "not sent: interrupted";
     return o;
 }
@@ -297,10 +318,13 @@ asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink,
         o.key = j->key;
         if (is_generar(j->op)) {
             if (auto rec = co_await journaled(api, *j);
-                rec && rec->what.payload_hash == payload_hash(j->body) &&
-                (rec->state == doc_state::accepted || rec->state == doc_state::rejected)) {
-                o.state = "skipped";
-                o.error = fmt::format("already {} in the store (an earlier run)", to_string(rec->state));
+                rec && rec->what.payload_hash == payload_hash(j->body) && is_final(rec->state)) {
+                o.state = rec->state;
+                o.resumed = true;
+                o.codigo = rec->codigo;
+                if (rec->state == doc_state::rejected && !rec->sunat_responsecode.empty())
+                    o.error =
+                        fmt::format("SUNAT código {}: {}", rec->sunat_responsecode, rec->sunat_description);
                 sink.add(o);
                 continue;
             }
@@ -311,17 +335,22 @@ asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink,
         }
         auto r = co_await api.send(j->op, j->key, std::move(j->body));
         if (r) {
-            o.state = std::string(to_string(r->state));
+            o.state = r->state;
             o.attempts = r->attempts;
             o.recovered = r->recovered;
             o.body = &r->body;
+            if (r->state == doc_state::rejected) o.error = sunat_reason(r->body);
             sink.add(o);
         } else {
             const auto& e = r.error();
-            o.state = e.state == doc_state::unknown ? "unknown" : (e.codigo ? "rejected" : "failed");
+            o.state = e.code == client_errc::payload_changed || e.code == client_errc::account_stopped ||
+                              e.code == client_errc::cancelled
+                          ? std::variant<doc_state, line_outcome>(line_outcome::not_sent)
+                          : std::variant<doc_state, line_outcome>(e.state);
             o.attempts = e.attempts;
             o.codigo = e.codigo;
-            o.error = e.what();
+            o.error =
+                std::holds_alternative<line_outcome>(o.state) && !e.message.empty() ? e.message : e.what();
             o.findings = e.findings;
             sink.add(o);
         }
@@ -338,19 +367,17 @@ int run_send(send_options o) {
         std::fprintf(stderr, "nubefact send: --tolerance: not a decimal number: %s\n", o.tolerance.c_str());
         return exit_usage;
     }
+    co.max_age_days = o.max_age_days;
     if (!o.today.empty()) {
-        if (o.today == "today") {
-            auto now = std::chrono::system_clock::now() - std::chrono::hours(5);  // Peru, UTC-5
-            auto days = std::chrono::duration_cast<std::chrono::days>(now.time_since_epoch()).count();
-            co.today = date::from_days(days);
-        } else {
-            int d = 0, m = 0, y = 0;
-            if (std::sscanf(o.today.c_str(), "%2d-%2d-%4d", &d, &m, &y) != 3 || !date{y, m, d}.valid()) {
-                std::fprintf(stderr, "nubefact send: --check-date: expected DD-MM-YYYY or 'today'\n");
-                return exit_usage;
-            }
-            co.today = date{y, m, d};
+        auto d = date::parse(o.today);
+        if (!d) {
+            std::fprintf(stderr, "nubefact send: --today: expected a date DD-MM-YYYY, got '%s'\n",
+                         o.today.c_str());
+            return exit_usage;
         }
+        co.today = *d;
+    } else if (o.check_date) {
+        co.today = lima_today();
     }
 
     std::FILE* results = nullptr;
@@ -382,7 +409,7 @@ int run_send(send_options o) {
     batch_counters counters;
     results_sink sink(counters, results, tty);
     progress_reporter progress(counters, stderr, tty);
-    if (!o.json_summary || tty) progress.start();
+    if (!o.no_progress && (!o.json_summary || tty)) progress.start();
     const auto t0 = std::chrono::steady_clock::now();
 
     std::atomic<bool> stopping{false};
@@ -393,6 +420,12 @@ int run_send(send_options o) {
 
     // Reads, validates and hands documents to the senders; runs on its own thread so the network
     // thread never waits on a disk or on parsing.
+    batch_numbers numbers;
+    std::vector<std::string> sources;  // the input names, for duplicate lines' messages
+    auto source_index = [&](const std::string& name) {
+        if (sources.empty() || sources.back() != name) sources.push_back(name);
+        return static_cast<std::uint32_t>(sources.size() - 1);
+    };
     auto produce = [&](channel* ch) {
         input_stream in(o.paths, o.max_document_bytes);
         while (!stopping.load()) {
@@ -403,6 +436,13 @@ int run_send(send_options o) {
             outcome bad;
             auto j = prepare(*d, o, co, bad);
             if (!j) {
+                sink.add(bad);
+                continue;
+            }
+            if (auto first = numbers.add(j->op, j->key, {source_index(j->source), j->line})) {
+                bad.state = line_outcome::not_sent;
+                bad.error = fmt::format("not sent: {} is a duplicate line of the batch (first at {}:{})",
+                                        key_text(j->key), sources[first->source], first->line);
                 sink.add(bad);
                 continue;
             }
@@ -500,37 +540,65 @@ int run_send(send_options o) {
 
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto total = counters.done.load();
-    const auto acc = counters.accepted.load(), rej = counters.rejected.load(), fail = counters.failed.load(),
-               skip = counters.skipped.load(), inv = counters.invalid.load();
+    const double per_s = secs > 0 ? static_cast<double>(total) / secs : 0.0;
+    const int results_errno = sink.flush();
+    bool results_ok = results_errno == 0;
+    if (results && std::fclose(results) != 0 && results_ok) results_ok = false;
+    close_results.f = nullptr;
+    if (!results_ok)
+        std::fprintf(stderr, "nubefact send: writing %s failed: %s; the results file is incomplete\n",
+                     o.results.c_str(), std::strerror(results_errno ? results_errno : errno));
+
+    // The states and line outcomes in summary order; "what to do" for each one that occurred.
+    struct row {
+        std::string_view name;
+        std::size_t n;
+        std::string_view hint;
+    };
+    std::vector<row> rows;
+    for (auto st : report_order) rows.push_back({to_string(st), counters.count(st), advice(st)});
+    rows.push_back({to_string(line_outcome::invalid), counters.count(line_outcome::invalid),
+                    "local findings, nothing was sent: fix them (see the findings) and run again"});
+    rows.push_back({to_string(line_outcome::not_sent), counters.count(line_outcome::not_sent),
+                    "not sent (interrupted, account stopped, duplicate line or changed content): see above"});
+    if (o.dry_run)
+        rows.push_back(
+            {to_string(line_outcome::valid), counters.count(line_outcome::valid), "would be sent"});
     if (o.json_summary) {
-        boost::json::object sum{{"documents", total},
-                                {"accepted", acc},
-                                {"rejected", rej},
-                                {"invalid", inv},
-                                {"failed", fail},
-                                {"skipped", skip},
-                                {"seconds", secs},
-                                {"docs_per_s", secs > 0 ? static_cast<double>(total) / secs : 0.0},
-                                {"interrupted", stopping.load()}};
-        if (o.dry_run) sum["dry_run"] = true;
-        if (!o.results.empty()) sum["results"] = o.results;
-        if (s) sum["store"] = s->store_url();
-        std::printf("%s\n", boost::json::serialize(sum).c_str());
-    } else {
-        std::printf("\n%-10s %8s\n", o.dry_run ? "dry run" : "summary", "documents");
-        if (o.dry_run) {
-            std::printf("%-10s %8zu\n", "valid", total - inv);
-            std::printf("%-10s %8zu\n", "invalid", inv);
-        } else {
-            std::printf("%-10s %8zu\n", "accepted", acc);
-            std::printf("%-10s %8zu\n", "rejected", rej);
-            if (inv) std::printf("%-10s %8zu   (not sent: see the findings)\n", "invalid", inv);
-            std::printf("%-10s %8zu\n", "failed", fail);
-            if (skip) std::printf("%-10s %8zu   (already accepted in the store)\n", "skipped", skip);
+        std::string j = "{\"documents\":" + std::to_string(total);
+        for (const auto& r : rows) {
+            j += ',';
+            json::append_string(j, r.name);
+            j += ':' + std::to_string(r.n);
         }
-        std::printf("%-10s %8zu   in %.2f s (%.0f documents/s)\n", "total", total, secs,
-                    secs > 0 ? static_cast<double>(total) / secs : 0.0);
-        if (!o.results.empty())
+        j += fmt::format(",\"resumed\":{},\"seconds\":{:.3f},\"docs_per_s\":{:.1f},\"interrupted\":{}",
+                         counters.resumed.load(), secs, per_s, stopping.load() ? "true" : "false");
+        if (o.dry_run) j += ",\"dry_run\":true";
+        if (!o.results.empty()) {
+            j += ",\"results\":";
+            json::append_string(j, o.results);
+        }
+        if (s) {
+            j += ",\"store\":";
+            json::append_string(j, s->store_url());
+        }
+        std::printf("%s}\n", j.c_str());
+    } else {
+        std::printf("\n%-14s %9s\n", o.dry_run ? "dry run" : "summary", "documents");
+        std::string brief;
+        for (const auto& r : rows) {
+            if (r.n == 0 && r.name != (o.dry_run ? "valid" : "accepted")) continue;
+            if (r.name == "accepted" && o.dry_run) continue;
+            std::printf("%-14s %9zu%s%s\n", std::string(r.name).c_str(), r.n,
+                        r.n && r.name != "accepted" ? "   " : "",
+                        r.n && r.name != "accepted" ? std::string(r.hint).c_str() : "");
+            brief += fmt::format("{}{} {}", brief.empty() ? "" : ", ", r.n, r.name);
+        }
+        if (auto n = counters.resumed.load())
+            std::printf("%-14s %9zu   already final in the store (an earlier run): not sent again\n",
+                        "(resumed)", n);
+        std::printf("%-14s %9zu   in %.2f s (%.0f documents/s)\n", "total", total, secs, per_s);
+        if (!o.results.empty() && results_ok)
             std::printf("results:   %s (one JSON line per document)\n", o.results.c_str());
         if (s && s->db())
             std::printf("audit log: %s  (nubefact log --store %s)\n", s->store_url().c_str(),
@@ -539,10 +607,15 @@ int run_send(send_options o) {
             std::printf(
                 "interrupted: run the same command again to resume; accepted documents are skipped, "
                 "uncertain ones are reconciled with Nubefact before any resend.\n");
+        std::printf("%zu document%s: %s\n", total, total == 1 ? "" : "s", brief.c_str());
     }
-    if (unreadable.load()) return exit_usage;
-    // An interrupted batch is not done (documents were never read): never report success for it.
-    return (rej || inv || fail || stopping.load()) ? exit_failed : exit_ok;
+    std::fflush(stdout);
+    if (unreadable.load() || !results_ok) return exit_usage;
+    // Success: every document accepted (or with SUNAT's answer pending), or valid in a dry run. An
+    // interrupted batch is not done (documents were never read): never report success for it.
+    const std::size_t fine = counters.count(doc_state::accepted) + counters.count(doc_state::pending_sunat) +
+                             counters.count(line_outcome::valid);
+    return (fine != total || stopping.load()) ? exit_failed : exit_ok;
 }
 
 registrar reg{
@@ -583,8 +656,12 @@ registrar reg{
                       "Arithmetic mismatches are warnings (like Nubefact's demo), not errors");
          app.add_option("--tolerance", o->tolerance,
                         "Allowed difference on computed amounts (default 0: exact)");
-         app.add_option("--check-date", o->today,
-                        "Check fecha_de_emision against this day (DD-MM-YYYY or 'today')");
+         app.add_flag("--check-date", o->check_date,
+                      "Check fecha_de_emision against today's date in Lima (as validate --check-date)");
+         app.add_option("--today", o->today, "Check fecha_de_emision against this date (DD-MM-YYYY)");
+         app.add_option("--max-age-days", o->max_age_days,
+                        "With --check-date/--today: oldest accepted fecha_de_emision, in days (default 7)")
+             ->check(CLI::Range(0, 3650));
          return [o] { return run_send(*o); };
      },
      30}};

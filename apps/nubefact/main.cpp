@@ -1,6 +1,9 @@
 // The `nubefact` binary: builds the CLI11 app from the registered subcommands and runs one.
 #include "command.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -15,6 +18,8 @@ std::vector<command>& registry() {
 
 int main(int argc, char** argv) {
     using namespace nubefact::cli;
+    // Log lines (store and client warnings) go to stderr: stdout carries only the summary or --json.
+    spdlog::set_default_logger(spdlog::stderr_color_mt("nubefact"));
     CLI::App app{
         "nubefact: validate, complete and send electronic invoices through the Nubefact JSON API\n"
         "(facturas, boletas, notas, anulaciones, guías), with a local emulator.\n\n"

@@ -1,29 +1,49 @@
-// Live progress of a batch: a redrawn bar on a terminal, a plain line every few seconds otherwise.
+// Live progress of a batch: a redrawn line on a terminal (fitted to its width), a plain line every
+// few seconds otherwise.
 #pragma once
 
+#include <nubefact/journal.hpp>
+
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace nubefact::cli {
+
+// What a batch reports for one of its lines: a document state (doc_state), or one of the outcomes
+// of a line that was never journaled.
+enum class line_outcome { invalid, not_sent, valid };  // valid: --dry-run only
+std::string_view to_string(line_outcome o) noexcept;
+// The order in which the progress line and the summary list the states: the good news first.
+inline constexpr doc_state report_order[] = {
+    doc_state::accepted, doc_state::pending_sunat, doc_state::rejected,
+    doc_state::refused,  doc_state::unknown,       doc_state::conflict,
+    doc_state::failed,   doc_state::queued,        doc_state::sending};
+static_assert(std::size(report_order) == std::size(all_doc_states));
 
 // Counters updated from any thread (relaxed atomics); a reporter thread reads them and draws.
 struct batch_counters {
     std::atomic<std::size_t> total{0};  // known so far (grows while the input is streamed)
     std::atomic<bool> total_final{false};
     std::atomic<std::size_t> done{0};
-    std::atomic<std::size_t> accepted{0};
-    std::atomic<std::size_t> rejected{0};  // by Nubefact/SUNAT
-    std::atomic<std::size_t> invalid{0};   // local findings: not sent
-    std::atomic<std::size_t> failed{0};    // could not be sent / outcome unknown
-    std::atomic<std::size_t> skipped{0};   // already accepted in the store (resume)
+    std::array<std::atomic<std::size_t>, std::size(all_doc_states)> states{};  // by doc_state
+    std::array<std::atomic<std::size_t>, 3> lines{};                           // by line_outcome
+    std::atomic<std::size_t> resumed{0};  // final in the store from an earlier run: not sent again
+
+    void add(doc_state s) noexcept { ++states[static_cast<std::size_t>(s)]; }
+    void add(line_outcome o) noexcept { ++lines[static_cast<std::size_t>(o)]; }
+    std::size_t count(doc_state s) const noexcept { return states[static_cast<std::size_t>(s)].load(); }
+    std::size_t count(line_outcome o) const noexcept { return lines[static_cast<std::size_t>(o)].load(); }
 };
 
-// Draws to `out` (stderr). tty=true: one line redrawn ~8 times a second; tty=false: one line every
+// Draws to `out` (stderr). tty=true: one line redrawn ~8 times a second, never wider than the
+// terminal (its width read at every redraw, so a resize is followed); tty=false: one line every
 // `plain_every`. stop() draws the final state and joins the thread. Not copyable.
 class progress_reporter {
   public:
@@ -32,11 +52,12 @@ class progress_reporter {
     ~progress_reporter();
     void start();
     void stop();
-    // The line as drawn now (for tests and the final summary).
-    std::string render(bool bar) const;
+    // The line as drawn now, at most `width` columns (0: no limit); `bar` adds the bar when it fits.
+    std::string render(bool bar, std::size_t width = 0) const;
 
   private:
     void run();
+    std::size_t width() const;
     const batch_counters& c_;
     std::FILE* out_;
     bool tty_;

@@ -3,9 +3,11 @@
 
 #include <nubefact/decimal.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,7 +21,13 @@ struct date {
     std::int64_t days_since_epoch() const noexcept;  // for date arithmetic (1970-01-01 = 0)
     static date from_days(std::int64_t days) noexcept;
     std::string to_wire() const;  // "15-01-2026"
+    // DD-MM-YYYY (the wire form) or YYYY-MM-DD; nullopt for any other text or a day not in the calendar.
+    static std::optional<date> parse(std::string_view text) noexcept;
 };
+
+// The calendar day in Lima (UTC-5 all year: Peru has no daylight saving time) at `now`.
+date lima_today(std::chrono::system_clock::time_point now) noexcept;
+date lima_today() noexcept;  // at system_clock::now()
 
 // Every optional field: absent when missing from the JSON or sent as "".
 using opt_dec = std::optional<decimal>;

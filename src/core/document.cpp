@@ -77,6 +77,36 @@ date date::from_days(std::int64_t z) noexcept {
     return date{static_cast<int>(y), static_cast<int>(m), static_cast<int>(d)};
 }
 
+std::optional<date> date::parse(std::string_view s) noexcept {
+    auto num = [&](std::size_t at, std::size_t n) -> int {
+        int v = 0;
+        for (std::size_t i = at; i < at + n; ++i) {
+            if (s[i] < '0' || s[i] > '9') return -1;
+            v = v * 10 + (s[i] - '0');
+        }
+        return v;
+    };
+    if (s.size() != 10) return std::nullopt;
+    date d;
+    if (s[2] == '-' && s[5] == '-')
+        d = date{num(6, 4), num(3, 2), num(0, 2)};
+    else if (s[4] == '-' && s[7] == '-')
+        d = date{num(0, 4), num(5, 2), num(8, 2)};
+    else
+        return std::nullopt;
+    if (!d.valid()) return std::nullopt;
+    return d;
+}
+
+date lima_today(std::chrono::system_clock::time_point now) noexcept {
+    using namespace std::chrono;
+    return date::from_days(floor<days>(now - hours(5)).time_since_epoch().count());
+}
+
+date lima_today() noexcept {
+    return lima_today(std::chrono::system_clock::now());
+}
+
 std::string date::to_wire() const {
     std::string s;
     s.reserve(10);

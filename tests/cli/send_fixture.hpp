@@ -1,0 +1,152 @@
+// What the tests of the real `nubefact send` binary share: documents, result readers, the SendCli
+// fixture (scratch dir, store, results file) and a separate emulator process.
+#pragma once
+
+#include "cli_util.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace nubefact::test::cli;
+namespace json = boost::json;
+
+// A valid factura with every computed field, on one line: 1 item of 100.00 + 18% IGV.
+std::string factura(int numero, const std::string& serie = "F001", const std::string& total = "118.00") {
+    return fmt::format(
+        R"({{"operacion":"generar_comprobante","tipo_de_comprobante":1,"serie":"{}","numero":{},)"
+        R"("sunat_transaction":1,"cliente_tipo_de_documento":6,"cliente_numero_de_documento":"20600695771",)"
+        R"("cliente_denominacion":"CLIENTE SAC","cliente_direccion":"AV. LIMA 123","fecha_de_emision":"15-01-2026",)"
+        R"("moneda":1,"porcentaje_de_igv":"18.00","total_gravada":"100.00","total_igv":"18.00","total":"{}",)"
+        R"("items":[{{"unidad_de_medida":"NIU","descripcion":"PRODUCTO","cantidad":"1","valor_unitario":"100",)"
+        R"("precio_unitario":"118","subtotal":"100.00","tipo_de_igv":1,"igv":"18.00","total":"118.00"}}]}})",
+        serie, numero, total);
+}
+
+std::string jsonl(int from, int to, const std::string& serie = "F001") {
+    std::string s;
+    for (int n = from; n <= to; ++n) s += factura(n, serie) + "\n";
+    return s;
+}
+
+// The CSV of docs/send.md: one document, two item rows, only what a person knows (needs --complete).
+const std::string csv_doc =
+    "tipo_de_comprobante,serie,numero,sunat_transaction,cliente_tipo_de_documento,cliente_numero_de_"
+    "documento,cliente_denominacion,cliente_direccion,fecha_de_emision,moneda,porcentaje_de_igv,item.unidad_"
+    "de_medida,item.descripcion,item.cantidad,item.valor_unitario,item.tipo_de_igv\n"
+    "1,F001,1,1,6,20600695771,NUBEFACT SA,CALLE LIBERTAD 116,27-11-2026,1,18.00,NIU,CUADERNO A4,3,10.00,1\n"
+    "1,F001,1,1,6,20600695771,NUBEFACT SA,CALLE LIBERTAD 116,27-11-2026,1,18.00,NIU,LAPICERO AZUL,7,"
+    "2.1186440678,1\n";
+
+std::string str(const json::object& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : std::string();
+}
+std::int64_t num(const json::object& o, const char* k) {
+    auto it = o.find(k);
+    return it != o.end() && it->value().is_int64()    ? it->value().as_int64()
+           : it != o.end() && it->value().is_uint64() ? static_cast<std::int64_t>(it->value().as_uint64())
+                                                      : -1;
+}
+
+// Lines by state; "resumed" counts the lines that were final in the store already (not sent again).
+std::map<std::string, int> count_states(const std::vector<json::object>& lines) {
+    std::map<std::string, int> m;
+    for (const auto& l : lines) {
+        ++m[str(l, "state")];
+        if (l.contains("resumed")) ++m["resumed"];
+    }
+    return m;
+}
+
+// The summary has the row "NAME   N" (any spacing).
+bool has_row(const std::string& out, const std::string& name, int n) {
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream w(line);
+        std::string a;
+        long b = -1;
+        if ((w >> a >> b) && a == name && b == n) return true;
+    }
+    return false;
+}
+
+class SendCli : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        const char* bin = std::getenv("NUBEFACT_BINARY");
+        if (!bin || !fs::exists(bin)) GTEST_SKIP() << "NUBEFACT_BINARY not set or missing";
+        binary_ = bin;
+        dir_ = fresh_scratch_dir("send");
+        store_ = "sqlite:" + (dir_ / "store.db").string();
+        results_ = (dir_ / "results.jsonl").string();
+    }
+    void TearDown() override { remove_scratch_dir(dir_); }
+
+    fs::path write(const std::string& name, const std::string& text) {
+        fs::create_directories((dir_ / name).parent_path());
+        spit(dir_ / name, text);
+        return dir_ / name;
+    }
+
+    // `nubefact send ARGS… --no-progress` in dir_, with env on top of a NUBEFACT_*-free environment.
+    run_result send(std::vector<std::string> args, const std::string& input = "",
+                    std::map<std::string, std::string> env = {}) {
+        args.insert(args.begin(), "send");
+        args.push_back("--no-progress");
+        return run(binary_, args, dir_, input, spawn_options{dir_, std::move(env)});
+    }
+    // Sends to the embedded emulator with the test's store and results file.
+    run_result send_emulated(std::vector<std::string> args, const std::string& input = "") {
+        for (auto a : {"--emulator", "--store", store_.c_str(), "--results", results_.c_str()})
+            args.emplace_back(a);
+        return send(std::move(args), input);
+    }
+    std::vector<json::object> results() const { return parse_jsonl(slurp(results_)); }
+
+    std::string binary_;
+    fs::path dir_;
+    std::string store_, results_;
+};
+
+// A separate `nubefact emulator` process on 127.0.0.1:0 with the admin endpoints; the demo
+// account's ruta/token are read from its start-up banner.
+struct emulator_process {
+    std::unique_ptr<background> proc;
+    int port = 0;
+    std::string ruta, token;
+
+    emulator_process(const std::string& binary, const fs::path& scratch, std::vector<std::string> extra) {
+        std::vector<std::string> args{"emulator", "--listen",       "127.0.0.1:0",
+                                      "--admin",  "--max-age-days", "100000"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        proc = std::make_unique<background>(binary, args, scratch, "emulator");
+        if (!proc->wait_for_output("Ctrl-C to stop.")) return;
+        const auto out = proc->out();
+        const auto base = value_after(out, "listening on http://127.0.0.1:");
+        port = std::atoi(base.c_str());
+        ruta = value_after(out, "RUTA");
+        token = value_after(out, "TOKEN");
+    }
+    bool ok() const { return port > 0 && !ruta.empty() && !token.empty(); }
+    // The account as environment; no rate limit (the default is Nubefact's 10 requests/s).
+    std::map<std::string, std::string> env() const {
+        return {{"NUBEFACT_RUTA", ruta}, {"NUBEFACT_TOKEN", token}, {"NUBEFACT_RATE", "0"}};
+    }
+    json::object stats() const {
+        auto body = http_get(port, "/__emulator/stats");
+        if (!body) return {};
+        return json::parse(*body).as_object();
+    }
+};
+
+}  // namespace
