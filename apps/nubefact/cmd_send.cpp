@@ -6,6 +6,7 @@
 #include "session.hpp"
 
 #include <nubefact/batch.hpp>
+#include <nubefact/client_policy.hpp>
 #include <nubefact/fiscal.hpp>
 #include <nubefact/json.hpp>
 
@@ -15,6 +16,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
@@ -40,6 +42,7 @@ struct send_options {
     bool json_summary = false;
     bool no_progress = false;
     bool lenient = false;
+    int follow_seconds = 60;  // --follow: how long to wait for SUNAT's pending answers
     bool check_date = false;  // --check-date: fecha_de_emision against today in Lima
     std::string today;        // --today DD-MM-YYYY: against this day instead
     int max_age_days = 7;
@@ -306,8 +309,14 @@ outcome interrupted(const job& j) {
     return o;
 }
 
-asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink,
-                             const std::atomic<bool>& stopping) {
+// A document Nubefact has whose SUNAT answer is pending: followed after the batch (--follow).
+struct pending_doc {
+    outcome o;
+    response body;
+};
+
+asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink, const std::atomic<bool>& stopping,
+                             std::vector<pending_doc>* pending) {
     for (;;) {
         auto [ec, j] = co_await ch.async_receive(asio::as_tuple(asio::use_awaitable));
         if (ec || !j) co_return;
@@ -340,6 +349,11 @@ asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink,
             o.recovered = r->recovered;
             o.body = &r->body;
             if (r->state == doc_state::rejected) o.error = sunat_reason(r->body);
+            if (r->state == doc_state::pending_sunat && pending) {  // its line comes once followed
+                o.body = nullptr;
+                pending->push_back({std::move(o), std::move(r->body)});
+                continue;
+            }
             sink.add(o);
         } else {
             const auto& e = r.error();
@@ -355,6 +369,47 @@ asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink,
             sink.add(o);
         }
     }
+}
+
+// Consults each pending document on the follow schedule until SUNAT's answer is final or the time
+// is up (Ctrl-C ends the wait: the document stays pending_sunat); then writes its line.
+void follow_pending(asio::io_context& ioc, client& api, std::vector<pending_doc>& pending, results_sink& sink,
+                    const std::atomic<bool>& stopping, std::chrono::seconds limit) {
+    const auto start = std::chrono::steady_clock::now();
+    std::size_t left = pending.size();  // the signal handler keeps `ioc` busy: stop it when all are done
+    for (auto& p : pending) {
+        auto follow = [&]() -> asio::awaitable<void> {
+            sansio::follow_schedule schedule(start, limit);
+            asio::steady_timer timer(co_await asio::this_coro::executor);
+            while (!stopping.load()) {
+                auto wait = schedule.next(std::chrono::steady_clock::now());
+                if (!wait) break;
+                // In slices, so that Ctrl-C is seen within a quarter of a second.
+                for (auto until = std::chrono::steady_clock::now() + *wait;
+                     !stopping.load() && std::chrono::steady_clock::now() < until;) {
+                    timer.expires_after(std::min<std::chrono::steady_clock::duration>(
+                        until - std::chrono::steady_clock::now(), std::chrono::milliseconds(250)));
+                    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+                }
+                if (stopping.load()) break;
+                auto task = api.refresh(*p.o.op, *p.o.key);
+                auto r = co_await std::move(task);
+                ++p.o.attempts;
+                if (r && r->state != doc_state::pending_sunat) {
+                    p.body = std::move(r->body);
+                    p.o.state = r->state;
+                    if (r->state == doc_state::rejected) p.o.error = sunat_reason(p.body);
+                    break;
+                }
+            }
+            p.o.body = &p.body;
+            sink.add(p.o);
+            if (--left == 0) ioc.stop();
+        };
+        asio::co_spawn(ioc, follow, asio::detached);
+    }
+    ioc.restart();
+    ioc.run();
 }
 
 int run_send(send_options o) {
@@ -416,6 +471,7 @@ int run_send(send_options o) {
     std::atomic<std::size_t> unreadable{0};
     int workers = 1;
     std::vector<std::shared_ptr<job>> later;  // anulaciones, reversiones, consultas: after the rest
+    std::vector<pending_doc> pending;         // SUNAT's answer pending: followed at the end
     std::mutex later_m;
 
     // Reads, validates and hands documents to the senders; runs on its own thread so the network
@@ -505,7 +561,7 @@ int run_send(send_options o) {
             std::atomic<int> live{workers};
             for (int i = 0; i < workers; ++i) {
                 auto w = [&]() -> asio::awaitable<void> {
-                    co_await worker(api, ch, sink, stopping);
+                    co_await worker(api, ch, sink, stopping, o.follow_seconds > 0 ? &pending : nullptr);
                     if (--live == 0) ioc.stop();
                 };
                 asio::co_spawn(ioc, w, asio::detached);
@@ -531,6 +587,14 @@ int run_send(send_options o) {
             });
         } else {
             for (auto& p : later) sink.add(interrupted(*p));
+        }
+        if (!pending.empty()) {
+            std::fprintf(stderr,
+                         "%snubefact send: waiting for SUNAT's answer to %zu document%s (up to %d s; "
+                         "--follow 0 does not wait)…\n",
+                         tty ? "\r\x1b[2K" : "", pending.size(), pending.size() == 1 ? "" : "s",
+                         o.follow_seconds);
+            follow_pending(ioc, api, pending, sink, stopping, std::chrono::seconds(o.follow_seconds));
         }
         signals.cancel();
         s->close();
@@ -656,6 +720,11 @@ registrar reg{
                       "Arithmetic mismatches are warnings (like Nubefact's demo), not errors");
          app.add_option("--tolerance", o->tolerance,
                         "Allowed difference on computed amounts (default 0: exact)");
+         app.add_option("--follow", o->follow_seconds,
+                        "Seconds to keep consulting documents whose SUNAT answer is pending (boletas, "
+                        "guías, anulación tickets) before reporting them pending_sunat (default 60; 0: "
+                        "do not wait)")
+             ->check(CLI::Range(0, 86400));
          app.add_flag("--check-date", o->check_date,
                       "Check fecha_de_emision against today's date in Lima (as validate --check-date)");
          app.add_option("--today", o->today, "Check fecha_de_emision against this date (DD-MM-YYYY)");

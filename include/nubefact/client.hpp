@@ -110,6 +110,12 @@ class client {
     // the journal). The typed methods end here.
     awaitable<result_type> send(operation op, document_key key, std::string canonical_body);
 
+    // Consults Nubefact about a document created with `generar` (its consultar_*) and records the
+    // answer in the journal: its state (sansio::settled_state) and SUNAT fields, so a pending_sunat
+    // document is followed to accepted or rejected. A document the journal does not hold is only
+    // consulted. Errors: as consultar_*. Threading as send().
+    awaitable<result_type> refresh(operation generar, document_key key);
+
     // From now on no generar_* request leaves this client: a call that has not sent its attempt yet
     // ends with client_errc::cancelled "not sent: the sender is stopping" when it would send (a call
     // waiting for a slot: once it gets one, without waiting for the rate limit); consultar_* calls

@@ -94,6 +94,22 @@ class retry_policy {
 // has not answered yet), otherwise accepted.
 doc_state settled_state(const response& r) noexcept;
 
+// When to consult again a document whose SUNAT answer is pending (pending_sunat): after `first`,
+// doubling up to `cap`, until `limit` after `start` has passed. Not thread-safe.
+class follow_schedule {
+  public:
+    follow_schedule(time_point start, duration limit, duration first = std::chrono::milliseconds(500),
+                    duration cap = std::chrono::seconds(30));
+    // The wait before the next consult, or nullopt when the next one would come after the limit.
+    std::optional<duration> next(time_point now);
+    int consults() const { return consults_; }
+
+  private:
+    time_point deadline_;
+    duration delay_, cap_;
+    int consults_ = 0;
+};
+
 // One call's exactly-once state machine. For generar_* operations: an ambiguous outcome leads to a
 // consult before any resend; codigo 23 is recovered (consult, adopt) only when the document may have
 // been delivered by us, otherwise it is a conflict. For other operations: plain retries.

@@ -970,6 +970,28 @@ asio::awaitable<client::result_type> client::send(operation op, document_key key
     return engine::run(e_, op, std::move(key), std::move(canonical_body), false);
 }
 
+asio::awaitable<client::result_type> client::refresh(operation generar, document_key key) {
+    auto task = send(consult_for(generar), key, consult_body(generar, key));
+    auto r = co_await std::move(task);
+    if (r && r->state != doc_state::pending_sunat) {
+        const auto& b = r->body;
+        state_update u;
+        u.state = r->state;
+        u.op = generar;
+        u.aceptada_por_sunat = b.aceptada_por_sunat;
+        u.sunat_responsecode = b.sunat_responsecode;
+        u.sunat_description = b.sunat_description;
+        u.sunat_note = b.sunat_note;
+        u.enlace = b.enlace;
+        u.enlace_del_pdf = b.enlace_del_pdf;
+        u.enlace_del_xml = b.enlace_del_xml;
+        u.enlace_del_cdr = b.enlace_del_cdr;
+        // Not journaled (a document sent by another program): not_found, nothing to record.
+        e_->journal->update(e_->cfg.name, key, u, [](result<void>) {});
+    }
+    co_return r;
+}
+
 namespace {
 
 template <class Doc>

@@ -120,6 +120,19 @@ doc_state settled_state(const response& r) noexcept {
     return doc_state::pending_sunat;  // SUNAT has not answered yet (ticket, boleta in a resumen, guía)
 }
 
+// ---- follow_schedule -----------------------------------------------------------------------------
+
+follow_schedule::follow_schedule(time_point start, duration limit, duration first, duration cap)
+    : deadline_(start + limit), delay_(first), cap_(cap) {}
+
+std::optional<duration> follow_schedule::next(time_point now) {
+    if (now + delay_ > deadline_) return std::nullopt;
+    const auto d = delay_;
+    delay_ = std::min(delay_ * 2, cap_);
+    ++consults_;
+    return d;
+}
+
 // ---- delivery ------------------------------------------------------------------------------------
 
 delivery::delivery(bool exactly_once, retry_policy policy, time_point start, bool possibly_delivered,

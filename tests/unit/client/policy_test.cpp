@@ -451,3 +451,28 @@ TEST(PoolBook, IdleTimeoutCloses) {
     ASSERT_EQ(c.close.size(), 1u);
     EXPECT_EQ(c.close[0], b.id);
 }
+
+// ---- follow schedule -------------------------------------------------------------------------------
+
+TEST(FollowSchedule, DoublesToTheCapAndStopsAtTheLimit) {
+    auto now = t0();
+    follow_schedule f(now, 100s, 500ms, 30s);
+    std::vector<duration> waits;
+    while (auto d = f.next(now)) {
+        waits.push_back(*d);
+        now += *d;
+    }
+    const std::vector<duration> want{500ms, 1s,  2s,  4s,
+                                     8s,    16s, 30s, 30s};  // 91.5 s; the next would pass 100 s
+    EXPECT_EQ(waits, want);
+    EXPECT_EQ(f.consults(), 8);
+    EXPECT_FALSE(f.next(now));
+}
+
+TEST(FollowSchedule, NoLimitNoConsult) {
+    follow_schedule f(t0(), 0s);
+    EXPECT_FALSE(f.next(t0()));
+    follow_schedule g(t0(), 600ms);
+    EXPECT_EQ(g.next(t0()), std::optional<duration>(500ms));
+    EXPECT_FALSE(g.next(t0() + 500ms));  // 500 + 1000 ms > 600 ms
+}
