@@ -1,9 +1,14 @@
 #!/usr/bin/env python3
 """Writes examples/: a realistic day of an ERP's documents for the demo and the docs.
 
-Run once by hand (`scripts/make-examples.py`); its output is committed. Amounts are computed with
-Python's Decimal, half-up, by the rules of docs/validation.md, independently of the C++ code.
+`scripts/make-examples.py` rewrites examples/ (committed, dated 27-11-2026 for the docs);
+`scripts/make-examples.py --out DIR` writes the same documents dated today in Lima (what
+scripts/demo.sh sends, so the demo never goes stale); `--today DD-MM-YYYY` picks the date. Amounts
+are computed with Python's Decimal, half-up, by the rules of docs/validation.md, independently of
+the C++ code.
 """
+import argparse
+import datetime
 import json
 import random
 from decimal import Decimal, ROUND_HALF_UP
@@ -147,5 +152,25 @@ def main():
     write("boleta-sin-cliente-B001-900.json", big)
 
 
+def lima_today():
+    """Today in Lima: UTC-5 all year (Peru has no daylight saving time)."""
+    now = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=5)
+    return now.strftime("%d-%m-%Y")
+
+
 if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", help="directory to write (default: the repository's examples/)")
+    ap.add_argument("--print-today", action="store_true", help="print today in Lima (DD-MM-YYYY) and exit")
+    ap.add_argument("--today", help="fecha_de_emision DD-MM-YYYY (default: 27-11-2026 for examples/, "
+                    "else today in Lima)")
+    args = ap.parse_args()
+    if args.print_today:
+        print(lima_today())
+        raise SystemExit(0)
+    if args.out:
+        OUT = Path(args.out)
+        TODAY = args.today or lima_today()
+    elif args.today:
+        TODAY = args.today
     main()

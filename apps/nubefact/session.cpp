@@ -116,7 +116,7 @@ std::unique_ptr<session> session::open(const session_options& o, std::string& er
 
         if (o.emulator) {
             emulator::options eo;
-            eo.max_age_days = 1000000;  // example files carry fixed dates
+            eo.max_age_days = eo.guia_max_age_days = 1000000;  // example files carry fixed dates
             std::string why;
             auto lat = emulator::latency_model::parse(o.emulator_latency, &why);
             if (!lat) {

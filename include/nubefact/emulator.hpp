@@ -130,6 +130,7 @@ struct options {
     bool validate = true;
     bool lenient = false;
     int max_age_days = 7;               // fecha_de_emision older than today - N days -> codigo 22
+    int guia_max_age_days = 1;          // the same for guías (GRE manual: one day)
     std::chrono::hours utc_offset{-5};  // "today" is computed in Peru's time zone
     bool allow_duplicates = false;      // benchmarks only: re-creating a key is accepted (counted in stats)
 

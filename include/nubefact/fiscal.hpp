@@ -25,6 +25,7 @@ struct check_options {
     decimal tolerance;          // allowed |expected - actual| on computed amounts (default exact)
     std::optional<date> today;  // issue-date checks run only when a clock is given
     int max_age_days = 7;       // fecha_de_emision older than today - max_age_days is an error
+    int guia_max_age_days = 1;  // guías: the GRE manual allows at most one day before today
     bool lenient = false;       // arithmetic mismatches become warnings (Nubefact demo behaviour)
 };
 

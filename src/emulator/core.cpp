@@ -775,6 +775,7 @@ reply core::handle(const request_view& req, rng_t& rng) {
         fiscal::check_options co;
         co.today = civil_from_days(today_days());
         co.max_age_days = opts_.max_age_days;
+        co.guia_max_age_days = opts_.guia_max_age_days;
         co.lenient = opts_.lenient;
         auto fs = fiscal::check(typed->doc, co);
         const finding* first = nullptr;

@@ -131,7 +131,8 @@ std::vector<finding> check(const guia& doc, const check_options& opts) {
     check_email(c, doc.cliente_email_1, "cliente_email_1");
     check_email(c, doc.cliente_email_2, "cliente_email_2");
     // GRE manual: the issue date may be at most one day before today.
-    check_issue_date(c, doc.fecha_de_emision, "fecha_de_emision", std::min(1, opts.max_age_days));
+    check_issue_date(c, doc.fecha_de_emision, "fecha_de_emision",
+                     std::min(opts.guia_max_age_days, opts.max_age_days));
     optional_str(c, doc.observaciones, "observaciones", 1000);
 
     if (remitente) {
