@@ -111,13 +111,12 @@ bool csv_reader::read_row(row& r) {
             raw_.clear();
             cell.clear();
             r.cells.clear();
-            r.error =
-                finding{"",
-                        "too_large",
-                        severity::error,
-                        "row longer than " + std::to_string(max_) + " bytes (--max-document-bytes); skipped",
-                        "",
-                        ""};
+            r.error = finding{"",
+                              "too_large",
+                              severity::error,
+                              "row longer than " + std::to_string(max_) + " bytes, the limit; skipped",
+                              "",
+                              ""};
         }
         if (dropping) {
             if (c == '\n') return true;
@@ -169,7 +168,40 @@ bool csv_reader::read_row(row& r) {
     }
 }
 
+// Like json::document_reader: past max_reported problems the rest are counted into one last entry.
 std::optional<source_document> csv_reader::next() {
+    for (;;) {
+        auto e = next_entry();
+        if (!e) {
+            if (suppressed_ == 0) return std::nullopt;
+            source_document s;
+            s.source = source_;
+            s.line = first_suppressed_;
+            s.document = false;
+            s.error = finding{"",
+                              "more_framing_problems",
+                              severity::error,
+                              std::to_string(suppressed_) + " more problem" + (suppressed_ == 1 ? "" : "s") +
+                                  " between lines " + std::to_string(first_suppressed_) + " and " +
+                                  std::to_string(last_suppressed_) + " not reported one by one",
+                              "",
+                              ""};
+            suppressed_ = 0;
+            return s;
+        }
+        if (e->error) {
+            if (reported_ >= max_reported) {
+                if (suppressed_++ == 0) first_suppressed_ = e->line;
+                last_suppressed_ = e->line;
+                continue;
+            }
+            ++reported_;
+        }
+        return e;
+    }
+}
+
+std::optional<source_document> csv_reader::next_entry() {
     auto entry = [&](std::size_t line, finding f, bool document) {
         source_document d;
         d.source = source_;
@@ -220,62 +252,76 @@ std::optional<source_document> csv_reader::next() {
     }
     if (first.error) return entry(first.line, std::move(*first.error), true);
 
-    // Consecutive rows with the same key form the document; its size is bounded like a JSON one.
+    // Consecutive rows with the same key form the document, converted row by row into JSON text,
+    // so memory is bounded by the document's JSON size like a JSON input's. After its first
+    // problem the rest of its rows are only skipped.
     const std::string key = key_of(first.cells);
-    std::size_t bytes = first.bytes;
     const std::size_t doc_line = first.line;
-    std::vector<row> rows;
-    rows.push_back(std::move(first));
+    bool first_row = true;
+    boost::json::object doc;  // the document's columns, from its first row
+    std::string items;        // its items, as JSON text
+    std::optional<std::pair<std::size_t, finding>> problem;
+    auto add = [&](const row& r) {
+        if (problem) return;
+        if (r.cells.size() > header_.size()) {
+            problem.emplace(r.line, csv_error("row has " + std::to_string(r.cells.size()) +
+                                              " cells but the header has " + std::to_string(header_.size())));
+            return;
+        }
+        std::string item;
+        for (std::size_t i = 0; !problem && i < r.cells.size(); ++i) {
+            if (r.cells[i].empty() || header_[i].empty()) continue;
+            if (header_[i].rfind("item.", 0) == 0) {
+                item += item.empty() ? "{" : ",";
+                json::append_string(item, std::string_view(header_[i]).substr(5));
+                item += ':';
+                json::append_string(item, r.cells[i]);
+            } else if (first_row) {
+                doc[header_[i]] = r.cells[i];
+            } else if (auto it = doc.find(header_[i]);
+                       it == doc.end() || it->value().as_string() != r.cells[i]) {
+                problem.emplace(r.line, csv_error("column '" + header_[i] +
+                                                  "' differs from the document's first row; document columns "
+                                                  "must repeat the same value on every item row"));
+            }
+        }
+        first_row = false;
+        if (!problem && !item.empty()) {
+            if (!items.empty()) items += ',';
+            items += item;
+            items += '}';
+        }
+        if (!problem && items.size() + r.bytes > max_)
+            problem.emplace(doc_line, finding{"", "too_large", severity::error,
+                                              "document larger than " + std::to_string(max_) +
+                                                  " bytes, the limit; skipped",
+                                              "", ""});
+        if (problem) {
+            doc.clear();
+            std::string().swap(items);
+        }
+    };
+    add(first);
     for (row r; read_row(r);) {
         if (r.error || key_of(r.cells) != key) {
             pending_ = std::move(r);
             break;
         }
-        bytes += r.bytes;
-        if (bytes <= max_) rows.push_back(std::move(r));
+        add(r);
     }
-    if (bytes > max_)
-        return entry(
-            doc_line,
-            finding{"", "too_large", severity::error,
-                    "document larger than " + std::to_string(max_) + " bytes (--max-document-bytes); skipped",
-                    "", ""},
-            true);
-
-    boost::json::object doc;
-    boost::json::array items;
-    for (const auto& r : rows) {
-        if (r.cells.size() > header_.size())
-            return entry(r.line,
-                         csv_error("row has " + std::to_string(r.cells.size()) +
-                                   " cells but the header has " + std::to_string(header_.size())),
-                         true);
-        boost::json::object item;
-        for (std::size_t i = 0; i < r.cells.size(); ++i) {
-            if (r.cells[i].empty() || header_[i].empty()) continue;
-            if (header_[i].rfind("item.", 0) == 0) {
-                item[header_[i].substr(5)] = r.cells[i];
-            } else if (&r == &rows.front()) {
-                doc[header_[i]] = r.cells[i];
-            } else if (auto it = doc.find(header_[i]);
-                       it == doc.end() || it->value().as_string() != r.cells[i]) {
-                return entry(
-                    r.line,
-                    csv_error("column '" + header_[i] +
-                              "' differs from the document's first row; document columns must repeat "
-                              "the same value on every item row"),
-                    true);
-            }
-        }
-        if (!item.empty()) items.push_back(std::move(item));
-    }
+    if (problem) return entry(problem->first, std::move(problem->second), true);
     if (!doc.contains("operacion")) doc["operacion"] = "generar_comprobante";
-    doc["items"] = std::move(items);
+    std::string text = boost::json::serialize(doc);
+    text.pop_back();  // '}': the items follow
+    if (text.size() > 1) text += ',';
+    text += "\"items\":[";
+    text += items;
+    text += "]}";
     source_document d;
     d.source = source_;
     d.line = doc_line;
     d.index = index_++;
-    d.text = boost::json::serialize(doc);
+    d.text = std::move(text);
     return d;
 }
 

@@ -59,7 +59,8 @@ class input_stream {
 
 // Converts CSV (one row per item, document columns repeated; item columns prefixed "item.") into
 // JSON documents; see docs/send.md for the format. A row whose quote is never closed, or that is
-// longer than max_document_bytes, is one entry with `error` and reading resumes at the next line.
+// longer than max_document_bytes, is one entry with `error` and reading resumes at the next line;
+// after 100 problems the rest are counted into one last entry (more_framing_problems).
 // Exposed for tests. Not thread-safe; `in` must outlive it.
 class csv_reader {
   public:
@@ -73,6 +74,8 @@ class csv_reader {
         std::size_t bytes = 0;
         std::optional<finding> error;
     };
+    static constexpr std::size_t max_reported = 100;
+    std::optional<source_document> next_entry();
     bool read_row(row& r);
     int get();
     std::FILE* in_;
@@ -87,6 +90,7 @@ class csv_reader {
     bool header_read_ = false;
     bool eof_ = false;
     std::optional<row> pending_;
+    std::size_t reported_ = 0, suppressed_ = 0, first_suppressed_ = 0, last_suppressed_ = 0;
 };
 
 }  // namespace nubefact::cli

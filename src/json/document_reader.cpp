@@ -293,7 +293,7 @@ std::optional<input_document> document_reader::scan_value() {
         d.error = finding{"",
                           "too_large",
                           severity::error,
-                          "document larger than " + num(max_) + " bytes (--max-document-bytes); skipped",
+                          "document larger than " + num(max_) + " bytes, the limit; skipped",
                           "",
                           ""};
     } else {
