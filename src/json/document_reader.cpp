@@ -227,6 +227,59 @@ std::optional<input_document> document_reader::scan_value() {
         if (!d.error) d.error = finding{"", code, severity::error, std::move(message), "", ""};
     };
     for (;;) {
+        // Fast path: the buffered bytes up to the next new line, without a call per byte (a third
+        // of validate's time on a 27 MB JSONL otherwise). New lines and refills take the slow path.
+        bool closed = false;
+        {
+            const char* data = buf_.data();
+            const std::size_t n = buf_.size();
+            std::size_t i = pos_;
+            while (i < n && !closed) {
+                const char c = data[i];
+                if (c == '\n') break;
+                ++i;
+                if (in_str) {
+                    if (esc)
+                        esc = false;
+                    else if (c == '\\')
+                        esc = true;
+                    else if (c == '"')
+                        in_str = false;
+                    continue;
+                }
+                switch (c) {
+                    case '"':
+                        in_str = true;
+                        last_significant = '"';
+                        break;
+                    case '{':
+                    case '[':
+                        if (++depth <= max_tracked_depth) containers_.push_back(c);
+                        last_significant = c;
+                        break;
+                    case '}':
+                    case ']':
+                        if (depth <= max_tracked_depth && !containers_.empty()) containers_.pop_back();
+                        last_significant = c;
+                        closed = --depth == 0;
+                        break;
+                    case ' ':
+                    case '\t':
+                    case '\r':
+                        break;
+                    default:
+                        last_significant = static_cast<unsigned char>(c);
+                }
+            }
+            col_ += i - pos_;
+            size += i - pos_;
+            pos_ = i;
+        }
+        if (!discarding && size > max_) {
+            discarding = true;
+            mark_ = std::string::npos;  // let fill() drop it: memory stays bounded
+        }
+        if (closed) break;
         const int c = peek();
         if (c < 0) {
             if (!d.error) {
