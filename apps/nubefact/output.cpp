@@ -125,7 +125,7 @@ void atomic_file::write(std::string_view text) {
 
 bool atomic_file::commit(bool sync) {
     std::lock_guard lock(m_);
-    if (done_) return error_.empty();
+    if (done_) return committed_;
     done_ = true;
     if (error_.empty() && fd_ >= 0 && flush_locked()) {
         if (sync && ::fsync(fd_) != 0) fail_locked("syncing", errno);
@@ -136,6 +136,7 @@ bool atomic_file::commit(bool sync) {
             fail_locked("renaming the temporary file over it", errno);
         if (error_.empty()) {
             tmp_.clear();
+            committed_ = true;
             if (sync) {
                 // The rename itself is durable once the directory is synced.
                 const fs::path t(target_);

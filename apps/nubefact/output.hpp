@@ -36,7 +36,8 @@ class atomic_file {
     void write(std::string_view text);
     // Writes out the buffer, fsyncs the file (and its directory) when `sync`, closes it and renames
     // it over the target. True when the target now holds everything written; false otherwise (the
-    // target untouched). Once only; write() after it is dropped.
+    // target untouched). Once only: later calls, and a call after discard(), return the same answer
+    // (false after discard()); write() after it is dropped.
     bool commit(bool sync = false);
     // Removes the temporary file; the target stays as it was.
     void discard();
@@ -55,7 +56,7 @@ class atomic_file {
     int fd_ = -1;
     std::string buf_;
     std::string error_;
-    bool done_ = false;
+    bool done_ = false, committed_ = false;
     mutable std::mutex m_;
 };
 
