@@ -103,6 +103,7 @@ class document_reader {
     std::optional<input_document> scan_value();
     input_document scan_scalar();
     input_document skip_junk();
+    std::string skip_run();
     input_document problem(std::size_t line, const char* code, std::string message, bool document);
     bool next_line_starts_document(std::size_t start_col, int last_significant);
     void skip_line();

@@ -169,12 +169,16 @@ std::optional<input_document> document_reader::read_entry() {
                     mode_ = mode::objects;
                 }
                 continue;
-            case mode::after_array:
-                mode_ = mode::start;  // what follows is read as more input
-                return problem(line_, "text_after_array",
+            case mode::after_array: {
+                // Reported once: more documents are read as such, anything else is skipped.
+                mode_ = mode::start;
+                const std::size_t at = line_;
+                const std::string what = c == '{' || c == '[' ? "it is read as more documents" : skip_run();
+                return problem(at, "text_after_array",
                                "text after the ']' that closes the array opened at line " + num(array_line_) +
-                                   " (a file holds one array); it is read as more documents",
+                                   " (a file holds one array); " + what,
                                false);
+            }
             case mode::array:
                 if (c == ',') {
                     get();
@@ -397,6 +401,12 @@ input_document document_reader::scan_scalar() {
 // Text between documents that is not one (a heading, a stray word or bracket): skipped up to the
 // next line that starts with '{', reported once for the whole run.
 input_document document_reader::skip_junk() {
+    const std::size_t at = line_;
+    return problem(at, "not_json", "text that is not a JSON object (" + skip_run() + ")", false);
+}
+
+// Skips from here to the next line that starts with '{' (or the end); says what was skipped.
+std::string document_reader::skip_run() {
     const std::size_t first_line = line_;
     skip_line();
     for (;;) {
@@ -409,12 +419,8 @@ input_document document_reader::skip_junk() {
         skip_line();
     }
     const std::size_t last_line = line_ > first_line ? line_ - 1 : first_line;
-    return problem(
-        first_line, "not_json",
-        "text that is not a JSON object" +
-            (last_line > first_line ? " (lines " + num(first_line) + " to " + num(last_line) + " skipped)"
-                                    : std::string(" (the rest of the line is skipped)")),
-        false);
+    return last_line > first_line ? "lines " + num(first_line) + " to " + num(last_line) + " skipped"
+                                  : std::string("the rest of the line is skipped");
 }
 
 }  // namespace nubefact::json

@@ -140,6 +140,13 @@ TEST(DocumentReader, TextAfterArrayIsReportedAndReadOn) {
     EXPECT_FALSE(docs[1].document);
     EXPECT_EQ(docs[2].text, "{\"b\":2}");
     EXPECT_EQ(docs[2].index, 1u);
+    // Text that is not a document: one problem, not two.
+    docs = read_all("[{\"a\":1}] trailing\nwords\n{\"b\":2}\n");
+    ASSERT_EQ(docs.size(), 3u);
+    EXPECT_EQ(code_of(docs[1]), "text_after_array");
+    EXPECT_NE(docs[1].error->message.find("lines 1 to 2 skipped"), std::string::npos)
+        << docs[1].error->message;
+    EXPECT_EQ(docs[2].line, 3u);
 }
 
 TEST(DocumentReader, LargeStreamCrossesChunkBoundaries) {
