@@ -53,7 +53,7 @@ FILE may be a JSON object, a JSON array, JSONL, CSV (*.csv), a directory or '-',
 input files, or CSV with several documents, give JSONL unless --array). Other operations
 (anulación, guía, consultas) are written back unchanged. A document that cannot be parsed is
 written back as it was and reported on stderr; a framing problem (docs/send.md, Inputs) is reported
-with its line.
+with its line, and what was read of the document is written back too, except into an array.
 
 -o FILE is written to a temporary file and renamed over FILE at the end, so FILE is never left
 half-written; an output that is also an input is refused before anything is touched, and when an
@@ -144,7 +144,9 @@ int run_complete(const complete_args& a) {
         if (d.error) {
             failed = true;
             std::cerr << human(name, d.line, *d.error, d.document ? "(document)" : "(input)") << "\n";
-            if (d.document && !d.text.empty()) echo(d.text);
+            // Copied back unless it would break the output's framing: an array's text must stay
+            // one JSON value, a document without its closing brace would swallow what follows.
+            if (d.document && !d.text.empty() && shape != out_shape::array) echo(d.text);
             return;
         }
         auto r = json::read_request(d.text);

@@ -429,7 +429,8 @@ TEST_F(Framing, UnterminatedStringInAnArraySkipsOnlyItsElement) {
     r = run({"complete", in});
     EXPECT_EQ(r.rc, 1) << r.err;
     EXPECT_NE(r.err.find("lote.json:3 (document): a string is not closed"), std::string::npos) << r.err;
-    EXPECT_EQ(count(r.out, "\"total_igv\""), 3u) << r.out;  // two completed, the broken one as it was
+    // The two others completed; the broken one is not copied into the array, which stays JSON.
+    EXPECT_EQ(boost::json::parse(r.out).as_array().size(), 2u) << r.out;
 }
 
 TEST_F(Framing, ArrayWithoutClosingBracketIsAnError) {
