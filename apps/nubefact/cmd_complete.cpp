@@ -1,5 +1,6 @@
 // `nubefact complete FILE…`: fills the computed fields (subtotal, igv, totals…) from the minimal inputs.
 #include "command.hpp"
+#include "output.hpp"
 #include "validate_input.hpp"
 
 #include <nubefact/fiscal.hpp>
@@ -47,12 +48,20 @@ Minimal input, e.g. borrador.json:
   nubefact complete --pretty borrador.json
 gives valor_unitario 2.1186440678, subtotal 14.83, igv 2.67, total 17.50 and the header totals.
 
-The output has the shape of the input: one object, an array, or JSONL (several input files give
-JSONL unless --array). Other operations (anulación, guía, consultas) are written back unchanged.
-A document that cannot be parsed is written back as it was and reported on stderr.
+FILE may be a JSON object, a JSON array, JSONL, CSV (*.csv), a directory or '-', read exactly as
+`send` reads them. The output has the shape of the input: one object, an array, or JSONL (several
+input files, or CSV with several documents, give JSONL unless --array). Other operations
+(anulación, guía, consultas) are written back unchanged. A document that cannot be parsed is
+written back as it was and reported on stderr; a framing problem (docs/send.md, Inputs) is reported
+with its line, and what was read of the document is written back too, except into an array.
 
-Exit status: 0 all completed, 1 some document could not be read as JSON (or --check found errors),
-2 usage error or an unreadable input file.)";
+-o FILE is written to a temporary file and renamed over FILE at the end, so FILE is never left
+half-written; an output that is also an input is refused before anything is touched, and when an
+input cannot be read FILE keeps its old content.
+
+Exit status: 0 all completed, 1 some document could not be read as JSON or a framing problem (or
+--check found errors), 2 usage error, an input that cannot be read or holds no document, or an
+output that cannot be written.)";
 
 enum class out_shape { object, array, jsonl };
 
@@ -69,94 +78,129 @@ int run_complete(const complete_args& a) {
     wopts.pretty = a.pretty;
     wopts.local_fields = a.local_fields;
 
-    std::FILE* out = stdout;
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned(nullptr, &std::fclose);
-    if (!a.output.empty() && a.output != "-") {
-        owned.reset(std::fopen(a.output.c_str(), "wb"));
-        if (!owned) {
-            std::cerr << "nubefact complete: cannot write " << a.output << ": " << std::strerror(errno)
-                      << "\n";
+    // Checked before anything is opened for writing, so a refused run leaves every file as it was.
+    const bool to_file = !a.output.empty() && a.output != "-";
+    if (to_file) {
+        if (auto input = output_is_input(a.output, a.files)) {
+            std::cerr << "nubefact complete: refusing to write " << a.output << ": it is also an input ("
+                      << *input << "); write to another file, then rename it\n";
             return exit_usage;
         }
-        out = owned.get();
     }
-    const auto paths = expand_paths(a.files);
-    std::optional<out_shape> shape;
-    if (a.force_array) shape = out_shape::array;
-    if (a.force_jsonl) shape = out_shape::jsonl;
-    if (!shape && paths.size() > 1) shape = out_shape::jsonl;
+    std::optional<atomic_file> file;
+    if (to_file) {
+        file.emplace(a.output);
+        if (!file->ok()) {
+            std::cerr << "nubefact complete: cannot write " << file->error() << "\n";
+            return exit_usage;
+        }
+    }
+    auto put = [&](std::string_view text) {
+        if (file)
+            file->write(text);
+        else
+            std::fwrite(text.data(), 1, text.size(), stdout);
+    };
 
-    bool unreadable = false, failed = false, opened_array = false;
+    // The reader `send` uses. One entry of look-ahead gives the output the shape of the input: an
+    // array stays an array, a second document from the same file means JSONL, else one object.
+    input_stream in(a.files);
+    std::optional<source_document> ahead[2];
+    ahead[0] = in.next();
+    if (ahead[0]) ahead[1] = in.next();
+    out_shape shape = out_shape::object;
+    if (a.force_array)
+        shape = out_shape::array;
+    else if (a.force_jsonl || a.files.size() > 1 || (ahead[1] && ahead[1]->source != ahead[0]->source))
+        shape = out_shape::jsonl;
+    else if (ahead[0] && ahead[0]->shape == json::input_shape::array)
+        shape = out_shape::array;
+    else if (ahead[1])
+        shape = out_shape::jsonl;
+
+    bool unreadable = false, failed = false;
     std::size_t written = 0;
     auto emit = [&](const std::string& text) {
-        if (*shape == out_shape::array) {
-            std::fputs(written == 0 ? (a.pretty ? "[\n" : "[") : (a.pretty ? ",\n" : ","), out);
-            opened_array = true;
-        } else if (*shape == out_shape::object && written > 0) {
-            std::fputc('\n', out);
-        }
-        std::fwrite(text.data(), 1, text.size(), out);
-        if (*shape == out_shape::jsonl) std::fputc('\n', out);
+        if (shape == out_shape::array)
+            put(written == 0 ? (a.pretty ? "[\n" : "[") : (a.pretty ? ",\n" : ","));
+        else if (shape == out_shape::object && written > 0)
+            put("\n");
+        put(text);
+        if (shape == out_shape::jsonl) put("\n");
         ++written;
     };
-    for (const auto& path : paths) {
-        const std::string name = display_name(path);
-        doc_source src(path);
-        if (!src.ok()) {
-            std::cerr << "nubefact complete: cannot read " << name << ": " << src.error_text() << "\n";
+    // Written back as it was (one line in JSONL), so nothing of the input is lost.
+    auto echo = [&](std::string original) {
+        if (shape == out_shape::jsonl) std::replace(original.begin(), original.end(), '\n', ' ');
+        emit(original);
+    };
+    auto handle = [&](const source_document& d) {
+        const std::string name = display_name(d.source);
+        if (d.input_error()) {
+            std::cerr << "nubefact complete: " << name << ": " << d.error->message << "\n";
             unreadable = true;
-            continue;
+            return;
         }
-        if (!shape) {
-            shape = src.kind() == fiscal_io::shape::array   ? out_shape::array
-                    : src.kind() == fiscal_io::shape::jsonl ? out_shape::jsonl
-                                                            : out_shape::object;
+        if (d.error) {
+            failed = true;
+            std::cerr << human(name, d.line, *d.error, d.document ? "(document)" : "(input)") << "\n";
+            // Copied back unless it would break the output's framing: an array's text must stay
+            // one JSON value, a document without its closing brace would swallow what follows.
+            if (d.document && !d.text.empty() && shape != out_shape::array) echo(d.text);
+            return;
         }
-        while (auto d = src.next()) {
-            auto r = json::read_request(d->text);
-            // A hand-written draft may omit `operacion`: read it as a generar_comprobante.
-            const bool no_op = std::any_of(r.findings.begin(), r.findings.end(), [](const finding& f) {
-                return f.path == "operacion" && f.code == "required";
-            });
-            if (no_op) r = json::read_comprobante(d->text);
-            if (has_errors(r.findings)) {
-                failed = true;
-                for (const auto& f : r.findings)
-                    if (f.level == severity::error)
-                        std::cerr << human(name, line_of(d->text, d->line, f.path), f) << "\n";
-                std::string original = d->text;
-                if (*shape == out_shape::jsonl) std::replace(original.begin(), original.end(), '\n', ' ');
-                emit(original);
-                continue;
-            }
-            json::write_options w = wopts;
-            if (*shape == out_shape::jsonl) w.pretty = false;
-            if (auto* c = std::get_if<comprobante>(&r.doc)) {
-                fiscal::complete(*c, copts);
-                if (a.check) {
-                    for (const auto& f : fiscal::check(*c)) {
-                        if (f.level == severity::error) failed = true;
-                        std::cerr << human(name, line_of(d->text, d->line, f.path), f) << "\n";
-                    }
+        auto r = json::read_request(d.text);
+        // A hand-written draft may omit `operacion`: read it as a generar_comprobante.
+        const bool no_op = std::any_of(r.findings.begin(), r.findings.end(), [](const finding& f) {
+            return f.path == "operacion" && f.code == "required";
+        });
+        if (no_op) r = json::read_comprobante(d.text);
+        if (has_errors(r.findings)) {
+            failed = true;
+            for (const auto& f : r.findings)
+                if (f.level == severity::error)
+                    std::cerr << human(name, line_of(d.text, d.line, f.path), f) << "\n";
+            echo(d.text);
+            return;
+        }
+        json::write_options w = wopts;
+        if (shape == out_shape::jsonl) w.pretty = false;
+        if (auto* c = std::get_if<comprobante>(&r.doc)) {
+            fiscal::complete(*c, copts);
+            if (a.check) {
+                for (const auto& f : fiscal::check(*c)) {
+                    if (f.level == severity::error) failed = true;
+                    std::cerr << human(name, line_of(d.text, d.line, f.path), f) << "\n";
                 }
-                emit(json::write(*c, w));
-            } else {
-                emit(json::write(r.doc, w));
             }
+            emit(json::write(*c, w));
+        } else {
+            emit(json::write(r.doc, w));
         }
-        if (const auto& fe = src.framing_error()) {
-            unreadable = true;
-            std::cerr << "nubefact complete: " << name << ": " << fe->message << "\n";
+    };
+    for (auto& d : ahead)
+        if (d) handle(*d);
+    while (auto d = in.next()) handle(*d);
+
+    if (shape == out_shape::array) {
+        if (written == 0) put("[");
+        put(a.pretty && written ? "\n]\n" : "]\n");
+    } else if (shape == out_shape::object && written > 0) {
+        put("\n");
+    }
+    if (file) {
+        if (unreadable) {
+            // Half of a batch would pass for all of it: the target keeps its old content.
+            file->discard();
+            std::cerr << "nubefact complete: " << a.output << " not written: an input could not be read\n";
+            return exit_usage;
         }
-    }
-    if (shape && *shape == out_shape::array) {
-        if (!opened_array) std::fputs("[", out);
-        std::fputs(a.pretty && written ? "\n]\n" : "]\n", out);
-    } else if (shape && *shape == out_shape::object && written > 0) {
-        std::fputc('\n', out);
-    }
-    if (std::fflush(out) != 0 || std::ferror(out)) {
-        std::cerr << "nubefact complete: write error\n";
+        if (!file->commit()) {
+            std::cerr << "nubefact complete: cannot write " << file->error() << "\n";
+            return exit_usage;
+        }
+    } else if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+        std::cerr << "nubefact complete: cannot write to standard output: " << std::strerror(errno) << "\n";
         return exit_usage;
     }
     if (unreadable) return exit_usage;
@@ -168,7 +212,8 @@ const registrar reg{command{
     [](CLI::App& sub) -> std::function<int()> {
         auto a = std::make_shared<complete_args>();
         sub.footer(complete_help);
-        sub.add_option("files", a->files, "JSON / JSON array / JSONL files, directories, or - for stdin")
+        sub.add_option("files", a->files,
+                       "JSON / JSON array / JSONL / CSV files, directories, or - for stdin")
             ->required();
         sub.add_option("-o,--output", a->output, "Write to this file instead of standard output");
         sub.add_flag("--pretty", a->pretty,

@@ -488,7 +488,7 @@ int run_send(send_options o) {
             auto d = in.next();
             if (!d) break;
             ++counters.total;
-            if (d->error && d->error->code == "io") ++unreadable;
+            if (d->input_error()) ++unreadable;
             outcome bad;
             auto j = prepare(*d, o, co, bad);
             if (!j) {

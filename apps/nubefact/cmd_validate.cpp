@@ -31,9 +31,12 @@ sum of the rounded lines). Each problem names its field:
 
   ventas.jsonl:37 items[1].igv: items[1].igv does not match the arithmetic of the document. (expected 2.67, got 2.68)
 
-FILE may be a JSON object, a JSON array of objects, JSONL (one object per line), a directory (its
-*.json and *.jsonl files) or '-' for standard input. Every operation is understood
-(generar_comprobante, generar_anulacion, generar_guia, consultas, retención, percepción).
+FILE may be a JSON object, a JSON array of objects, JSONL (one object per line), CSV (*.csv, one row
+per item, as `send` reads it), a directory (its *.json, *.jsonl and *.csv files) or '-' for standard
+input, read exactly as `send` reads them. Every operation is understood (generar_comprobante,
+generar_anulacion, generar_guia, consultas, retención, percepción). A file that cannot be split into
+documents (a ',' between objects, a missing ']' or quote, a document over 1 MiB) gets one finding
+per problem with its line, and the documents around it are still checked (docs/send.md, Inputs).
 
 Dates: fecha_de_emision is only compared with "today" when you ask for it, with --today DD-MM-YYYY
 or --check-date (today in Lima). A document older than --max-age-days (default 7) is reported as
@@ -43,8 +46,8 @@ Arithmetic: exact by default; --tolerance 0.01 accepts differences up to one cen
 --lenient reports mismatches as warnings (like Nubefact's demo environment) instead of errors.
 The rules and every finding code are listed in docs/validation.md.
 
-Exit status: 0 every document valid (warnings allowed), 1 some document invalid, 2 usage error or an
-input that cannot be read.
+Exit status: 0 every document valid (warnings allowed), 1 some document invalid or a framing problem,
+2 usage error, or an input that cannot be read or holds no document.
 
 Examples:
   nubefact validate factura.json
@@ -77,26 +80,27 @@ int run_validate(const validate_args& a) {
     }
 
     bool unreadable = false;
-    std::size_t docs = 0, invalid = 0, n_errors = 0, n_warnings = 0;
+    std::size_t docs = 0, invalid = 0, n_errors = 0, n_warnings = 0, framing = 0;
     std::string out;
     auto flush = [&] {
         std::cout << out;
         out.clear();
     };
-    for (const auto& path : expand_paths(a.files)) {
-        const std::string name = display_name(path);
-        doc_source src(path);
-        if (!src.ok()) {
-            std::cerr << "nubefact validate: cannot read " << name << ": " << src.error_text() << "\n";
+    // The reader `send` uses: the same documents, lines and framing problems.
+    input_stream in(a.files);
+    while (auto d = in.next()) {
+        const std::string name = display_name(d->source);
+        if (d->input_error()) {
+            std::cerr << "nubefact validate: " << name << ": " << d->error->message << "\n";
             unreadable = true;
             continue;
         }
-        std::size_t in_file = 0;
-        while (auto d = src.next()) {
-            ++docs;
-            ++in_file;
+        std::vector<finding> fs;
+        if (d->error) {
+            fs.push_back(*d->error);  // a framing problem: nothing to parse
+        } else {
             auto r = json::read_request(d->text);
-            std::vector<finding> fs = std::move(r.findings);
+            fs = std::move(r.findings);
             if (!has_errors(fs)) {
                 auto more = fiscal::check(r.doc, opts);
                 fs.insert(fs.end(), std::make_move_iterator(more.begin()),
@@ -104,50 +108,55 @@ int run_validate(const validate_args& a) {
                 std::stable_partition(fs.begin(), fs.end(),
                                       [](const finding& f) { return f.level == severity::error; });
             }
-            std::size_t e = 0, w = 0;
-            for (const auto& f : fs) (f.level == severity::error ? e : w)++;
-            n_errors += e;
-            n_warnings += w;
+        }
+        std::size_t e = 0, w = 0;
+        for (const auto& f : fs) (f.level == severity::error ? e : w)++;
+        n_errors += e;
+        n_warnings += w;
+        if (!d->document) {
+            ++framing;
+        } else {
+            ++docs;
             if (e) ++invalid;
-            if (a.json_out) {
-                out += "{\"file\":";
-                json_string(out, name);
-                out += ",\"line\":" + std::to_string(d->line) + ",\"index\":" + std::to_string(d->index) +
-                       ",\"valid\":" + (e ? "false" : "true") + ",\"errors\":" + std::to_string(e) +
-                       ",\"warnings\":" + std::to_string(w) + ",\"findings\":[";
-                bool first = true;
-                for (const auto& f : fs) {
-                    if (a.no_warnings && f.level == severity::warning) continue;
-                    if (!first) out += ",";
-                    first = false;
-                    out += finding_json(f, line_of(d->text, d->line, f.path));
-                }
-                out += "]}\n";
-            } else {
-                for (const auto& f : fs) {
-                    if (a.no_warnings && f.level == severity::warning) continue;
-                    out += human(name, line_of(d->text, d->line, f.path), f);
-                    out += '\n';
-                }
+        }
+        if (a.json_out) {
+            out += "{\"file\":";
+            json_string(out, name);
+            out += ",\"line\":" + std::to_string(d->line) +
+                   ",\"index\":" + (d->document ? std::to_string(d->index) : std::string("null")) +
+                   ",\"valid\":" + (e ? "false" : "true") + ",\"errors\":" + std::to_string(e) +
+                   ",\"warnings\":" + std::to_string(w) + ",\"findings\":[";
+            bool first = true;
+            for (const auto& f : fs) {
+                if (a.no_warnings && f.level == severity::warning) continue;
+                if (!first) out += ",";
+                first = false;
+                out += finding_json(f, line_of(d->text, d->line, f.path));
             }
-            if (out.size() > (1 << 16)) flush();
+            out += "]}\n";
+        } else {
+            for (const auto& f : fs) {
+                if (a.no_warnings && f.level == severity::warning) continue;
+                out +=
+                    human(name, line_of(d->text, d->line, f.path), f, d->document ? "(document)" : "(input)");
+                out += '\n';
+            }
         }
-        if (const auto& fe = src.framing_error()) {
-            unreadable = true;
-            std::cerr << "nubefact validate: " << name << ": " << fe->message << "\n";
-        } else if (in_file == 0) {
-            // An empty input is not an error, but say so.
-            if (!a.quiet) std::cerr << "nubefact validate: " << name << ": no documents\n";
-        }
+        if (out.size() > (1 << 16)) flush();
     }
     flush();
     std::cout.flush();
-    if (!a.quiet)
+    if (!a.quiet) {
         std::cerr << docs << (docs == 1 ? " document: " : " documents: ") << (docs - invalid) << " valid, "
                   << invalid << " invalid (" << n_errors << (n_errors == 1 ? " error, " : " errors, ")
-                  << n_warnings << (n_warnings == 1 ? " warning)" : " warnings)") << "\n";
+                  << n_warnings << (n_warnings == 1 ? " warning)" : " warnings)");
+        if (framing)
+            std::cerr << "; " << framing << (framing == 1 ? " framing problem" : " framing problems")
+                      << " between documents";
+        std::cerr << "\n";
+    }
     if (unreadable) return exit_usage;
-    return invalid ? exit_failed : exit_ok;
+    return invalid || framing ? exit_failed : exit_ok;
 }
 
 const registrar reg{command{
@@ -155,7 +164,8 @@ const registrar reg{command{
     [](CLI::App& sub) -> std::function<int()> {
         auto a = std::make_shared<validate_args>();
         sub.footer(validate_help);
-        sub.add_option("files", a->files, "JSON / JSON array / JSONL files, directories, or - for stdin")
+        sub.add_option("files", a->files,
+                       "JSON / JSON array / JSONL / CSV files, directories, or - for stdin")
             ->required();
         sub.add_flag(
             "--json", a->json_out,

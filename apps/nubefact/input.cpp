@@ -31,6 +31,7 @@ source_document error_document(const std::string& source, std::size_t line, std:
     source_document d;
     d.source = source;
     d.line = line;
+    d.document = false;
     d.error = finding{"", std::move(code), severity::error, std::move(msg), "", ""};
     return d;
 }
@@ -39,60 +40,127 @@ source_document error_document(const std::string& source, std::size_t line, std:
 
 // ---- CSV -------------------------------------------------------------------------------------
 
-csv_reader::csv_reader(std::FILE* in, std::string source) : in_(in), source_(std::move(source)) {}
+csv_reader::csv_reader(std::FILE* in, std::string source, std::size_t max_document_bytes)
+    : in_(in), source_(std::move(source)), max_(max_document_bytes) {}
+
+// The next byte: given-back bytes first, then the file.
+int csv_reader::get() {
+    if (replay_pos_ < replay_.size()) return static_cast<unsigned char>(replay_[replay_pos_++]);
+    if (eof_) return EOF;
+    const int c = getc_unlocked(in_);
+    if (c == EOF) eof_ = true;
+    return c;
+}
 
 // RFC 4180: fields separated by ',', optionally quoted with '"' ("" inside quotes is a quote);
-// quoted fields may span lines. Returns false at end of input.
-bool csv_reader::read_row(std::vector<std::string>& cells, std::size_t& start_line) {
-    cells.clear();
-    if (eof_) return false;
-    start_line = line_;
+// quoted fields may span lines. A quote that is never closed (the input ends, the row outgrows
+// max_, or a quoted field that spans lines "closes" before something that is not a separator: the
+// quote of a later row) makes the row an error; the bytes after the quote's line are given back,
+// so reading resumes there. Returns false at end of input.
+bool csv_reader::read_row(row& r) {
+    r = row{};
     std::string cell;
-    bool quoted = false, any = false, was_quoted = false;
+    bool quoted = false, was_quoted = false, any = false, spans = false, dropping = false;
+    std::size_t quote_line = 0, quote_raw = 0;
+    int ahead = -2;  // one byte read after a closing quote, not consumed yet
+    raw_.clear();
+    r.line = line_;
+    auto unterminated = [&] {
+        std::string rest;
+        const auto nl = raw_.find('\n', quote_raw);
+        if (nl != std::string::npos) rest = raw_.substr(nl + 1);
+        if (ahead >= 0) rest.push_back(static_cast<char>(ahead));
+        rest.append(replay_, replay_pos_, std::string::npos);
+        replay_ = std::move(rest);
+        replay_pos_ = 0;
+        line_ = quote_line + 1;
+        r.cells.clear();
+        r.bytes = 0;
+        r.error = finding{"",
+                          "unterminated_quote",
+                          severity::error,
+                          "the '\"' opened at line " + std::to_string(quote_line) +
+                              " is not closed; the row is skipped and reading resumes at line " +
+                              std::to_string(quote_line + 1),
+                          "",
+                          ""};
+        return true;
+    };
     for (;;) {
-        int c = std::fgetc(in_);
+        int c;
+        if (ahead != -2) {
+            c = ahead;
+            ahead = -2;
+        } else {
+            c = get();
+            if (c != EOF && !dropping) raw_.push_back(static_cast<char>(c));
+        }
         if (c == EOF) {
-            eof_ = true;
-            if (!any && cell.empty() && cells.empty()) return false;
-            cells.push_back(std::move(cell));
+            if (quoted) return unterminated();
+            if (!any && cell.empty() && r.cells.empty()) return false;
+            r.cells.push_back(std::move(cell));
+            r.bytes = raw_.size();
             return true;
         }
         any = true;
+        if (c == '\n') ++line_;
+        if (!dropping && raw_.size() > max_) {
+            if (quoted) return unterminated();
+            // One row longer than a document may be: skip to its line's end, report it there.
+            dropping = true;
+            raw_.clear();
+            cell.clear();
+            r.cells.clear();
+            r.error = finding{"",
+                              "too_large",
+                              severity::error,
+                              "row longer than " + std::to_string(max_) + " bytes, the limit; skipped",
+                              "",
+                              ""};
+        }
+        if (dropping) {
+            if (c == '\n') return true;
+            continue;
+        }
         if (quoted) {
             if (c == '"') {
-                int n = std::fgetc(in_);
+                const int n = get();
+                if (n != EOF) raw_.push_back(static_cast<char>(n));
                 if (n == '"') {
                     cell.push_back('"');
-                } else {
-                    quoted = false;
-                    if (n != EOF) std::ungetc(n, in_);
+                    continue;
                 }
+                quoted = false;
+                if (spans && n != ',' && n != '\n' && n != '\r' && n != EOF) return unterminated();
+                ahead = n;
             } else {
-                if (c == '\n') ++line_;
+                if (c == '\n') spans = true;
                 cell.push_back(static_cast<char>(c));
             }
             continue;
         }
         if (c == '"' && cell.empty() && !was_quoted) {
             quoted = was_quoted = true;
+            spans = false;
+            quote_line = line_;
+            quote_raw = raw_.size() - 1;
         } else if (c == ',') {
-            cells.push_back(std::move(cell));
+            r.cells.push_back(std::move(cell));
             cell.clear();
             was_quoted = false;
         } else if (c == '\r') {
             // tolerate CRLF
         } else if (c == '\n') {
-            ++line_;
-            cells.push_back(std::move(cell));
-            bool blank = cells.size() == 1 && cells[0].empty();
-            if (blank) {
-                cells.clear();
+            r.cells.push_back(std::move(cell));
+            if (r.cells.size() == 1 && r.cells[0].empty()) {  // a blank line
+                r.cells.clear();
                 cell.clear();
-                any = false;
-                was_quoted = false;
-                start_line = line_;
+                raw_.clear();
+                any = was_quoted = false;
+                r.line = line_;
                 continue;
             }
+            r.bytes = raw_.size();
             return true;
         } else {
             cell.push_back(static_cast<char>(c));
@@ -100,76 +168,160 @@ bool csv_reader::read_row(std::vector<std::string>& cells, std::size_t& start_li
     }
 }
 
+// Like json::document_reader: past max_reported problems the rest are counted into one last entry.
 std::optional<source_document> csv_reader::next() {
-    std::vector<std::string> cells;
-    std::size_t row_line = 0;
+    for (;;) {
+        auto e = next_entry();
+        if (!e) {
+            if (suppressed_ == 0) return std::nullopt;
+            source_document s;
+            s.source = source_;
+            s.line = first_suppressed_;
+            s.document = false;
+            s.error = finding{"",
+                              "more_framing_problems",
+                              severity::error,
+                              std::to_string(suppressed_) + " more problem" + (suppressed_ == 1 ? "" : "s") +
+                                  " between lines " + std::to_string(first_suppressed_) + " and " +
+                                  std::to_string(last_suppressed_) + " not reported one by one",
+                              "",
+                              ""};
+            suppressed_ = 0;
+            return s;
+        }
+        if (e->error) {
+            if (reported_ >= max_reported) {
+                if (suppressed_++ == 0) first_suppressed_ = e->line;
+                last_suppressed_ = e->line;
+                continue;
+            }
+            ++reported_;
+        }
+        return e;
+    }
+}
+
+std::optional<source_document> csv_reader::next_entry() {
+    auto entry = [&](std::size_t line, finding f, bool document) {
+        source_document d;
+        d.source = source_;
+        d.line = line;
+        d.document = document;
+        if (document) d.index = index_++;
+        d.error = std::move(f);
+        return d;
+    };
+    auto csv_error = [](std::string msg) {
+        return finding{"", "csv", severity::error, std::move(msg), "", ""};
+    };
     if (!header_read_) {
         header_read_ = true;
-        if (!read_row(header_, row_line)) return std::nullopt;
-        for (auto& h : header_) {
+        row h;
+        if (!read_row(h)) return std::nullopt;
+        if (h.error) {
+            // Without a header no row can be read: the rest of this input is skipped.
+            eof_ = true;
+            replay_.clear();
+            replay_pos_ = 0;
+            auto f = *h.error;
+            f.message = "the header row: " + f.message + "; nothing else of this file is read";
+            return entry(h.line, std::move(f), false);
+        }
+        header_ = std::move(h.cells);
+        for (auto& c : header_) {
             // trim spaces and a UTF-8 BOM on the first column
-            if (h.rfind("\xEF\xBB\xBF", 0) == 0) h.erase(0, 3);
-            while (!h.empty() && h.back() == ' ') h.pop_back();
-            while (!h.empty() && h.front() == ' ') h.erase(0, 1);
+            if (c.rfind("\xEF\xBB\xBF", 0) == 0) c.erase(0, 3);
+            while (!c.empty() && c.back() == ' ') c.pop_back();
+            while (!c.empty() && c.front() == ' ') c.erase(0, 1);
         }
     }
-    auto key_of = [&](const std::vector<std::string>& row) {
+    auto key_of = [&](const std::vector<std::string>& cells) {
         std::string k;
-        for (std::size_t i = 0; i < header_.size() && i < row.size(); ++i)
+        for (std::size_t i = 0; i < header_.size() && i < cells.size(); ++i)
             if (header_[i] == "operacion" || header_[i] == "tipo_de_comprobante" || header_[i] == "serie" ||
                 header_[i] == "numero")
-                k += row[i] + '\x1f';
+                k += cells[i] + '\x1f';
         return k;
     };
-    std::vector<std::pair<std::vector<std::string>, std::size_t>> rows;
+    row first;
     if (pending_) {
-        rows.push_back(std::move(*pending_));
+        first = std::move(*pending_);
         pending_.reset();
-    } else {
-        if (!read_row(cells, row_line)) return std::nullopt;
-        rows.emplace_back(cells, row_line);
+    } else if (!read_row(first)) {
+        return std::nullopt;
     }
-    const std::string key = key_of(rows.front().first);
-    while (read_row(cells, row_line)) {
-        if (key_of(cells) != key) {
-            pending_.emplace(cells, row_line);
-            break;
-        }
-        rows.emplace_back(cells, row_line);
-    }
+    if (first.error) return entry(first.line, std::move(*first.error), true);
 
-    source_document d;
-    d.source = source_;
-    d.line = rows.front().second;
-    d.index = index_++;
-    boost::json::object doc;
-    boost::json::array items;
-    for (const auto& [row, line] : rows) {
-        if (row.size() > header_.size()) {
-            return error_document(source_, line, "csv",
-                                  "row has " + std::to_string(row.size()) + " cells but the header has " +
-                                      std::to_string(header_.size()));
+    // Consecutive rows with the same key form the document, converted row by row into JSON text,
+    // so memory is bounded by the document's JSON size like a JSON input's. After its first
+    // problem the rest of its rows are only skipped.
+    const std::string key = key_of(first.cells);
+    const std::size_t doc_line = first.line;
+    bool first_row = true;
+    boost::json::object doc;  // the document's columns, from its first row
+    std::string items;        // its items, as JSON text
+    std::optional<std::pair<std::size_t, finding>> problem;
+    auto add = [&](const row& r) {
+        if (problem) return;
+        if (r.cells.size() > header_.size()) {
+            problem.emplace(r.line, csv_error("row has " + std::to_string(r.cells.size()) +
+                                              " cells but the header has " + std::to_string(header_.size())));
+            return;
         }
-        boost::json::object item;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            if (row[i].empty() || header_[i].empty()) continue;
+        std::string item;
+        for (std::size_t i = 0; !problem && i < r.cells.size(); ++i) {
+            if (r.cells[i].empty() || header_[i].empty()) continue;
             if (header_[i].rfind("item.", 0) == 0) {
-                item[header_[i].substr(5)] = row[i];
-            } else if (&row == &rows.front().first) {
-                doc[header_[i]] = row[i];
-            } else if (auto it = doc.find(header_[i]); it == doc.end() || it->value().as_string() != row[i]) {
-                return error_document(
-                    source_, line, "csv",
-                    "column '" + header_[i] +
-                        "' differs from the document's first row; document columns must repeat "
-                        "the same value on every item row");
+                item += item.empty() ? "{" : ",";
+                json::append_string(item, std::string_view(header_[i]).substr(5));
+                item += ':';
+                json::append_string(item, r.cells[i]);
+            } else if (first_row) {
+                doc[header_[i]] = r.cells[i];
+            } else if (auto it = doc.find(header_[i]);
+                       it == doc.end() || it->value().as_string() != r.cells[i]) {
+                problem.emplace(r.line, csv_error("column '" + header_[i] +
+                                                  "' differs from the document's first row; document columns "
+                                                  "must repeat the same value on every item row"));
             }
         }
-        if (!item.empty()) items.push_back(std::move(item));
+        first_row = false;
+        if (!problem && !item.empty()) {
+            if (!items.empty()) items += ',';
+            items += item;
+            items += '}';
+        }
+        if (!problem && items.size() + r.bytes > max_)
+            problem.emplace(doc_line, finding{"", "too_large", severity::error,
+                                              "document larger than " + std::to_string(max_) +
+                                                  " bytes, the limit; skipped",
+                                              "", ""});
+        if (problem) {
+            doc.clear();
+            std::string().swap(items);
+        }
+    };
+    add(first);
+    for (row r; read_row(r);) {
+        if (r.error || key_of(r.cells) != key) {
+            pending_ = std::move(r);
+            break;
+        }
+        add(r);
     }
+    if (problem) return entry(problem->first, std::move(problem->second), true);
     if (!doc.contains("operacion")) doc["operacion"] = "generar_comprobante";
-    doc["items"] = std::move(items);
-    d.text = boost::json::serialize(doc);
+    std::string text = boost::json::serialize(doc);
+    text.pop_back();  // '}': the items follow
+    if (text.size() > 1) text += ',';
+    text += "\"items\":[";
+    text += items;
+    text += "]}";
+    source_document d;
+    d.source = source_;
+    d.line = doc_line;
+    d.index = index_++;
+    d.text = std::move(text);
     return d;
 }
 
@@ -181,6 +333,7 @@ struct input_stream::impl {
     std::string current;
     std::FILE* file = nullptr;
     bool owns = false;
+    std::size_t entries = 0;  // of the current source
     std::unique_ptr<json::document_reader> json_reader;
     std::unique_ptr<csv_reader> csv;
 
@@ -191,11 +344,12 @@ struct input_stream::impl {
         file = nullptr;
     }
 
-    // Opens the next path; returns an error document for an unreadable path, nullopt otherwise.
+    // Opens the next path; returns an input problem for an unreadable path or an empty directory.
     std::optional<source_document> open_next() {
         close();
         current = pending.front();
         pending.pop_front();
+        entries = 0;
         if (current == "-") {
             file = stdin;
             owns = false;
@@ -203,19 +357,21 @@ struct input_stream::impl {
             std::error_code ec;
             if (fs::is_directory(current, ec)) {
                 auto files = directory_inputs(current, true, ec);
-                if (ec) return error_document(current, 0, "io", "cannot list directory: " + ec.message());
+                if (ec) return error_document(current, 0, "io", "cannot read the directory: " + ec.message());
+                if (files.empty())
+                    return error_document(current, 0, "empty",
+                                          "no *.json, *.jsonl or *.csv file in the directory");
                 pending.insert(pending.begin(), files.begin(), files.end());
                 return std::nullopt;
             }
             file = std::fopen(current.c_str(), "rb");
             owns = true;
-            if (!file) {
+            if (!file)
                 return error_document(current, 0, "io",
-                                      std::string("cannot open: ") + std::generic_category().message(errno));
-            }
+                                      "cannot read: " + std::generic_category().message(errno));
         }
         if (is_csv(current))
-            csv = std::make_unique<csv_reader>(file, current);
+            csv = std::make_unique<csv_reader>(file, current, max_bytes);
         else
             json_reader = std::make_unique<json::document_reader>(file, max_bytes);
         return std::nullopt;
@@ -245,32 +401,35 @@ input_stream::~input_stream() {
 }
 
 std::optional<source_document> input_stream::next() {
+    auto& m = *impl_;
     for (;;) {
-        if (impl_->csv) {
-            if (auto d = impl_->csv->next()) return d;
-        } else if (impl_->json_reader) {
-            if (auto d = impl_->json_reader->next()) {
-                source_document s;
-                s.source = impl_->current;
-                s.line = d->line;
-                s.index = d->index;
-                s.text = std::move(d->text);
+        if (m.csv || m.json_reader) {
+            std::optional<source_document> s;
+            if (m.csv) {
+                s = m.csv->next();
+            } else if (auto d = m.json_reader->next()) {
+                s.emplace();
+                s->source = m.current;
+                s->line = d->line;
+                s->index = d->index;
+                s->text = std::move(d->text);
+                s->error = std::move(d->error);
+                s->document = d->document;
+                s->shape = m.json_reader->shape();
+            }
+            if (s) {
+                ++m.entries;
                 return s;
             }
-            if (const auto& err = impl_->json_reader->error()) {
-                source_document s;
-                s.source = impl_->current;
-                s.error = *err;
-                impl_->json_reader.reset();
-                impl_->close();
-                return s;
-            }
+            const bool none = m.entries == 0;
+            m.close();
+            if (none)
+                return error_document(
+                    m.current, 0, "empty",
+                    m.current == "-" ? "no documents on standard input" : "no documents in the file");
         }
-        if (impl_->pending.empty()) {
-            impl_->close();
-            return std::nullopt;
-        }
-        if (auto err = impl_->open_next()) return err;
+        if (m.pending.empty()) return std::nullopt;
+        if (auto err = m.open_next()) return err;
     }
 }
 

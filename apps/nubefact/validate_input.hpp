@@ -1,4 +1,5 @@
-// Input and output helpers shared by `validate` and `complete`: paths, shapes, finding lines.
+// Output helpers shared by `validate` and `complete`: finding lines, dates. (Both read their input
+// with input_stream, like `send`.)
 #pragma once
 
 #include <nubefact/document.hpp>
@@ -19,114 +20,9 @@
 
 namespace nubefact::cli::fiscal_io {
 
-// How an input file holds its documents.
-enum class shape { object, array, jsonl };
-
-// Expands directories into their *.json / *.jsonl files (sorted, not recursive); other paths stay.
-inline std::vector<std::string> expand_paths(const std::vector<std::string>& paths) {
-    namespace fs = std::filesystem;
-    std::vector<std::string> out;
-    for (const auto& p : paths) {
-        std::error_code ec;
-        if (p != "-" && fs::is_directory(p, ec)) {
-            const auto files = directory_inputs(p, false, ec);
-            out.insert(out.end(), files.begin(), files.end());
-        } else {
-            out.push_back(p);
-        }
-    }
-    return out;
-}
-
 inline std::string display_name(const std::string& path) {
     return path == "-" ? "<stdin>" : path;
 }
-
-// One opened input: its documents in order with one document of look-ahead, so the shape (a single
-// object or JSONL) is known once the first document has been returned.
-class doc_source {
-  public:
-    // Opens `path` ("-" = stdin). ok() is false when it cannot be read; error_text() says why.
-    explicit doc_source(const std::string& path, std::size_t max_document_bytes = 1 << 20) {
-        if (path == "-") {
-            file_ = stdin;
-        } else {
-            file_ = std::fopen(path.c_str(), "rb");
-            owned_ = file_ != nullptr;
-            if (!file_) {
-                error_ = std::strerror(errno);
-                return;
-            }
-        }
-        // Peek at the first significant byte: '[' is an array, anything else one object or JSONL.
-        int ch;
-        int bom = 0;
-        while ((ch = std::fgetc(file_)) != EOF) {
-            if (bom < 3 &&
-                ((bom == 0 && ch == 0xEF) || (bom == 1 && ch == 0xBB) || (bom == 2 && ch == 0xBF))) {
-                ++bom;
-                continue;
-            }
-            if (ch == ' ' || ch == '\t' || ch == '\r') continue;
-            if (ch == '\n') {
-                ++skipped_lines_;
-                continue;
-            }
-            std::ungetc(ch, file_);
-            break;
-        }
-        if (ch == '[') shape_ = shape::array;
-        reader_.emplace(file_, max_document_bytes);
-        pending_ = pull();
-        if (shape_ != shape::array) {
-            // A second document after the first means JSONL.
-            lookahead_ = pull();
-            if (lookahead_) shape_ = shape::jsonl;
-        }
-    }
-    ~doc_source() {
-        if (owned_) std::fclose(file_);
-    }
-    doc_source(const doc_source&) = delete;
-    doc_source& operator=(const doc_source&) = delete;
-
-    bool ok() const { return file_ != nullptr; }
-    const std::string& error_text() const { return error_; }
-    shape kind() const { return shape_; }
-    bool empty() const { return !pending_; }
-
-    std::optional<json::input_document> next() {
-        auto out = std::move(pending_);
-        pending_.reset();
-        if (!out) return out;
-        if (lookahead_) {
-            pending_ = std::move(lookahead_);
-            lookahead_.reset();
-        } else {
-            pending_ = pull();
-        }
-        return out;
-    }
-    // A framing error that ended the input early (after the last document returned).
-    const std::optional<finding>& framing_error() const {
-        static const std::optional<finding> none;
-        return reader_ ? reader_->error() : none;
-    }
-
-  private:
-    std::optional<json::input_document> pull() {
-        auto d = reader_->next();
-        if (d) d->line += skipped_lines_;
-        return d;
-    }
-    std::FILE* file_ = nullptr;
-    bool owned_ = false;
-    std::string error_;
-    std::size_t skipped_lines_ = 0;
-    shape shape_ = shape::object;
-    std::optional<json::document_reader> reader_;
-    std::optional<json::input_document> pending_, lookahead_;
-};
 
 // The 1-based line, within a document that starts at `first_line`, where the field named by a finding
 // path ("items[1].igv") appears; the document's first line when it cannot be located.
@@ -245,8 +141,10 @@ inline void json_string(std::string& out, std::string_view s) {
 }
 
 // One finding as a person reads it: "file:line path: message (expected X, got Y)".
-inline std::string human(const std::string& file, std::size_t line, const finding& f) {
-    std::string s = file + ":" + std::to_string(line) + " " + (f.path.empty() ? "(document)" : f.path) + ": ";
+// `where` names a finding without a path: the document, or "(input)" for text between documents.
+inline std::string human(const std::string& file, std::size_t line, const finding& f,
+                         const char* where = "(document)") {
+    std::string s = file + ":" + std::to_string(line) + " " + (f.path.empty() ? where : f.path) + ": ";
     if (f.level == severity::warning) s += "warning: ";
     s += f.message;
     if (!f.expected.empty() || !f.actual.empty()) {

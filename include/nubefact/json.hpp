@@ -65,37 +65,68 @@ response_result read_response(std::string_view text);
 std::string write(const response& r);
 std::string write(const error_body& e);
 
-// One document of an input file: its text and the 1-based line where it starts.
+// One entry of an input: a document's text, or a framing problem found while splitting the input.
+// `error` set: the entry could not be delimited as one JSON object (see document_reader); `text`
+// then holds what was read of it (empty when it was too large) so a caller may copy it back.
+// `document` is false for problems that are not a document (a comma between objects, text that is
+// not JSON, a missing ']'); those do not take an `index`.
 struct input_document {
     std::string text;
-    std::size_t line = 1;
-    std::size_t index = 0;  // 0-based position in the input
+    std::size_t line = 1;   // 1-based line where the document (or the problem) starts
+    std::size_t index = 0;  // 0-based position among the documents of the input
+    std::optional<finding> error;
+    bool document = true;
 };
 
-// Splits an input into documents: a single JSON object, a JSON array of objects, or JSONL (one
-// object per line; blank lines skipped). Streams: memory is bounded by the largest document, not
-// the file. A malformed document is still yielded (its text as read) so the caller reports it with
-// its line; a framing error the reader cannot recover from is returned as a finding with the line.
-// The callback returns false to stop early.
+// How an input holds its documents, as far as it has been read.
+enum class input_shape { object, array, jsonl };
+
+// Splits an input into documents: a JSON object, a JSON array of objects, JSONL (one object per
+// line; blank lines skipped), or several objects one after the other. Streams: memory is bounded by
+// max_document_bytes plus one read chunk, whatever the input. Always makes progress and never stops
+// before the end of input: each framing problem is one entry with `error` set (codes in
+// docs/send.md: too_large, unterminated_string, unclosed, not_an_object, comma_between_objects,
+// not_json, array_not_closed, text_after_array, io), then reading resumes at the next line or
+// element. After 100 problems the rest are counted and reported as one last entry
+// (more_framing_problems), so the output is bounded too. Not thread-safe; `in` must outlive it.
 class document_reader {
   public:
     explicit document_reader(std::FILE* in, std::size_t max_document_bytes = 1 << 20);
-    // Returns the next document, or nullopt at end of input (then error() tells whether it ended
-    // on a framing error).
+    // The next entry, or nullopt at the end of input.
     std::optional<input_document> next();
-    const std::optional<finding>& error() const { return error_; }
+    // array from the first '[' on; jsonl once a second entry or a one-line first object was read.
+    input_shape shape() const;
 
   private:
+    static constexpr std::size_t max_reported = 100;
+    std::optional<input_document> read_entry();
+    std::optional<input_document> scan_value();
+    input_document scan_scalar();
+    input_document skip_junk();
+    std::string skip_run();
+    input_document problem(std::size_t line, const char* code, std::string message, bool document);
+    bool next_line_starts_document(std::size_t start_col, int last_significant);
+    void skip_line();
+    int peek(std::size_t k = 0);
+    int get();
+    bool fill();
+
     std::FILE* in_;
     std::size_t max_;
-    std::optional<finding> error_;
+    // The read buffer: bytes before pos_ are consumed; mark_ (when set) pins the current document.
     std::string buf_;
     std::size_t pos_ = 0;
-    std::size_t line_ = 1;
-    std::size_t index_ = 0;
-    int mode_ = 0;  // 0 unknown, 1 single object, 2 array, 3 jsonl
+    std::size_t mark_ = std::string::npos;
     bool eof_ = false;
-    bool fill();
+    int read_errno_ = 0;
+    std::size_t line_ = 1, col_ = 0;
+    std::size_t index_ = 0, entries_ = 0;
+    enum class mode { start, objects, array, after_array, done } mode_ = mode::start;
+    bool line_mode_ = false;  // JSONL: a line's end ends its document
+    bool was_array_ = false, comma_reported_ = false, bom_checked_ = false, io_reported_ = false;
+    std::size_t array_line_ = 0;
+    std::size_t reported_ = 0, suppressed_ = 0, first_suppressed_ = 0, last_suppressed_ = 0;
+    std::string containers_;  // '{' / '[' of the open containers of the current document (capped)
 };
 
 }  // namespace nubefact::json
