@@ -256,6 +256,8 @@ std::optional<std::string> sunat_observation(const finding& f) {
     if (!expected) return std::nullopt;
     auto actual = f.actual.empty() ? result<decimal>(decimal{}) : decimal::parse(f.actual);
     if (!actual) return std::nullopt;
+    // IGV on a line that has none (free, exonerado, inafecto, export): SUNAT's 3110, a rejection.
+    if (f.path.ends_with("].igv") && expected->is_zero() && !actual->is_zero()) return std::nullopt;
     if ((*expected - *actual).abs() > decimal::from_int(1)) return std::nullopt;
     return std::string(text) + " (" + f.path + ": " + (f.actual.empty() ? "ausente" : f.actual) +
            ", calculado " + f.expected + ")";
