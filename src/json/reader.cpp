@@ -166,6 +166,10 @@ std::optional<decimal> round_noise(std::string_view t) {
         return std::nullopt;
     const bool up = fp[decimal::scale] >= '5';
     fp.resize(decimal::scale);
+    // 999999999999.99999999995 would round past 12 integer digits: a range error, as unrounded.
+    if (up && ip.size() == static_cast<std::size_t>(decimal::max_integer_digits) &&
+        ip.find_first_not_of('9') == std::string::npos && fp.find_first_not_of('9') == std::string::npos)
+        return std::nullopt;
     auto d = decimal::parse((neg ? "-" : "") + ip + "." + fp);
     if (!d) return std::nullopt;
     if (!up) return *d;

@@ -291,6 +291,11 @@ TEST(Codec, FloatNoiseRefusedOrRounded) {
     auto big =
         json::read_request(R"({"operacion":"generar_comprobante","total":1234567890123.000000000001})", o);
     EXPECT_EQ(find_at(big.findings, "total")->code, "range");
+    auto edge =
+        json::read_request(R"({"operacion":"generar_comprobante","total":999999999999.99999999995})", o);
+    EXPECT_EQ(find_at(edge.findings, "total")->code, "range");
+    auto neg = json::read_request(R"({"operacion":"generar_comprobante","total":-0.12000000000000001e1})", o);
+    EXPECT_EQ(std::get<comprobante>(neg.doc).total, "-1.2"_d);
 }
 
 TEST(Codec, TypeErrorsNameTheField) {
