@@ -145,8 +145,11 @@ struct options {
 
     // SUNAT behaviour.
     std::vector<reject_rule> sunat_reject;
-    // generar_anulacion always answers pending (ticket, aceptada_por_sunat false, as the official
-    // example); consultar_anulacion accepts once this has passed. Same shape for guías.
+    // generar_anulacion answers pending (ticket, aceptada_por_sunat false, as the official example);
+    // consultar_anulacion accepts once anulacion_delay has passed. Same shape for guías.
+    // anulacion_pending_first = false: generar_anulacion answers accepted when the delay has passed
+    // already (the old behaviour, for a sender that does not poll pending answers).
+    bool anulacion_pending_first = true;
     std::chrono::milliseconds anulacion_delay{0};
     std::chrono::milliseconds guia_delay{
         0};                        // generar_guia answers pending; consultar_guia accepts after this

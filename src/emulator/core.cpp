@@ -699,7 +699,8 @@ void core::qr_text(std::string& q, const account_slot& a, const record& r) const
 std::string core::anulacion_body(const record& r, bool just_created) const {
     // The answer to the generar_anulacion that created it is always the official example's: a ticket,
     // not yet processed by SUNAT (clients poll consultar_anulacion).
-    bool accepted = !just_created && now_ms() >= r.x().anulacion_ms + opts_.anulacion_delay.count();
+    bool accepted = !(just_created && opts_.anulacion_pending_first) &&
+                    now_ms() >= r.x().anulacion_ms + opts_.anulacion_delay.count();
     std::string o;
     o.reserve(600);
     o.push_back('{');

@@ -268,6 +268,15 @@ TEST_F(compat_test, anulacion_answers_pending_first_by_default) {
         0);
     auto x = get(enlace + ".xml");
     EXPECT_NE(x.body.find("<VoidedDocuments"), std::string::npos);
+    srv->stop();
+
+    // The old behaviour, for a sender that does not poll: accepted at once when the delay is 0.
+    emu::options old;
+    old.anulacion_pending_first = false;
+    start(old);
+    ASSERT_EQ(send(erp_factura(1)).status, 200);
+    auto at_once = send(consulta("generar_anulacion", 1, "FFF1", 1, R"(,"motivo":"ERROR DEL SISTEMA")"));
+    EXPECT_EQ(at_once.json().at("aceptada_por_sunat").as_bool(), true) << at_once.body;
 }
 
 TEST_F(compat_test, anulacion_and_guia_files_wait_for_sunat) {
