@@ -128,7 +128,17 @@ struct options {
     // Validation: json::read_request then fiscal::check(today = clock, lenient). When false the
     // body is only parsed enough to find the operation and the document key.
     bool validate = true;
-    bool lenient = false;
+    bool lenient = false;  // arithmetic mismatches are warnings, any size (Nubefact's demo)
+    // SUNAT's tolerance (fact sheet §6.7): a mismatch of at most 1.00 is accepted and reported as SUNAT's
+    // observation code (4xxx) in sunat_note; a larger one, or one SUNAT has no observation for, is codigo
+    // 20. Ignored with lenient.
+    bool sunat_tolerance = false;
+    // Numbers with more than 10 decimals (a double's noise): false = codigo 20 naming the field (unless
+    // lenient); true = rounded half-up to 10 decimals, then checked as usual.
+    bool round_float_noise = false;
+    // generar_* without numero: the next correlativo of that tipo and serie in the account (max + 1) is
+    // assigned and answered in `numero`; false = codigo 20.
+    bool assign_numero = false;
     int max_age_days = 7;               // fecha_de_emision older than today - N days -> codigo 22
     int guia_max_age_days = 1;          // the same for guías (GRE manual: one day)
     std::chrono::hours utc_offset{-5};  // "today" is computed in Peru's time zone
@@ -136,10 +146,16 @@ struct options {
 
     // SUNAT behaviour.
     std::vector<reject_rule> sunat_reject;
-    std::chrono::milliseconds anulacion_delay{0};  // consultar_anulacion accepts after this
-    std::chrono::milliseconds guia_delay{0};       // consultar_guia accepts after this
-    bool boletas_pending = false;                  // boletas answered pending until consulted
-    std::chrono::milliseconds boleta_delay{0};     // … after this delay
+    // generar_anulacion answers pending (ticket, aceptada_por_sunat false, as the official example);
+    // consultar_anulacion accepts once anulacion_delay has passed. Same shape for guías.
+    // anulacion_pending_first = false: generar_anulacion answers accepted when the delay has passed
+    // already (the old behaviour, for a sender that does not poll pending answers).
+    bool anulacion_pending_first = true;
+    std::chrono::milliseconds anulacion_delay{0};
+    std::chrono::milliseconds guia_delay{
+        0};                        // generar_guia answers pending; consultar_guia accepts after this
+    bool boletas_pending = false;  // boletas answered pending until consulted
+    std::chrono::milliseconds boleta_delay{0};  // … after this delay
 
     // Latency: default for every operation, overridden per operation.
     latency_model latency;
@@ -160,7 +176,8 @@ struct options {
     std::chrono::milliseconds idle_timeout{120000};  // keep-alive wait for the next request
     std::size_t max_connections = 100000;            // beyond: accepted and closed at once
 
-    // Links: https://<link_host>/cpe/<uuid>; empty = "<host>:<port>" of this server.
+    // Links: <scheme>://<link_host>/cpe/<uuid> (scheme https with tls, else http); empty = "<host>:<port>"
+    // of this server. GET <enlace>.pdf / .xml / .cdr on this server answers the document's files.
     std::string link_host;
 
     bool admin = false;        // GET /__emulator/stats, POST /__emulator/reset over HTTP

@@ -32,11 +32,15 @@ struct read_options {
     std::size_t max_string_bytes = 64 * 1024;  // longer string values: finding "too_long"
     std::size_t max_array_items = 10'000;      // more elements: finding "too_many", the rest ignored
     std::size_t max_findings = 1'000;          // then one "too_many_findings" and no more
+    // A number with more than 10 fractional digits (a double's noise, 0.12000000000000001): false =
+    // an error finding naming the field; true = rounded half-up to 10 digits, warning "rounded".
+    bool round_excess_decimals = false;
 };
 
 // Parses one JSON object. Reads what Nubefact reads: numbers or numeric strings, true/false or
-// "true"/"false", "" as absent, DD-MM-YYYY (and YYYY-MM-DD). Never throws on any input (short of
-// std::bad_alloc); reentrant and thread-safe, like every function of this header.
+// "true"/"false", "" and null as absent, 0 as absent in the optional percepción / retención /
+// detracción fields, integer ubigeos zero-padded to 6 digits, DD-MM-YYYY (and YYYY-MM-DD). Never throws on
+// any input (short of std::bad_alloc); reentrant and thread-safe, like every function of this header.
 read_result read_request(std::string_view text, const read_options& opts = {});
 
 // Same, for a body known to be a generar_comprobante (no `operacion` needed).

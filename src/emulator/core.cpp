@@ -1,9 +1,12 @@
 // The emulator's request handling and state: routing, auth, validation, documents, faults, stats.
 #include "core.hpp"
 
+#include "files.hpp"
+
 #include <nubefact/fiscal.hpp>
 #include <nubefact/json.hpp>
 
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <boost/json.hpp>
 
@@ -12,6 +15,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <random>
 
 namespace nubefact::emulator::detail {
 namespace {
@@ -164,6 +168,113 @@ std::string format_message(const finding& f) {
     return m;
 }
 
+// The first half of a document's uuid: its key times an odd constant (a bijection on 64 bits).
+constexpr std::uint64_t uuid_mul = 0x9E3779B97F4A7C15ull;
+constexpr std::uint64_t inverse(std::uint64_t k) {
+    std::uint64_t x = k;  // Newton's iteration doubles the correct low bits each step
+    for (int i = 0; i < 6; ++i) x *= 2 - k * x;
+    return x;
+}
+static_assert(uuid_mul * inverse(uuid_mul) == 1);
+
+// The packed key a uuid made by make_uuid() carries; nullopt when it is not hex of that shape.
+std::optional<std::uint64_t> uuid_key(std::string_view u) {
+    if (u.size() != 36) return std::nullopt;
+    std::uint64_t a = 0;
+    int i = 0;
+    for (std::size_t pos = 0; pos < 18; ++pos) {
+        if (pos == 8 || pos == 13) {
+            if (u[pos] != '-') return std::nullopt;
+            continue;
+        }
+        const char c = u[pos];
+        std::uint64_t v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
+        if (v > 15) return std::nullopt;
+        a |= v << (i++ * 4);
+    }
+    return a * inverse(uuid_mul);
+}
+
+// SUNAT's observation (4xxx: accepted, reported in sunat_note) for a mismatch at `path`, when SUNAT has
+// one; fact sheet §6.7 and SUNAT's error catalogue.
+const char* observation_for(std::string_view path) {
+    const bool item = path.starts_with("items[");
+    if (item)
+        path.remove_prefix(path.find("].") == std::string_view::npos ? path.size() : path.find("].") + 2);
+    struct entry {
+        std::string_view field;
+        bool item;
+        const char* text;
+    };
+    static constexpr entry table[] = {
+        {"igv", true,
+         "4318 - El dato ingresado en el campo cac:TaxSubtotal/cbc:TaxAmount del ítem no coincide con "
+         "el valor calculado"},
+        {"subtotal", true, "4288 - El valor de venta por ítem difiere de los importes consignados"},
+        {"precio_unitario", true,
+         "4287 - El precio unitario de la operación que está informando difiere de los cálculos realizados "
+         "en "
+         "base a la información remitida"},
+        {"total", true,
+         "4287 - El precio unitario de la operación que está informando difiere de los cálculos realizados "
+         "en "
+         "base a la información remitida"},
+        {"isc", true, "4359 - El monto de ISC de la línea no coincide con el valor calculado"},
+        {"total_gravada", false,
+         "4299 - La sumatoria del total valor de venta - operaciones gravadas de línea no corresponden al "
+         "total"},
+        {"total_exonerada", false,
+         "4297 - La sumatoria del total valor de venta - operaciones exoneradas de línea no corresponden al "
+         "total"},
+        {"total_inafecta", false,
+         "4296 - La sumatoria del total valor de venta - operaciones inafectas de línea no corresponden al "
+         "total"},
+        {"total_gratuita", false,
+         "4298 - La sumatoria del total valor de venta - operaciones gratuitas de línea no corresponden al "
+         "total"},
+        {"total_igv", false, "4290 - El cálculo del IGV es Incorrecto"},
+        {"total_isc", false,
+         "4305 - La sumatoria del total del importe del tributo ISC de línea no corresponden al total"},
+        {"total_impuestos_bolsas", false,
+         "4321 - La sumatoria del total del importe del tributo ICBPER de línea no corresponden al total"},
+        {"total_descuento", false,
+         "4307 - La sumatoria consignados en descuentos globales no corresponden al total"},
+        {"total_otros_cargos", false,
+         "4308 - La sumatoria consignados en cargos globales no corresponden al total"},
+        {"total", false, "4312 - El importe total del comprobante no coincide con el valor calculado"},
+    };
+    for (const auto& e : table)
+        if (e.item == item && e.field == path) return e.text;
+    return nullptr;
+}
+
+// SUNAT tolerates arithmetic differences up to 1.00 (fact sheet §6.7).
+std::optional<std::string> sunat_observation(const finding& f) {
+    const char* text = observation_for(f.path);
+    if (!text) return std::nullopt;
+    auto expected = decimal::parse(f.expected);
+    if (!expected) return std::nullopt;
+    auto actual = f.actual.empty() ? result<decimal>(decimal{}) : decimal::parse(f.actual);
+    if (!actual) return std::nullopt;
+    // IGV on a line that has none (free, exonerado, inafecto, export): SUNAT's 3110, a rejection.
+    if (f.path.ends_with("].igv") && expected->is_zero() && !actual->is_zero()) return std::nullopt;
+    if ((*expected - *actual).abs() > decimal::from_int(1)) return std::nullopt;
+    return std::string(text) + " (" + f.path + ": " + (f.actual.empty() ? "ausente" : f.actual) +
+           ", calculado " + f.expected + ")";
+}
+
+std::string_view currency_of(int moneda) {
+    switch (moneda) {
+        case 2:
+            return "USD";
+        case 3:
+            return "EUR";
+        case 4:
+            return "GBP";
+    }
+    return "PEN";
+}
+
 std::optional<std::int64_t> cents(const opt_dec& d) {
     if (!d) return std::nullopt;
     return static_cast<std::int64_t>(d->round(2).raw() / 100'000'000);
@@ -188,6 +299,7 @@ void fill_view(const json::read_result& rr, doc_view& v) {
             if constexpr (std::is_same_v<T, comprobante>) {
                 v.total_cents = cents(d.total);
                 v.igv_cents = cents(d.total_igv);
+                v.moneda = d.moneda.value_or(1);
             }
             if constexpr (std::is_same_v<T, retencion_percepcion>) v.total_cents = cents(d.total_pagado);
             if constexpr (std::is_same_v<T, comprobante> || std::is_same_v<T, retencion_percepcion>)
@@ -256,6 +368,8 @@ struct core::parsed {
     std::string canonical_owned;  // json::write of the document (validation on)
     std::string_view canonical;   // text hashed into codigo_hash: canonical_owned or the body
     std::optional<reply> fail;
+    bool assign = false;  // generar_* without numero, options::assign_numero: process() assigns one
+    std::string note;     // SUNAT's observations (options::sunat_tolerance)
 };
 
 core::core(options opts) : opts_(std::move(opts)) {
@@ -269,6 +383,14 @@ core::core(options opts) : opts_(std::move(opts)) {
     cfg_ = std::move(cfg);
     if (!opts_.clock) opts_.clock = [] { return std::chrono::system_clock::now(); };
     if (opts_.stall_for > opts_.max_stall) opts_.stall_for = opts_.max_stall;
+    scheme_ = opts_.tls ? "https://" : "http://";
+    if (!opts_.state_file.empty()) {
+        // Documents replayed from the state file keep their uuids; new ones must never repeat them,
+        // while a run without a state file stays reproducible from --seed.
+        std::random_device rd;
+        uuid_nonce_ = (std::uint64_t{rd()} << 32) ^ rd() ^
+                      static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    }
 }
 
 core::~core() {
@@ -286,9 +408,9 @@ std::int64_t core::today_days() const {
     return d;
 }
 
-uuid_str core::make_uuid(rng_t& rng) const {
+uuid_str core::make_uuid(rng_t& rng, std::uint64_t packed_key) const {
     static constexpr char hex[] = "0123456789abcdef";
-    std::uint64_t a = rng(), b = rng();
+    std::uint64_t a = packed_key * uuid_mul, b = rng() ^ uuid_nonce_;
     std::array<char, 36> s{};
     std::size_t n = 0;
     for (int i = 0; i < 32; ++i) {
@@ -300,7 +422,7 @@ uuid_str core::make_uuid(rng_t& rng) const {
 }
 
 std::string core::link(std::string_view kind, std::string_view uuid) const {
-    std::string s = "https://";
+    std::string s(scheme_);
     s += link_host_;
     s.push_back('/');
     s += kind;
@@ -479,7 +601,8 @@ std::string core::comprobante_body(const account_slot& a, const record& r, bool 
     // Links: enlace, then enlace + .pdf/.xml/.cdr, written without temporaries.
     auto enlace_field = [&](std::string_view name, std::string_view ext) {
         field(o, name);
-        o += "\"https://";
+        o.push_back('"');
+        o += scheme_;
         o += link_host_;
         o += "/cpe/";
         o += r.uuid;
@@ -524,7 +647,10 @@ std::string core::comprobante_body(const account_slot& a, const record& r, bool 
                 o, "sunat_description",
                 std::string(tipo_name(r.key.tipo)) + " numero " + key_text(r.key) + ", ha sido aceptada");
         }
-        null_field(o, "sunat_note");
+        if (r.ext && !r.ext->note.empty())
+            str_field(o, "sunat_note", r.ext->note);
+        else
+            null_field(o, "sunat_note");
         str_field(o, "sunat_responsecode", "0");
         str_field(o, "sunat_soap_error", "");
     }
@@ -570,8 +696,11 @@ void core::qr_text(std::string& q, const account_slot& a, const record& r) const
     q += " |";
 }
 
-std::string core::anulacion_body(const record& r) const {
-    bool accepted = now_ms() >= r.x().anulacion_ms + opts_.anulacion_delay.count();
+std::string core::anulacion_body(const record& r, bool just_created) const {
+    // The answer to the generar_anulacion that created it is always the official example's: a ticket,
+    // not yet processed by SUNAT (clients poll consultar_anulacion).
+    bool accepted = !(just_created && opts_.anulacion_pending_first) &&
+                    now_ms() >= r.x().anulacion_ms + opts_.anulacion_delay.count();
     std::string o;
     o.reserve(600);
     o.push_back('{');
@@ -593,7 +722,7 @@ std::string core::anulacion_body(const record& r) const {
     str_field(o, "sunat_soap_error", "");
     str_field(o, "enlace_del_pdf", enlace + ".pdf");
     str_field(o, "enlace_del_xml", enlace + ".xml");
-    str_field(o, "enlace_del_cdr", accepted ? enlace + ".cdr" : std::string());
+    str_field(o, "enlace_del_cdr", enlace + ".cdr");  // as in the official example, also while pending
     o.push_back('}');
     return o;
 }
@@ -691,16 +820,19 @@ reply core::handle(const request_view& req, rng_t& rng) {
         return r;
     }
     constexpr std::string_view prefix = "/api/v1/";
+    // The enlace links (<enlace>.pdf / .xml / .cdr) are public, like Nubefact's: no token.
+    if (req.method == "GET" && !target.starts_with(prefix)) return download(req);
     std::string_view ruta;
     if (target.starts_with(prefix)) ruta = target.substr(prefix.size());
     if (!ruta.empty() && ruta.back() == '/') ruta.remove_suffix(1);
     std::shared_ptr<account_slot> acct;
     if (!ruta.empty() && ruta.find('/') == std::string_view::npos) acct = find_account(ruta);
-    if (!acct) return error(404, 11, msg_11, op_none);
+    // The manual lists only 200, 400, 401 and 500, and clients read codigo 11 from a 401 ("token or URL
+    // wrong"): a wrong ruta is 401 (docs/emulator.md), a wrong method on a ruta 400 with codigo 20.
+    if (!acct) return error(401, 11, msg_11, op_none);
     if (req.method != "POST") {
-        auto r = error(405, 20, "Método no permitido: use POST", op_none);
+        auto r = error(400, 20, std::string(msg_20) + ": use el método POST", op_none);
         r.allow_post = true;
-        r.outcome = out_h405;
         return r;
     }
     // Token.
@@ -722,6 +854,7 @@ reply core::handle(const request_view& req, rng_t& rng) {
         // The codec reads the body once; its findings name the field.
         json::read_options ro;
         ro.max_bytes = opts_.max_body;
+        ro.round_excess_decimals = opts_.round_float_noise || opts_.lenient;
         typed = json::read_request(req.body, ro);
         p.op = typed->op;
         if (!p.op || has_errors(typed->findings)) {
@@ -770,13 +903,28 @@ reply core::handle(const request_view& req, rng_t& rng) {
         return r;
     }
 
+    const bool generar_op =
+        p.op && (*p.op == operation::generar_comprobante || *p.op == operation::generar_guia ||
+                 *p.op == operation::generar_retencion || *p.op == operation::generar_percepcion);
+    if (opts_.assign_numero && generar_op && !p.v.numero) {
+        p.assign = true;
+        if (typed)
+            std::visit(
+                [](auto& d) {
+                    // A placeholder for the checks; process() assigns the real one under the lock.
+                    if constexpr (requires { d.numero; })
+                        if (!d.numero) d.numero = 1;
+                },
+                typed->doc);
+    }
     if (typed && p.op) {
         // The fiscal rules, with the emulator's clock as "today".
         fiscal::check_options co;
         co.today = civil_from_days(today_days());
         co.max_age_days = opts_.max_age_days;
         co.guia_max_age_days = opts_.guia_max_age_days;
-        co.lenient = opts_.lenient;
+        const bool sunat = opts_.sunat_tolerance && !opts_.lenient;
+        co.lenient = opts_.lenient || sunat;  // sunat: mismatches come back as warnings, sorted below
         auto fs = fiscal::check(typed->doc, co);
         const finding* first = nullptr;
         const finding* period = nullptr;
@@ -786,6 +934,18 @@ reply core::handle(const request_view& req, rng_t& rng) {
                 if (!period) period = &f;
             } else if (!first) {
                 first = &f;
+            }
+        }
+        if (sunat && !first) {
+            for (const auto& f : fs) {
+                if (f.code != "mismatch") continue;
+                auto obs = sunat_observation(f);
+                if (!obs) {
+                    first = &f;  // beyond SUNAT's tolerance, or no observation for it: refused
+                    break;
+                }
+                if (!p.note.empty()) p.note += "; ";
+                p.note += *obs;
             }
         }
         reply r;
@@ -846,11 +1006,12 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
     if (!v.serie) return error(400, 20, std::string(msg_20) + ": serie: falta el campo", opi);
     if (v.serie->size() != 4)
         return error(400, 20, std::string(msg_20) + ": serie: debe tener exactamente 4 caracteres", opi);
-    if (!v.numero) return error(400, 20, std::string(msg_20) + ": numero: falta el campo", opi);
-    if (*v.numero < 1 || *v.numero > 99'999'999)
+    if (!v.numero && !pin.assign)
+        return error(400, 20, std::string(msg_20) + ": numero: falta el campo", opi);
+    if (v.numero && (*v.numero < 1 || *v.numero > 99'999'999))
         return error(400, 20, std::string(msg_20) + ": numero: debe estar entre 1 y 99999999", opi);
     key.serie = *v.serie;
-    key.numero = *v.numero;
+    key.numero = v.numero.value_or(0);
     const bool generar = op == operation::generar_comprobante || op == operation::generar_guia ||
                          op == operation::generar_retencion || op == operation::generar_percepcion;
     if (generar) {
@@ -865,12 +1026,21 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
     if ((op == operation::generar_anulacion) && v.motivo.empty())
         return error(400, 20, std::string(msg_20) + ": motivo: falta el campo", opi);
 
-    const auto packed = pack_key(key);
+    auto packed = pack_key(key);
     if (!packed) return error(400, 20, std::string(msg_20) + ": tipo_de_comprobante: valor desconocido", opi);
-    const std::uint64_t ks = *packed;
     reply r;
     r.op = opi;
     std::unique_lock lk(a.mu);
+    if (pin.assign) {
+        // The next correlativo of this tipo and serie (packed with numero 0).
+        auto& last = a.last_numero[*packed];
+        if (last >= 99'999'999)
+            return error(400, 20, std::string(msg_20) + ": numero: la serie está agotada", opi);
+        key.numero = last + 1;
+        packed = pack_key(key);
+        if (!packed) return error(400, 20, std::string(msg_20) + ": numero: fuera de rango", opi);
+    }
+    const std::uint64_t ks = *packed;
     record* it = a.docs.find(ks);
     if (generar) {
         if (!v.codigo_unico.empty()) {
@@ -897,8 +1067,20 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
         }
         rec.codigo_unico = v.codigo_unico;
         rec.created_ms = now_ms();
-        rec.uuid = make_uuid(rng);
-        rec.hash = sha1_base64_fixed(pin.canonical);
+        rec.uuid = make_uuid(rng, ks);
+        if (pin.assign)  // the canonical text holds the placeholder numero
+            rec.hash = sha1_base64_fixed(std::string(pin.canonical) + "#" + std::to_string(key.numero));
+        else
+            rec.hash = sha1_base64_fixed(pin.canonical);
+        rec.moneda = static_cast<std::uint8_t>(std::clamp<std::int64_t>(v.moneda, 0, 255));
+        if (!pin.note.empty())
+            rec.x().note = pin.note;
+        else if (rec.ext)
+            rec.ext->note.clear();
+        if (opts_.assign_numero) {
+            auto& last = a.last_numero[ks - static_cast<std::uint64_t>(key.numero)];
+            last = std::max(last, key.numero);
+        }
         rec.reject_code.clear();
         for (const auto& rule : cfg.reject) {
             bool m = false;
@@ -973,20 +1155,25 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
                              "No se pudo completar la operación: el documento " + key_text(key) +
                                  " fue rechazado por la SUNAT y no puede anularse",
                              opi);
-            if (!rec.anulacion) {
-                // A repeated generar_anulacion answers the same ticket (idempotent, see docs/emulator.md).
-                rec.anulacion = true;
-                auto& x = rec.x();
-                x.anulacion_ms = now_ms();
-                x.ticket = std::to_string(x.anulacion_ms) + std::to_string(rng() % 10);
-                x.anulacion_uuid = make_uuid(rng);
-                persist(a, rec, 'a');
+            {
+                bool created = false;
+                if (!rec.anulacion) {
+                    // A repeated generar_anulacion answers the same ticket (idempotent, see
+                    // docs/emulator.md).
+                    rec.anulacion = true;
+                    auto& x = rec.x();
+                    x.anulacion_ms = now_ms();
+                    x.ticket = std::to_string(x.anulacion_ms) + std::to_string(rng() % 10);
+                    x.anulacion_uuid = make_uuid(rng, ks);
+                    persist(a, rec, 'a');
+                    created = true;
+                }
+                r.body = anulacion_body(rec, created);
             }
-            r.body = anulacion_body(rec);
             return r;
         case operation::consultar_anulacion:
             if (!rec.anulacion) return error(400, 24, msg_24, opi);
-            r.body = anulacion_body(rec);
+            r.body = anulacion_body(rec, false);
             return r;
         case operation::consultar_guia:
             r.body = guia_body(rec, false);
@@ -1000,7 +1187,7 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
             if (!rec.reversed) {
                 rec.reversed = true;
                 rec.x().reversed_ms = now_ms();
-                rec.x().reversion_uuid = make_uuid(rng);
+                rec.x().reversion_uuid = make_uuid(rng, ks);
                 persist(a, rec, 'v');
             }
             r.body = retper_body(rec, true);
@@ -1050,6 +1237,139 @@ reply core::admin(const request_view& req) {
     return r;
 }
 
+// ---- document files ---------------------------------------------------------------------------------------
+
+reply core::download(const request_view& req) {
+    auto target = req.target;
+    if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    reply nf = error(404, 24, "El archivo no existe", op_files);
+    nf.outcome = out_h404;
+    // /<kind>/<uuid>.<ext>
+    if (target.size() < 2 || target[0] != '/') return nf;
+    const auto slash = target.find('/', 1);
+    if (slash == std::string_view::npos) return nf;
+    const auto kind = target.substr(1, slash - 1);
+    const auto file = target.substr(slash + 1);
+    const auto dot = file.rfind('.');
+    if (dot == std::string_view::npos) return nf;
+    const auto uuid = file.substr(0, dot);
+    const auto ext = file.substr(dot + 1);
+    if (uuid.size() != 36 || (ext != "pdf" && ext != "xml" && ext != "cdr")) return nf;
+    std::string_view data_kind;  // file_data::kind: a static literal
+    if (kind == "cpe")
+        data_kind = "comprobante";
+    else if (kind == "guia")
+        data_kind = "guia";
+    else if (kind == "retencion")
+        data_kind = "retencion";
+    else if (kind == "percepcion")
+        data_kind = "percepcion";
+    else if (kind == "anulacion")
+        data_kind = "anulacion";
+    else if (kind == "reversion")
+        data_kind = "reversion";
+    else
+        return nf;
+    auto match = [&](const record& r) {
+        if (data_kind == "anulacion") return r.anulacion && r.x().anulacion_uuid.view() == uuid;
+        if (data_kind == "reversion") return r.reversed && r.x().reversion_uuid.view() == uuid;
+        return r.kind == data_kind && r.uuid.view() == uuid;
+    };
+    const auto packed = uuid_key(uuid);
+    const auto now = now_ms();
+    file_data d;
+    d.kind = data_kind;
+    bool found = false, available = true;
+    {
+        std::shared_lock lk(accounts_mu_);
+        for (const auto& a : account_order_) {
+            std::lock_guard dl(a->mu);
+            const record* r = nullptr;
+            if (packed)
+                if (const record* x = a->docs.find(*packed); x && match(*x)) r = x;
+            if (!r && !packed)  // a uuid written by an older emulator into the state file: search
+                a->docs.for_each([&](const record& x) {
+                    if (!r && match(x)) r = &x;
+                });
+            if (!r) continue;
+            found = true;
+            d.tipo = r->key.tipo;
+            d.serie = r->key.serie;
+            d.numero = r->key.numero;
+            d.ruc = a->acct.ruc;
+            d.hash = std::string(r->hash.view());
+            d.currency = std::string(currency_of(r->moneda));
+            d.ms = r->created_ms;
+            std::string q;
+            qr_text(q, *a, *r);
+            if (r->kind == "comprobante" && !q.empty()) {
+                // RUC | tipo | serie | numero | IGV | TOTAL | fecha | tipo doc | num doc | hash |
+                std::vector<std::string_view> parts;
+                for (std::string_view rest = q; !rest.empty();) {
+                    auto i = rest.find(" | ");
+                    parts.push_back(rest.substr(0, i));
+                    rest = i == std::string_view::npos ? std::string_view{} : rest.substr(i + 3);
+                }
+                if (parts.size() >= 9) {
+                    d.igv = std::string(parts[4]);
+                    d.total = std::string(parts[5]);
+                    d.fecha = std::string(parts[6]);
+                    d.cliente_tipo = std::string(parts[7]);
+                    d.cliente_numero = std::string(parts[8]);
+                }
+            }
+            const std::string what = std::string(tipo_name(r->key.tipo)) + " numero " + key_text(r->key);
+            d.response_code = r->reject_code.empty() ? "0" : r->reject_code;
+            d.description =
+                what + (r->reject_code.empty() ? ", ha sido aceptada"
+                                               : ", ha sido rechazada (código " + r->reject_code + ")");
+            if (r->ext) d.note = r->ext->note;
+            if (data_kind == "comprobante") {
+                // A pending boleta has no CDR yet (its enlace_del_cdr is "").
+                if (ext == "cdr" && r->pending && now < r->created_ms + opts_.boleta_delay.count())
+                    available = false;
+            } else if (data_kind == "guia") {
+                // No file before SUNAT accepts a guía (generar_guia's nota_importante says so).
+                if (now < r->created_ms + opts_.guia_delay.count()) available = false;
+                d.description =
+                    "La Guía numero " + key_text(r->key) +
+                    (r->reject_code.empty() ? ", ha sido aceptada"
+                                            : ", ha sido rechazada (código " + r->reject_code + ")");
+            } else if (data_kind == "anulacion") {
+                const auto& x = r->x();
+                d.ms = x.anulacion_ms;
+                d.ticket = x.ticket;
+                d.response_code = "0";
+                d.description = "La Comunicacion de baja de " + key_text(r->key) + ", ha sido aceptada";
+                d.note.clear();
+                // The CDR link is shown while pending (official example); the file exists once SUNAT
+                // answered.
+                if (ext == "cdr" && now < x.anulacion_ms + opts_.anulacion_delay.count()) available = false;
+            } else if (data_kind == "reversion") {
+                d.ms = r->x().reversed_ms;
+                d.response_code = "0";
+                d.description = "La Reversión de " + key_text(r->key) + ", ha sido aceptada";
+                d.note.clear();
+            }
+            break;
+        }
+    }
+    if (!found || !available) return nf;
+    reply r;
+    r.op = op_files;
+    if (ext == "pdf") {
+        r.body = make_pdf(d);
+        r.content_type = "application/pdf";
+    } else if (ext == "xml") {
+        r.body = make_xml(d);
+        r.content_type = "application/xml; charset=utf-8";
+    } else {
+        r.body = make_cdr_zip(d);
+        r.content_type = "application/zip";
+    }
+    return r;
+}
+
 // ---- observation --------------------------------------------------------------------------------------
 
 document_info core::info(const record& r) const {
@@ -1091,9 +1411,10 @@ std::vector<document_info> core::documents(std::string_view ruta) const {
 stats core::snapshot() const {
     stats s;
     for (int op = 0; op < op_slots; ++op) {
-        std::string name = op < op_count   ? std::string(to_string(static_cast<operation>(op)))
-                           : op == op_none ? "none"
-                                           : "admin";
+        std::string name = op < op_count    ? std::string(to_string(static_cast<operation>(op)))
+                           : op == op_none  ? "none"
+                           : op == op_files ? "files"
+                                            : "admin";
         for (int o = 0; o < out_slots; ++o) {
             auto n = requests_[op][o].load(std::memory_order_relaxed);
             if (n) {
@@ -1206,6 +1527,8 @@ void core::persist(const account_slot& a, const record& r, char type) {
         o["qr"] = q;
         o["reject"] = r.reject_code;
         o["pending"] = r.pending;
+        if (r.moneda != 1) o["moneda"] = r.moneda;
+        if (r.ext && !r.ext->note.empty()) o["note"] = r.ext->note;
     } else if (type == 'a') {
         o["ms"] = r.x().anulacion_ms;
         o["ticket"] = r.x().ticket;
@@ -1226,16 +1549,11 @@ bool core::replay(std::FILE* f, std::string& error) {
     std::string line;
     char buf[8192];
     std::size_t lineno = 0;
+    // False when the line is not a JSON object (nothing applied).
     auto apply = [&](std::string_view text) -> bool {
-        ++lineno;
-        if (text.empty()) return true;
         boost::system::error_code ec;
         auto v = boost::json::parse(text, ec);
-        if (ec || !v.is_object()) {
-            // A torn last line (crash while writing) is ignored; anything else is an error.
-            error = opts_.state_file + ":" + std::to_string(lineno) + ": not a JSON object";
-            return false;
-        }
+        if (ec || !v.is_object()) return false;
         auto& o = v.as_object();
         auto str = [&](const char* k) -> std::string {
             auto* x = o.if_contains(k);
@@ -1270,6 +1588,12 @@ bool core::replay(std::FILE* f, std::string& error) {
             r.reject_code = str("reject");
             auto* p = o.if_contains("pending");
             r.pending = p && p->is_bool() && p->as_bool();
+            r.moneda = o.contains("moneda") ? static_cast<std::uint8_t>(num("moneda")) : 1;
+            if (auto note = str("note"); !note.empty()) r.x().note = std::move(note);
+            if (opts_.assign_numero) {
+                auto& last = a->last_numero[ks - static_cast<std::uint64_t>(k.numero)];
+                last = std::max(last, k.numero);
+            }
             if (++r.creations == 2) created_twice_.fetch_add(1);
             if (!r.codigo_unico.empty()) a->by_unico[r.codigo_unico] = ks;
         } else if (record* it = a->docs.find(ks)) {
@@ -1287,16 +1611,44 @@ bool core::replay(std::FILE* f, std::string& error) {
         }
         return true;
     };
+    // A crash or a power loss mid-write leaves a torn tail: a last line without its '\n', or unreadable
+    // lines (a fragment, zeros) with nothing readable after them. They are cut off, so the next record
+    // starts on a line of its own. An unreadable line followed by readable ones is damage: refused.
+    std::int64_t offset = 0;    // bytes of the complete lines read so far
+    std::int64_t good_end = 0;  // end of the last readable line
+    std::size_t bad_line = 0;   // first unreadable line (1-based), 0 = none
     std::size_t n;
     while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
         line.append(buf, n);
-        std::size_t pos;
-        while ((pos = line.find('\n')) != std::string::npos) {
-            if (!apply(std::string_view(line).substr(0, pos))) return false;
-            line.erase(0, pos + 1);
+        std::size_t pos, start = 0;
+        while ((pos = line.find('\n', start)) != std::string::npos) {
+            ++lineno;
+            const auto text = std::string_view(line).substr(start, pos - start);
+            offset += static_cast<std::int64_t>(pos - start + 1);
+            start = pos + 1;
+            if (text.empty()) continue;
+            if (!apply(text)) {
+                if (!bad_line) bad_line = lineno;
+                continue;
+            }
+            if (bad_line) {
+                error = opts_.state_file + ":" + std::to_string(bad_line) + ": not a JSON object";
+                return false;
+            }
+            good_end = offset;
         }
+        line.erase(0, start);
     }
-    // A last line without '\n' is a torn write: dropped.
+    const std::int64_t size = offset + static_cast<std::int64_t>(line.size());
+    if (size > good_end) {
+        std::fflush(f);
+        if (ftruncate(fileno(f), good_end) != 0) {
+            error = "cannot cut the torn tail of " + opts_.state_file + ": " + std::strerror(errno);
+            return false;
+        }
+        spdlog::warn("state file {}: cut a torn last record ({} bytes after byte {})", opts_.state_file,
+                     size - good_end, good_end);
+    }
     return true;
 }
 

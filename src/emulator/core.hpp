@@ -23,7 +23,8 @@ namespace nubefact::emulator::detail {
 inline constexpr int op_count = 14;
 inline constexpr int op_none = 14;   // operation unknown or unreadable
 inline constexpr int op_admin = 15;  // /__emulator endpoints
-inline constexpr int op_slots = 16;
+inline constexpr int op_files = 16;  // GET <enlace>.pdf / .xml / .cdr
+inline constexpr int op_slots = 17;
 
 // Outcome slots of the request counters.
 enum outcome : int {
@@ -83,9 +84,10 @@ struct reply {
     std::string body;
     std::optional<fault_kind> fault;  // applied by the session; pre faults carry their own body
     std::chrono::microseconds delay{0};
-    unsigned retry_after = 0;  // seconds, for 429/503
-    bool allow_post = false;   // 405: add "Allow: POST"
-    bool close = false;        // close after answering
+    unsigned retry_after = 0;                                           // seconds, for 429/503
+    bool allow_post = false;                                            // wrong method: add "Allow: POST"
+    std::string_view content_type = "application/json; charset=utf-8";  // a static literal
+    bool close = false;                                                 // close after answering
     int op = op_none;
     int outcome = out_ok;
 };
@@ -124,7 +126,8 @@ struct record_ext {
     uuid_str anulacion_uuid;
     std::int64_t reversed_ms = 0;
     uuid_str reversion_uuid;
-    std::string qr;  // replayed cadena_para_codigo_qr (else built from the record's fields)
+    std::string qr;    // replayed cadena_para_codigo_qr (else built from the record's fields)
+    std::string note;  // sunat_note: SUNAT's observations (options::sunat_tolerance), "; "-separated
 };
 
 // A stored document.
@@ -139,6 +142,7 @@ struct record {
     bool anulacion = false;
     bool reversed = false;
     bool has_qr = false;  // comprobantes: cadena_para_codigo_qr from the fields below
+    std::uint8_t moneda = 1;
     std::uint32_t creations = 0;
     std::uint32_t duplicates = 0;
     std::int64_t igv_cents = 0, total_cents = 0;
@@ -199,6 +203,8 @@ struct account_slot {
     mutable std::mutex mu;
     doc_table docs;
     std::unordered_map<std::string, std::uint64_t> by_unico;  // codigo_unico -> pack_key
+    // Highest numero per (tipo, serie) (pack_key with numero 0); kept only with options::assign_numero.
+    std::unordered_map<std::uint64_t, std::int64_t> last_numero;
 };
 
 // Settings that may change while the server runs (swapped as a whole).
@@ -254,15 +260,18 @@ class core {
     std::chrono::microseconds sample_latency(int op, rng_t& rng, const dyn_config& cfg) const;
     reply error(unsigned status, int codigo, std::string_view message, int op) const;
     reply admin(const request_view& req);
+    reply download(const request_view& req);
     reply process(account_slot& a, const parsed& p, rng_t& rng, const dyn_config& cfg);
     std::int64_t now_ms() const;
     std::int64_t today_days() const;
-    uuid_str make_uuid(rng_t& rng) const;
+    // Unique per document: the key, scrambled, in the first half (so a download finds its record
+    // without an index), random bits and the start nonce in the second.
+    uuid_str make_uuid(rng_t& rng, std::uint64_t packed_key) const;
     document_info info(const record& r) const;
 
     // Response bodies.
     std::string comprobante_body(const account_slot& a, const record& r, bool consult) const;
-    std::string anulacion_body(const record& r) const;
+    std::string anulacion_body(const record& r, bool just_created) const;
     std::string guia_body(const record& r, bool generar) const;
     std::string retper_body(const record& r, bool reversion) const;
     std::string link(std::string_view kind, std::string_view uuid) const;
@@ -274,6 +283,8 @@ class core {
 
     options opts_;
     std::string link_host_;
+    std::string_view scheme_ = "http://";
+    std::uint64_t uuid_nonce_ = 0;  // per start with a state file: links never repeat across restarts
     mutable std::shared_mutex accounts_mu_;
     std::unordered_map<std::string, std::shared_ptr<account_slot>> accounts_;
     std::vector<std::shared_ptr<account_slot>> account_order_;

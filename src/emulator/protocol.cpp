@@ -222,7 +222,8 @@ struct scan_handler {
         igv,
         cliente_tipo,
         cliente_numero,
-        motivo
+        motivo,
+        moneda
     };
     field current() const {
         if (depth != 1) return field::other;
@@ -237,6 +238,7 @@ struct scan_handler {
         if (key == "cliente_tipo_de_documento") return field::cliente_tipo;
         if (key == "cliente_numero_de_documento") return field::cliente_numero;
         if (key == "motivo") return field::motivo;
+        if (key == "moneda") return field::moneda;
         return field::other;
     }
     void bad() {
@@ -295,6 +297,9 @@ struct scan_handler {
                 break;
             case field::motivo:
                 out->motivo.assign(t);
+                break;
+            case field::moneda:
+                if (auto v = as_int(t)) out->moneda = *v;
                 break;
             case field::other:
                 break;

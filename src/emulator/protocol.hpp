@@ -68,6 +68,7 @@ struct doc_view {
     std::optional<date> fecha;
     std::string fecha_text;
     std::optional<std::int64_t> total_cents, igv_cents;
+    std::int64_t moneda = 1;
     std::string cliente_tipo, cliente_numero;
     std::string motivo;
     std::string bad_field;  // first top-level field whose type is unusable (scan_body)

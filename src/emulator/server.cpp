@@ -229,7 +229,8 @@ class request_parser : public http::basic_parser<true> {
 
 // The status line and headers of an answer (Beast's wording: "HTTP/1.1 200 OK").
 void format_head(std::string& h, unsigned status, unsigned version, std::size_t body_size,
-                 unsigned retry_after, bool allow_post, bool keep_alive) {
+                 unsigned retry_after, bool allow_post, bool keep_alive,
+                 std::string_view content_type = "application/json; charset=utf-8") {
     h.clear();
     h += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
     char num[24];
@@ -238,7 +239,9 @@ void format_head(std::string& h, unsigned status, unsigned version, std::size_t 
     h.push_back(' ');
     auto reason = http::obsolete_reason(static_cast<http::status>(status));
     h.append(reason.data(), reason.size());
-    h += "\r\nContent-Type: application/json; charset=utf-8\r\n";
+    h += "\r\nContent-Type: ";
+    h += content_type;
+    h += "\r\n";
     if (retry_after) {
         h += "Retry-After: ";
         r = std::to_chars(num, num + sizeof num, retry_after);
@@ -337,7 +340,8 @@ using impl = server::impl;
 template <class IO>
 task<bool> write_reply(impl& s, IO& io, conn& c, buffers& b, const detail::reply& rep, unsigned version,
                        bool keep_alive) {
-    format_head(b.head, rep.status, version, rep.body.size(), rep.retry_after, rep.allow_post, keep_alive);
+    format_head(b.head, rep.status, version, rep.body.size(), rep.retry_after, rep.allow_post, keep_alive,
+                rep.content_type);
     c.expires_after(s.core.opts().body_timeout);
     co_return co_await io.write({asio::buffer(b.head), asio::buffer(rep.body)});
 }

@@ -111,6 +111,72 @@ conv to_date(std::string_view t, date& out) {
     return out.valid() ? conv::ok : conv::range;
 }
 
+bool all_digits(std::string_view t) noexcept {
+    if (t.empty()) return false;
+    for (char c : t)
+        if (c < '0' || c > '9') return false;
+    return true;
+}
+
+// A number with more than 10 fractional digits (plain or with an exponent) rounded half-up to 10;
+// nullopt when the text is not such a number (syntax error, too many integer digits, or no excess).
+std::optional<decimal> round_noise(std::string_view t) {
+    std::size_t i = 0;
+    const bool neg = !t.empty() && t[0] == '-';
+    if (neg) i = 1;
+    std::string digits;
+    std::ptrdiff_t point = -1;
+    for (; i < t.size() && ((t[i] >= '0' && t[i] <= '9') || t[i] == '.'); ++i) {
+        if (t[i] == '.') {
+            if (point >= 0) return std::nullopt;
+            point = static_cast<std::ptrdiff_t>(digits.size());
+        } else {
+            digits.push_back(t[i]);
+        }
+        if (digits.size() > 64) return std::nullopt;
+    }
+    if (digits.empty()) return std::nullopt;
+    if (point < 0) point = static_cast<std::ptrdiff_t>(digits.size());
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        ++i;
+        bool eneg = false;
+        if (i < t.size() && (t[i] == '-' || t[i] == '+')) eneg = t[i++] == '-';
+        int e = 0;
+        std::size_t start = i;
+        for (; i < t.size() && t[i] >= '0' && t[i] <= '9' && e < 1000; ++i) e = e * 10 + (t[i] - '0');
+        if (i == start || e >= 1000) return std::nullopt;
+        point += eneg ? -e : e;
+    }
+    if (i != t.size()) return std::nullopt;
+    const auto n = static_cast<std::ptrdiff_t>(digits.size());
+    std::string ip, fp;
+    if (point <= 0) {
+        ip = "0";
+        fp.assign(static_cast<std::size_t>(-point), '0');
+        fp += digits;
+    } else if (point >= n) {
+        ip = digits + std::string(static_cast<std::size_t>(point - n), '0');
+    } else {
+        ip = digits.substr(0, static_cast<std::size_t>(point));
+        fp = digits.substr(static_cast<std::size_t>(point));
+    }
+    while (ip.size() > 1 && ip[0] == '0') ip.erase(0, 1);
+    if (fp.size() <= static_cast<std::size_t>(decimal::scale) ||
+        ip.size() > static_cast<std::size_t>(decimal::max_integer_digits))
+        return std::nullopt;
+    const bool up = fp[decimal::scale] >= '5';
+    fp.resize(decimal::scale);
+    // 999999999999.99999999995 would round past 12 integer digits: a range error, as unrounded.
+    if (up && ip.size() == static_cast<std::size_t>(decimal::max_integer_digits) &&
+        ip.find_first_not_of('9') == std::string::npos && fp.find_first_not_of('9') == std::string::npos)
+        return std::nullopt;
+    auto d = decimal::parse((neg ? "-" : "") + ip + "." + fp);
+    if (!d) return std::nullopt;
+    if (!up) return *d;
+    const decimal ulp = decimal::from_raw(1);
+    return neg ? *d - ulp : *d + ulp;
+}
+
 class handler {
   public:
     static constexpr std::size_t max_object_size = std::size_t(-1);
@@ -126,7 +192,8 @@ class handler {
           findings_(findings),
           max_string_(max_string),
           max_items_(opts.max_array_items),
-          max_findings_(opts.max_findings) {
+          max_findings_(opts.max_findings),
+          round_excess_(opts.round_excess_decimals) {
         stack_.reserve(8);
     }
 
@@ -553,6 +620,10 @@ class handler {
                     v.reset();
                 } else if (t == vt::boolean) {
                     type_error("a string", text);
+                } else if (f.q == quirk::ubigeo && text.size() < 6 && all_digits(text)) {
+                    // The manual types ubigeos as Integer: 40110 lost the leading zero of 040110.
+                    v.emplace(6 - text.size(), '0');
+                    v->append(text);
                 } else {
                     v.emplace(text);
                 }
@@ -567,7 +638,10 @@ class handler {
                 std::int64_t x = 0;
                 const conv c = t == vt::boolean ? conv::type : to_int(text, x);
                 if (c == conv::ok) {
-                    v = x;
+                    if (x == 0 && f.q == quirk::zero_absent)
+                        v.reset();  // ERPs store an unset code as 0
+                    else
+                        v = x;
                 } else if (c == conv::range) {
                     add(severity::error, field_path(), "range", std::string(f.name) + " is out of range", "",
                         truncate_utf8(text, max_actual));
@@ -587,8 +661,35 @@ class handler {
                     return;
                 }
                 auto d = decimal::parse(text);
+                if (!d && d.error() != decimal_errc::syntax) {
+                    if (auto r = round_noise(text)) {
+                        // More than 10 fractional digits: what a double prints (0.12000000000000001).
+                        if (round_excess_) {
+                            add(severity::warning, field_path(), "rounded",
+                                std::string(f.name) +
+                                    " has more than 10 fractional digits (floating-point "
+                                    "noise?); read as " +
+                                    r->to_string(),
+                                r->to_string(), truncate_utf8(text, max_actual));
+                            d = *r;
+                        } else {
+                            add(severity::error, field_path(), "range",
+                                std::string(f.name) +
+                                    " has more than 10 fractional digits, which looks like floating-point "
+                                    "noise: round it before sending (" +
+                                    (f.fmt == num_fmt::money ? "to 2 decimals, " + r->to_string(2)
+                                                             : "to at most 10 decimals, " + r->to_string()) +
+                                    ")",
+                                "at most 10 fractional digits", truncate_utf8(text, max_actual));
+                            return;
+                        }
+                    }
+                }
                 if (d) {
-                    v = *d;
+                    if (d->is_zero() && f.q == quirk::zero_absent)
+                        v.reset();  // ERPs store an unset amount as 0
+                    else
+                        v = *d;
                 } else if (d.error() == decimal_errc::syntax) {
                     type_error("a number", text);
                 } else {
@@ -688,6 +789,7 @@ class handler {
     std::size_t max_items_;
     std::size_t max_findings_;
     bool findings_capped_ = false;
+    bool round_excess_ = false;
 
     std::vector<frame> stack_;
     pending pend_ = pending::none;

@@ -58,7 +58,23 @@ template <auto M>
 field f(std::string_view name, num_fmt fmt = num_fmt::none, const schema* child = nullptr) {
     constexpr kind k = kind_of<M>();
     if (k == kind::dec && fmt == num_fmt::none) fmt = num_fmt::money;
-    return field{name, k, fmt, false, offset_of<M>(), child, {}, 0, 0};
+    return field{name, k, fmt, false, quirk::none, offset_of<M>(), child, {}, 0, 0};
+}
+
+// A field whose zero means "not sent" (see quirk::zero_absent).
+template <auto M>
+field zero_absent(std::string_view name, num_fmt fmt = num_fmt::none) {
+    field x = f<M>(name, fmt);
+    x.q = quirk::zero_absent;
+    return x;
+}
+
+// A ubigeo code (see quirk::ubigeo).
+template <auto M>
+field ubigeo(std::string_view name) {
+    field x = f<M>(name);
+    x.q = quirk::ubigeo;
+    return x;
 }
 
 template <auto M>
@@ -178,28 +194,28 @@ schema make_comprobante() {
         f<&T::total_isc>("total_isc", money),
         f<&T::total_impuestos_bolsas>("total_impuestos_bolsas", money),
         f<&T::total>("total", money),
-        f<&T::percepcion_tipo>("percepcion_tipo"),
-        f<&T::percepcion_base_imponible>("percepcion_base_imponible", money),
-        f<&T::total_percepcion>("total_percepcion", money),
-        f<&T::total_incluido_percepcion>("total_incluido_percepcion", money),
-        f<&T::retencion_tipo>("retencion_tipo"),
-        f<&T::retencion_base_imponible>("retencion_base_imponible", money),
-        f<&T::total_retencion>("total_retencion", money),
+        zero_absent<&T::percepcion_tipo>("percepcion_tipo"),
+        zero_absent<&T::percepcion_base_imponible>("percepcion_base_imponible", money),
+        zero_absent<&T::total_percepcion>("total_percepcion", money),
+        zero_absent<&T::total_incluido_percepcion>("total_incluido_percepcion", money),
+        zero_absent<&T::retencion_tipo>("retencion_tipo"),
+        zero_absent<&T::retencion_base_imponible>("retencion_base_imponible", money),
+        zero_absent<&T::total_retencion>("total_retencion", money),
         f<&T::detraccion>("detraccion"),
-        f<&T::detraccion_tipo>("detraccion_tipo"),
-        f<&T::detraccion_total>("detraccion_total", shortest),
-        f<&T::detraccion_porcentaje>("detraccion_porcentaje", shortest),
-        f<&T::medio_de_pago_detraccion>("medio_de_pago_detraccion"),
-        f<&T::ubigeo_origen>("ubigeo_origen"),
+        zero_absent<&T::detraccion_tipo>("detraccion_tipo"),
+        zero_absent<&T::detraccion_total>("detraccion_total", shortest),
+        zero_absent<&T::detraccion_porcentaje>("detraccion_porcentaje", shortest),
+        zero_absent<&T::medio_de_pago_detraccion>("medio_de_pago_detraccion"),
+        ubigeo<&T::ubigeo_origen>("ubigeo_origen"),
         f<&T::direccion_origen>("direccion_origen"),
-        f<&T::ubigeo_destino>("ubigeo_destino"),
+        ubigeo<&T::ubigeo_destino>("ubigeo_destino"),
         f<&T::direccion_destino>("direccion_destino"),
         f<&T::detalle_viaje>("detalle_viaje"),
         f<&T::val_ref_serv_trans>("val_ref_serv_trans", money),
         f<&T::val_ref_carga_efec>("val_ref_carga_efec", money),
         f<&T::val_ref_carga_util>("val_ref_carga_util", money),
-        f<&T::punto_origen_viaje>("punto_origen_viaje"),
-        f<&T::punto_destino_viaje>("punto_destino_viaje"),
+        ubigeo<&T::punto_origen_viaje>("punto_origen_viaje"),
+        ubigeo<&T::punto_destino_viaje>("punto_destino_viaje"),
         f<&T::descripcion_tramo>("descripcion_tramo"),
         f<&T::val_ref_carga_efec_tramo_virtual>("val_ref_carga_efec_tramo_virtual", money),
         f<&T::configuracion_vehicular>("configuracion_vehicular"),
@@ -344,10 +360,10 @@ schema make_guia() {
         f<&T::pagador_servicio_documento_tipo_identidad>("pagador_servicio_documento_tipo_identidad"),
         f<&T::pagador_servicio_documento_numero_identidad>("pagador_servicio_documento_numero_identidad"),
         f<&T::pagador_servicio_denominacion>("pagador_servicio_denominacion"),
-        f<&T::punto_de_partida_ubigeo>("punto_de_partida_ubigeo"),
+        ubigeo<&T::punto_de_partida_ubigeo>("punto_de_partida_ubigeo"),
         f<&T::punto_de_partida_direccion>("punto_de_partida_direccion"),
         f<&T::punto_de_partida_codigo_establecimiento_sunat>("punto_de_partida_codigo_establecimiento_sunat"),
-        f<&T::punto_de_llegada_ubigeo>("punto_de_llegada_ubigeo"),
+        ubigeo<&T::punto_de_llegada_ubigeo>("punto_de_llegada_ubigeo"),
         f<&T::punto_de_llegada_direccion>("punto_de_llegada_direccion"),
         f<&T::punto_de_llegada_codigo_establecimiento_sunat>("punto_de_llegada_codigo_establecimiento_sunat"),
         f<&T::enviar_automaticamente_al_cliente>("enviar_automaticamente_al_cliente"),

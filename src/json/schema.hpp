@@ -16,6 +16,12 @@ namespace nubefact::json::detail {
 enum class kind : std::uint8_t { str, integer, dec, boolean, date, array };
 // How a decimal is written: money with (at least) 2 decimals, or the shortest exact form.
 enum class num_fmt : std::uint8_t { none, money, shortest };
+// How the reader treats what ERP clients send for a field beyond its type.
+enum class quirk : std::uint8_t {
+    none,
+    zero_absent,  // an optional regime's amount or code: 0 ("0.0", 0, "0") means "not sent", like ""
+    ubigeo,       // typed Integer in the manual: 40110 is 040110 (zero-padded to 6 digits)
+};
 
 struct schema;
 
@@ -24,7 +30,8 @@ struct field {
     std::string_view name;
     kind k = kind::str;
     num_fmt fmt = num_fmt::none;
-    bool local = false;             // written only with write_options::local_fields
+    bool local = false;  // written only with write_options::local_fields
+    quirk q = quirk::none;
     std::size_t offset = 0;         // of the member inside the object (computed from a member pointer)
     const schema* child = nullptr;  // element schema of an array field
     std::string key_json;           // "\"name\":" for the writer, set by schema::index()

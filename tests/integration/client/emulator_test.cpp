@@ -114,9 +114,11 @@ TEST(ClientEmulator, GenerarAndConsultarEveryOperation) {
     EXPECT_TRUE(an->body.sunat_ticket_numero);
     auto qa = bc.consultar_anulacion({1, "FFF1", 1});
     ASSERT_TRUE(qa) << qa.error().what();
-    // The anulación has its own journal row; the factura's row is untouched.
+    EXPECT_EQ(an->body.aceptada_por_sunat, false);  // the official example: a ticket, not yet processed
+    EXPECT_EQ(qa->body.aceptada_por_sunat, true);
+    // The anulación has its own journal row (as generar answered it); the factura's row is untouched.
     EXPECT_EQ(journal->get(cfg.name, {1, "FFF1", 1}, operation::generar_anulacion)->state,
-              doc_state::accepted);
+              doc_state::pending_sunat);
     EXPECT_EQ(journal->get(cfg.name, {1, "FFF1", 1})->state, doc_state::accepted);
 
     // Unknown document: codigo 24, with Nubefact's text, never retried.

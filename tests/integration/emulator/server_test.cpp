@@ -60,7 +60,7 @@ TEST_F(emulator_test, factura_accepted_with_official_shape) {
     EXPECT_EQ(o.at("sunat_responsecode").as_string(), "0");
     EXPECT_EQ(o.at("codigo_hash").as_string().size(), 28u);
     std::string enlace(o.at("enlace").as_string());
-    EXPECT_TRUE(enlace.starts_with("https://127.0.0.1:")) << enlace;
+    EXPECT_TRUE(enlace.starts_with("http://127.0.0.1:")) << enlace;  // the scheme it listens on
     EXPECT_NE(enlace.find("/cpe/"), std::string::npos);
     EXPECT_EQ(o.at("enlace_del_pdf").as_string(), enlace + ".pdf");
     std::string qr(o.at("cadena_para_codigo_qr").as_string());
@@ -137,11 +137,12 @@ TEST_F(emulator_test, authorization_forms) {
     EXPECT_EQ(none.codigo(), 10);
 }
 
-TEST_F(emulator_test, unknown_ruta_is_11) {
+// The manual lists 200, 400, 401 and 500 only, and clients read "token or URL wrong" from a 401.
+TEST_F(emulator_test, unknown_ruta_is_401_codigo_11) {
     start();
     for (std::string t : {"/api/v1/nope", "/api/v1/", "/", "/api/v2/ruta-a", "/api/v1/ruta-a/extra"}) {
         auto r = post(srv->port(), t, factura(1, test_today), auth_headers(token));
-        EXPECT_EQ(r.status, 404) << t;
+        EXPECT_EQ(r.status, 401) << t;
         EXPECT_EQ(r.codigo(), 11) << t;
     }
 }
@@ -225,13 +226,14 @@ TEST_F(emulator_test, suspended_accounts_are_50_and_51) {
     EXPECT_EQ(send(factura(5, test_today)).codigo(), 50);
 }
 
-TEST_F(emulator_test, non_post_is_405) {
+TEST_F(emulator_test, non_post_is_400_codigo_20) {
     start();
     connection c(srv->port());
     for (auto m : {http::verb::get, http::verb::put, http::verb::delete_, http::verb::patch}) {
         auto r = c.request(m, ruta, "", auth_headers(token));
-        EXPECT_EQ(r.status, 405);
+        EXPECT_EQ(r.status, 400);
         EXPECT_EQ(r.codigo(), 20);
+        EXPECT_NE(r.json().at("errors").as_string().find("POST"), std::string_view::npos) << r.body;
         EXPECT_EQ(r.headers["Allow"], "POST");
     }
 }

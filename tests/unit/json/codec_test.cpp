@@ -213,6 +213,91 @@ TEST(Codec, LooseTyping) {
     EXPECT_EQ(c.cliente_numero_de_documento, "20600695771");
 }
 
+// ERP clients store every unset amount as 0: a zero in an optional regime's fields is "not sent"
+// (like "" and null), so it no longer asks for percepcion_tipo / retencion_tipo (issue 19).
+TEST(Codec, ZeroInOptionalRegimeIsAbsent) {
+    const char* in = R"({"operacion":"generar_comprobante","percepcion_tipo":0,
+        "percepcion_base_imponible":"0.0","total_percepcion":0,"total_incluido_percepcion":"0.00",
+        "retencion_tipo":"0","retencion_base_imponible":"0.0","total_retencion":"0e0",
+        "detraccion_tipo":0,"detraccion_total":"0.0","detraccion_porcentaje":0,"medio_de_pago_detraccion":"0",
+        "descuento_global":"0.0","total_anticipo":"0.0","total_isc":0})";
+    auto r = json::read_request(in);
+    ASSERT_TRUE(r.findings.empty()) << dump(r.findings);
+    const auto& c = std::get<comprobante>(r.doc);
+    EXPECT_FALSE(c.percepcion_tipo || c.percepcion_base_imponible || c.total_percepcion ||
+                 c.total_incluido_percepcion);
+    EXPECT_FALSE(c.retencion_tipo || c.retencion_base_imponible || c.total_retencion);
+    EXPECT_FALSE(c.detraccion_tipo || c.detraccion_total || c.detraccion_porcentaje ||
+                 c.medio_de_pago_detraccion);
+    // Other zero fields are values as sent.
+    EXPECT_EQ(c.descuento_global, "0"_d);
+    EXPECT_EQ(c.total_anticipo, "0"_d);
+    EXPECT_EQ(c.total_isc, "0"_d);
+    // A real amount still reads.
+    auto p = json::read_request(R"({"operacion":"generar_comprobante","percepcion_tipo":"1",
+        "percepcion_base_imponible":"708.0"})");
+    EXPECT_EQ(std::get<comprobante>(p.doc).percepcion_base_imponible, "708"_d);
+    EXPECT_EQ(std::get<comprobante>(p.doc).percepcion_tipo, 1);
+}
+
+// The manual types ubigeos as Integer, length 6: 40110 is 040110.
+TEST(Codec, IntegerUbigeoIsZeroPadded) {
+    auto r = json::read_request(R"({"operacion":"generar_comprobante","ubigeo_origen":40110,
+        "ubigeo_destino":"150101","punto_origen_viaje":"40110","punto_destino_viaje":150101})");
+    ASSERT_TRUE(r.findings.empty()) << dump(r.findings);
+    const auto& c = std::get<comprobante>(r.doc);
+    EXPECT_EQ(c.ubigeo_origen, "040110");
+    EXPECT_EQ(c.ubigeo_destino, "150101");
+    EXPECT_EQ(c.punto_origen_viaje, "040110");
+    EXPECT_EQ(c.punto_destino_viaje, "150101");
+    auto g = json::read_request(R"({"operacion":"generar_guia","punto_de_partida_ubigeo":40110,
+        "punto_de_llegada_ubigeo":150101})");
+    ASSERT_TRUE(g.findings.empty()) << dump(g.findings);
+    EXPECT_EQ(std::get<guia>(g.doc).punto_de_partida_ubigeo, "040110");
+    EXPECT_EQ(std::get<guia>(g.doc).punto_de_llegada_ubigeo, "150101");
+    // Not digits: kept as sent (the fiscal check names it).
+    auto x = json::read_request(R"({"operacion":"generar_guia","punto_de_partida_ubigeo":"LIMA"})");
+    EXPECT_EQ(std::get<guia>(x.doc).punto_de_partida_ubigeo, "LIMA");
+}
+
+// A double's noise (more than 10 fractional digits): refused with a field message by default,
+// rounded half-up to 10 digits with a warning when asked.
+TEST(Codec, FloatNoiseRefusedOrRounded) {
+    const char* in = R"({"operacion":"generar_comprobante","total":118.00000000000001,
+        "items":[{"igv":0.12000000000000001,"valor_unitario":"2.11864406779661","cantidad":1.2e-11,
+        "subtotal":1.00000000005e2}]})";
+    auto r = json::read_request(in);
+    const finding* f = find_at(r.findings, "items[0].igv");
+    ASSERT_NE(f, nullptr) << dump(r.findings);
+    EXPECT_EQ(f->level, severity::error);
+    EXPECT_NE(f->message.find("floating-point"), std::string::npos) << f->message;
+    EXPECT_NE(f->message.find("0.12"), std::string::npos) << f->message;
+    EXPECT_EQ(f->actual, "0.12000000000000001");
+    ASSERT_NE(find_at(r.findings, "total"), nullptr);
+
+    json::read_options o;
+    o.round_excess_decimals = true;
+    auto k = json::read_request(in, o);
+    EXPECT_FALSE(has_errors(k.findings)) << dump(k.findings);
+    const auto& c = std::get<comprobante>(k.doc);
+    EXPECT_EQ(c.total, "118"_d);
+    EXPECT_EQ(c.items[0].igv, "0.12"_d);
+    EXPECT_EQ(c.items[0].valor_unitario, "2.1186440678"_d);  // half-up at the 10th digit
+    EXPECT_EQ(c.items[0].cantidad, "0"_d);                   // 0.000000000012 -> 0.0000000000
+    EXPECT_EQ(c.items[0].subtotal, "100.000000005"_d);
+    ASSERT_NE(find_at(k.findings, "items[0].igv"), nullptr);
+    EXPECT_EQ(find_at(k.findings, "items[0].igv")->code, "rounded");
+    // Too many integer digits stays a range error either way.
+    auto big =
+        json::read_request(R"({"operacion":"generar_comprobante","total":1234567890123.000000000001})", o);
+    EXPECT_EQ(find_at(big.findings, "total")->code, "range");
+    auto edge =
+        json::read_request(R"({"operacion":"generar_comprobante","total":999999999999.99999999995})", o);
+    EXPECT_EQ(find_at(edge.findings, "total")->code, "range");
+    auto neg = json::read_request(R"({"operacion":"generar_comprobante","total":-0.12000000000000001e1})", o);
+    EXPECT_EQ(std::get<comprobante>(neg.doc).total, "-1.2"_d);
+}
+
 TEST(Codec, TypeErrorsNameTheField) {
     const char* in = R"({"operacion":"generar_comprobante","numero":"abc","total":"12,50","detraccion":"si",
         "fecha_de_emision":"31-02-2025","fecha_de_vencimiento":"2025/01/01","moneda":true,"serie":false,
