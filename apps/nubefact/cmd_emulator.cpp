@@ -20,7 +20,8 @@ struct emulator_args {
     std::uint64_t seed = 1;
     int threads = 1;
     bool lenient = false, no_validate = false, admin = false, boletas_pending = false, state_fsync = false;
-    bool allow_duplicates = false, quiet = false;
+    bool allow_duplicates = false, quiet = false, sunat_tolerance = false, round_float_noise = false,
+         assign_numero = false;
     std::size_t max_body = 1 << 20;
     int max_age_days = 7;
     long anulacion_delay_ms = 0, guia_delay_ms = 0, boleta_delay_ms = 0, stall_ms = 5000;
@@ -96,6 +97,9 @@ int run(const emulator_args& a) {
     o.seed = a.seed;
     o.threads = a.threads;
     o.lenient = a.lenient;
+    o.sunat_tolerance = a.sunat_tolerance;
+    o.round_float_noise = a.round_float_noise;
+    o.assign_numero = a.assign_numero;
     o.validate = !a.no_validate;
     o.admin = a.admin;
     o.max_body = a.max_body;
@@ -140,7 +144,8 @@ int run(const emulator_args& a) {
     const auto& acct = srv.first_account();
     std::cout << "nubefact emulator listening on " << srv.base_url() << " (" << a.threads << " thread"
               << (a.threads == 1 ? "" : "s") << ", validation "
-              << (o.validate ? (o.lenient ? "lenient" : "on") : "off") << ", latency "
+              << (o.validate ? (o.lenient ? "lenient" : o.sunat_tolerance ? "sunat tolerance" : "on") : "off")
+              << ", latency "
               << o.latency.to_string() << ", max open files " << fds << ")\n";
     if (a.accounts_file.empty()) {
         std::cout << "demo account:\n  RUTA  " << srv.ruta_url(acct.ruta_id) << "\n  TOKEN "
@@ -180,6 +185,12 @@ std::function<int()> setup(CLI::App& sub) {
     sub.add_option("--tls-cert", a->tls_cert, "PEM certificate chain (enables HTTPS)");
     sub.add_option("--tls-key", a->tls_key, "PEM private key");
     sub.add_flag("--lenient", a->lenient, "arithmetic mismatches are warnings (like Nubefact's demo)");
+    sub.add_flag("--sunat-tolerance", a->sunat_tolerance,
+                 "mismatches up to 1.00 accepted with SUNAT's 4xxx observation in sunat_note; larger: codigo 20");
+    sub.add_flag("--round-float-noise", a->round_float_noise,
+                 "numbers with more than 10 decimals are rounded (default: codigo 20 naming the field)");
+    sub.add_flag("--assign-numero", a->assign_numero,
+                 "generar_* without numero gets the next correlativo of its tipo and serie");
     sub.add_flag("--no-validate", a->no_validate, "skip the codec and fiscal checks (key fields only)");
     sub.add_option("--state", a->state_file, "append-only JSONL state log, replayed at start");
     sub.add_flag("--state-fsync", a->state_fsync, "fsync the state log after every record");
