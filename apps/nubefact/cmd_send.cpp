@@ -2,6 +2,7 @@
 // client (journaled, rate-limited, reconciled) and reports progress, a summary and a results file.
 #include "command.hpp"
 #include "input.hpp"
+#include "output.hpp"
 #include "progress.hpp"
 #include "session.hpp"
 
@@ -100,7 +101,7 @@ std::string sunat_reason(const response& b) {
 // without a results file, the user learns which file:line went wrong). Thread-safe.
 class results_sink {
   public:
-    results_sink(batch_counters& c, std::FILE* f, bool tty) : c_(c), f_(f), tty_(tty) {}
+    results_sink(batch_counters& c, atomic_file* f, bool tty) : c_(c), f_(f), tty_(tty) {}
 
     void add(const outcome& o) {
         std::visit([&](auto st) { c_.add(st); }, o.state);
@@ -149,16 +150,7 @@ class results_sink {
         }
         std::string text = boost::json::serialize(line);
         text.push_back('\n');
-        std::lock_guard lock(m_);
-        if (!write_error_ && std::fwrite(text.data(), 1, text.size(), f_) != text.size())
-            write_error_ = errno;
-    }
-
-    // 0, or the errno of the first write that failed.
-    int flush() {
-        std::lock_guard lock(m_);
-        if (f_ && !write_error_ && std::fflush(f_) != 0) write_error_ = errno;
-        return write_error_;
+        f_->write(text);  // thread-safe; a failure is kept for the end
     }
 
   private:
@@ -185,10 +177,9 @@ class results_sink {
     }
 
     batch_counters& c_;
-    std::FILE* f_;
+    atomic_file* f_;
     bool tty_;
     std::size_t reported_ = 0;
-    int write_error_ = 0;
     std::mutex m_;
 };
 
@@ -435,21 +426,20 @@ int run_send(send_options o) {
         co.today = lima_today();
     }
 
-    std::FILE* results = nullptr;
+    // The results file replaces its target whole at the end (never one of the inputs).
+    std::optional<atomic_file> results;
     if (!o.results.empty()) {
-        results = std::fopen(o.results.c_str(), "wb");
-        if (!results) {
-            std::fprintf(stderr, "nubefact send: cannot write %s: %s\n", o.results.c_str(),
-                         std::strerror(errno));
+        if (auto clash = output_is_input(o.results, o.paths)) {
+            std::fprintf(stderr, "nubefact send: --results %s is also an input (%s): nothing was done\n",
+                         o.results.c_str(), clash->c_str());
+            return exit_usage;
+        }
+        results.emplace(o.results);
+        if (!results->ok()) {
+            std::fprintf(stderr, "nubefact send: cannot write the results: %s\n", results->error().c_str());
             return exit_usage;
         }
     }
-    struct closer {
-        std::FILE* f;
-        ~closer() {
-            if (f) std::fclose(f);
-        }
-    } close_results{results};
 
     std::unique_ptr<session> s;
     if (!o.dry_run) {
@@ -462,7 +452,7 @@ int run_send(send_options o) {
     }
 
     batch_counters counters;
-    results_sink sink(counters, results, tty);
+    results_sink sink(counters, results ? &*results : nullptr, tty);
     progress_reporter progress(counters, stderr, tty);
     if (!o.no_progress && (!o.json_summary || tty)) progress.start();
     const auto t0 = std::chrono::steady_clock::now();
@@ -487,8 +477,13 @@ int run_send(send_options o) {
         while (!stopping.load()) {
             auto d = in.next();
             if (!d) break;
+            if (d->input_error()) {  // a missing file, an empty input: not a document
+                ++unreadable;
+                std::fprintf(stderr, "%snubefact send: %s: %s\n", tty ? "\r\x1b[2K" : "", d->source.c_str(),
+                             d->error->message.c_str());
+                continue;
+            }
             ++counters.total;
-            if (d->input_error()) ++unreadable;
             outcome bad;
             auto j = prepare(*d, o, co, bad);
             if (!j) {
@@ -600,18 +595,15 @@ int run_send(send_options o) {
         s->close();
     }
     progress.stop();
-    sink.flush();
 
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto total = counters.done.load();
     const double per_s = secs > 0 ? static_cast<double>(total) / secs : 0.0;
-    const int results_errno = sink.flush();
-    bool results_ok = results_errno == 0;
-    if (results && std::fclose(results) != 0 && results_ok) results_ok = false;
-    close_results.f = nullptr;
+    const bool results_ok = !results || results->commit();
     if (!results_ok)
-        std::fprintf(stderr, "nubefact send: writing %s failed: %s; the results file is incomplete\n",
-                     o.results.c_str(), std::strerror(results_errno ? results_errno : errno));
+        std::fprintf(stderr,
+                     "nubefact send: the results file was not written (%s); the target is as it was\n",
+                     results->error().c_str());
 
     // The states and line outcomes in summary order; "what to do" for each one that occurred.
     struct row {

@@ -197,7 +197,8 @@ TEST_F(SendOutcomes, ResultsWriteFailureIsAnError) {
                   results_, "--json", "--no-progress"},
                  dir_);
     EXPECT_NE(r.rc, 0) << r.out << r.err;
-    EXPECT_NE(r.err.find("the results file is incomplete"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("the results file was not written"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(results_));  // not half a file
     auto s = parse_jsonl(r.out);
     ASSERT_EQ(s.size(), 1u) << r.out;
     EXPECT_EQ(num(s[0], "accepted"), 1500);
@@ -216,6 +217,34 @@ TEST_F(SendOutcomes, StoreErrorsGoToStderrAndNameTheProblem) {
     // The file size limit shows as SQLite's "disk I/O error" or "database or disk is full".
     EXPECT_TRUE(r.err.find("disk") != std::string::npos) << r.err.substr(0, 2000);
     EXPECT_EQ(r.rc, 1) << r.err.substr(0, 2000);
+}
+
+// --results naming one of the inputs is refused before anything is touched; the input stays whole.
+TEST_F(SendOutcomes, ResultsFileThatIsAnInputIsRefused) {
+    const auto in = write("same.jsonl", jsonl(1, 3));
+    const auto before = slurp(in);
+    auto r = send({in.string(), "--emulator", "--no-store", "--results", in.string()});
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("is also an input"), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(in), before);
+    // Through the directory that holds it, too.
+    r = send({dir_.string(), "--emulator", "--no-store", "--results", in.string()});
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_EQ(slurp(in), before);
+}
+
+// A missing file or an empty input is an input error (exit 2), not a document of the batch.
+TEST_F(SendOutcomes, MissingOrEmptyInputIsNotADocument) {
+    const auto in = write("ok.jsonl", jsonl(1, 2));
+    auto r = send_emulated({in.string(), (dir_ / "nope.jsonl").string(), "--json"});
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("nope.jsonl"), std::string::npos) << r.err;
+    auto s = parse_jsonl(r.out);
+    ASSERT_EQ(s.size(), 1u) << r.out;
+    EXPECT_EQ(num(s[0], "documents"), 2);
+    EXPECT_EQ(num(s[0], "accepted"), 2);
+    r = send_emulated({write("empty.jsonl", "").string()});
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
 }
 
 }  // namespace
