@@ -144,9 +144,11 @@ int run(const emulator_args& a) {
     const auto& acct = srv.first_account();
     std::cout << "nubefact emulator listening on " << srv.base_url() << " (" << a.threads << " thread"
               << (a.threads == 1 ? "" : "s") << ", validation "
-              << (o.validate ? (o.lenient ? "lenient" : o.sunat_tolerance ? "sunat tolerance" : "on") : "off")
-              << ", latency "
-              << o.latency.to_string() << ", max open files " << fds << ")\n";
+              << (o.validate ? (o.lenient           ? "lenient"
+                                : o.sunat_tolerance ? "sunat tolerance"
+                                                    : "on")
+                             : "off")
+              << ", latency " << o.latency.to_string() << ", max open files " << fds << ")\n";
     if (a.accounts_file.empty()) {
         std::cout << "demo account:\n  RUTA  " << srv.ruta_url(acct.ruta_id) << "\n  TOKEN "
                   << acct.tokens.front() << "\ntry it:\n  curl -s " << (o.tls ? "-k " : "")
@@ -185,8 +187,9 @@ std::function<int()> setup(CLI::App& sub) {
     sub.add_option("--tls-cert", a->tls_cert, "PEM certificate chain (enables HTTPS)");
     sub.add_option("--tls-key", a->tls_key, "PEM private key");
     sub.add_flag("--lenient", a->lenient, "arithmetic mismatches are warnings (like Nubefact's demo)");
-    sub.add_flag("--sunat-tolerance", a->sunat_tolerance,
-                 "mismatches up to 1.00 accepted with SUNAT's 4xxx observation in sunat_note; larger: codigo 20");
+    sub.add_flag(
+        "--sunat-tolerance", a->sunat_tolerance,
+        "mismatches up to 1.00 accepted with SUNAT's 4xxx observation in sunat_note; larger: codigo 20");
     sub.add_flag("--round-float-noise", a->round_float_noise,
                  "numbers with more than 10 decimals are rounded (default: codigo 20 naming the field)");
     sub.add_flag("--assign-numero", a->assign_numero,
