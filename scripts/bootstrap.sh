@@ -10,8 +10,9 @@ PKGS=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   curl openssl python3 python3-httpx python3-requests python3-aiohttp wrk
 )
-# Extra packages: bootstrap.sh --with-postgres adds a PostgreSQL 15 server for the pg tests.
-if [[ "${1:-}" == "--with-postgres" ]]; then PKGS+=(postgresql-15 postgresql-client-15); fi
+# Test-only packages: bootstrap.sh --with-postgres (what scripts/test.sh runs) adds a PostgreSQL 15
+# server for the pg tests and faketime for the demo-on-any-day test.
+if [[ "${1:-}" == "--with-postgres" ]]; then PKGS+=(postgresql-15 postgresql-client-15 faketime); fi
 # Optional, not installed by default: the `fuzz` preset (tests/fuzz, libFuzzer) needs
 #   apt-get install clang-14 libclang-rt-14-dev
 
