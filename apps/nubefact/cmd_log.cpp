@@ -1,5 +1,6 @@
 // `nubefact log`: the audit trail (one row per HTTP exchange with Nubefact), newest last, filtered.
 #include "command.hpp"
+#include "json_out.hpp"
 #include "store_cli.hpp"
 
 #include <boost/json.hpp>
@@ -77,7 +78,7 @@ int run_log(const log_args& a) {
                 o["request_body"] = x.request_body;
                 o["response_body"] = x.response_body;
             }
-            std::cout << boost::json::serialize(o) << "\n";
+            std::cout << to_json(o) << "\n";
         }
         return exit_ok;
     }

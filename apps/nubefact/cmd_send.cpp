@@ -2,6 +2,7 @@
 // client (journaled, rate-limited, reconciled) and reports progress, a summary and a results file.
 #include "command.hpp"
 #include "input.hpp"
+#include "json_out.hpp"
 #include "output.hpp"
 #include "progress.hpp"
 #include "session.hpp"
@@ -148,7 +149,7 @@ class results_sink {
             }
             line["findings"] = std::move(fs);
         }
-        std::string text = boost::json::serialize(line);
+        std::string text = to_json(line);
         text.push_back('\n');
         f_->write(text);  // thread-safe; a failure is kept for the end
     }

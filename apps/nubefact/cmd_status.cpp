@@ -1,5 +1,6 @@
 // `nubefact status SERIE-NUMERO`: what the store's journal knows about a document.
 #include "command.hpp"
+#include "json_out.hpp"
 #include "store_cli.hpp"
 
 #include <boost/json.hpp>
@@ -93,7 +94,7 @@ int run_status(const status_args& a) {
             o["payload_hash"] = d.what.payload_hash;
             o["created_at"] = store_cli::iso_utc(d.created_at);
             o["updated_at"] = store_cli::iso_utc(d.updated_at);
-            std::cout << boost::json::serialize(o) << "\n";
+            std::cout << to_json(o) << "\n";
             continue;
         }
         std::cout << d.what.key.to_string() << "  tipo " << d.what.key.tipo << "  account " << d.what.account
