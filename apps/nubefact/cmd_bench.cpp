@@ -74,11 +74,6 @@ struct target {
     std::optional<bool> validates;  // as configured (forked/inproc); external: from the probe
 };
 
-date lima_today() {
-    auto now = std::chrono::system_clock::now() - std::chrono::hours(5);
-    return date::from_days(std::chrono::floor<std::chrono::days>(now).time_since_epoch().count());
-}
-
 // The default payload: a two-line factura shaped like the official example, dated today (Lima).
 std::string default_template() {
     return R"({"operacion":"generar_comprobante","tipo_de_comprobante":1,"serie":"F001","numero":1,)"

@@ -115,16 +115,14 @@ int run(const emulator_args& a) {
     o.link_host = a.link_host;
     if (!a.today.empty()) {
         // Shift the wall clock so that "today" in Lima is the given day; time keeps running.
-        std::tm tm{};
-        if (a.today.size() != 10 || !strptime(a.today.c_str(), "%d-%m-%Y", &tm)) {
-            std::cerr << "nubefact emulator: --today must be DD-MM-YYYY\n";
+        auto day = nubefact::date::parse(a.today);
+        if (!day) {
+            std::cerr << "nubefact emulator: --today must be a date DD-MM-YYYY\n";
             return nubefact::cli::exit_usage;
         }
-        auto now = std::chrono::system_clock::now();
-        auto lima_days = std::chrono::floor<std::chrono::days>(now - std::chrono::hours(5));
-        auto target =
-            std::chrono::floor<std::chrono::days>(std::chrono::system_clock::from_time_t(timegm(&tm)));
-        auto shift = target - lima_days;
+        auto shift =
+            std::chrono::days(day->days_since_epoch() -
+                              nubefact::lima_today(std::chrono::system_clock::now()).days_since_epoch());
         o.clock = [shift] { return std::chrono::system_clock::now() + shift; };
     }
 

@@ -69,14 +69,14 @@ int run_validate(const validate_args& a) {
         opts.tolerance = *t;
     }
     if (!a.today.empty()) {
-        auto d = parse_date(a.today);
+        auto d = date::parse(a.today);
         if (!d) {
             std::cerr << "nubefact validate: --today must be a date DD-MM-YYYY\n";
             return exit_usage;
         }
         opts.today = *d;
     } else if (a.check_date) {
-        opts.today = today_in_lima();
+        opts.today = lima_today();
     }
 
     bool unreadable = false;

@@ -1,4 +1,4 @@
-// Output helpers shared by `validate` and `complete`: finding lines, dates. (Both read their input
+// Output helpers shared by `validate` and `complete`: finding lines. (Both read their input
 // with input_stream, like `send`.)
 #pragma once
 
@@ -169,35 +169,6 @@ inline std::string finding_json(const finding& f, std::size_t line) {
     json_string(s, f.actual);
     s += "}";
     return s;
-}
-
-// DD-MM-YYYY or YYYY-MM-DD.
-inline std::optional<date> parse_date(std::string_view s) {
-    auto num = [&](std::size_t at, std::size_t n) -> int {
-        int v = 0;
-        for (std::size_t i = at; i < at + n; ++i) {
-            if (s[i] < '0' || s[i] > '9') return -1;
-            v = v * 10 + (s[i] - '0');
-        }
-        return v;
-    };
-    if (s.size() != 10) return std::nullopt;
-    date d;
-    if (s[2] == '-' && s[5] == '-')
-        d = date{num(6, 4), num(3, 2), num(0, 2)};
-    else if (s[4] == '-' && s[7] == '-')
-        d = date{num(0, 4), num(5, 2), num(8, 2)};
-    else
-        return std::nullopt;
-    if (!d.valid()) return std::nullopt;
-    return d;
-}
-
-// Today in Lima (UTC-5 all year; Peru has no daylight saving time).
-inline date today_in_lima() {
-    using namespace std::chrono;
-    const auto now = system_clock::now() - hours(5);
-    return date::from_days(duration_cast<days>(now.time_since_epoch()).count());
 }
 
 }  // namespace nubefact::cli::fiscal_io

@@ -58,8 +58,12 @@ enum class operation {
 };
 std::string_view to_string(operation op) noexcept;
 std::optional<operation> operation_from_string(std::string_view s) noexcept;
-bool is_generar(operation op) noexcept;             // the operations that create a document
-operation consult_for(operation generar) noexcept;  // generar_x -> consultar_x
+bool is_generar(operation op) noexcept;
+// SUNAT's catálogo 01 code of a tipo_de_comprobante (1 -> "01" factura, 2 -> "03" boleta, 3 -> "07",
+// 4 -> "08", 7 -> "09" guía remitente, 8 -> "31" guía transportista; 20 / 40 retención / percepción);
+// "00" for any other.
+std::string_view sunat_document_code(int tipo) noexcept;  // the operations that create a document
+operation consult_for(operation generar) noexcept;        // generar_x -> consultar_x
 
 // The identity of a document at Nubefact: unique per (tipo, serie, numero) within an account.
 // For retención/percepción (no tipo on the wire) tipo is 20 / 40 (SUNAT codes) by convention.

@@ -129,6 +129,28 @@ std::optional<operation> operation_from_string(std::string_view s) noexcept {
     return std::nullopt;
 }
 
+std::string_view sunat_document_code(int tipo) noexcept {
+    switch (tipo) {
+        case 1:
+            return "01";
+        case 2:
+            return "03";
+        case 3:
+            return "07";
+        case 4:
+            return "08";
+        case 7:
+            return "09";
+        case 8:
+            return "31";
+        case 20:
+            return "20";
+        case 40:
+            return "40";
+    }
+    return "00";
+}
+
 bool is_generar(operation op) noexcept {
     switch (op) {
         case operation::generar_comprobante:

@@ -83,28 +83,6 @@ std::string_view tipo_name(int tipo) {
     return "El documento";
 }
 
-std::string_view sunat_tipo(int tipo) {
-    switch (tipo) {
-        case 1:
-            return "01";
-        case 2:
-            return "03";
-        case 3:
-            return "07";
-        case 4:
-            return "08";
-        case 7:
-            return "09";
-        case 8:
-            return "31";
-        case 20:
-            return "20";
-        case 40:
-            return "40";
-    }
-    return "00";
-}
-
 bool is_comprobante_op(operation op) {
     return op == operation::generar_comprobante || op == operation::consultar_comprobante ||
            op == operation::generar_anulacion || op == operation::consultar_anulacion;
@@ -675,7 +653,7 @@ void core::qr_text(std::string& q, const account_slot& a, const record& r) const
     q.reserve(160);
     q += a.acct.ruc;
     q += " | ";
-    q += sunat_tipo(r.key.tipo);
+    q += sunat_document_code(r.key.tipo);
     q += " | ";
     q += r.key.serie;
     q += " | ";

@@ -11,28 +11,6 @@
 namespace nubefact::emulator::detail {
 namespace {
 
-std::string_view sunat_code(int tipo) {
-    switch (tipo) {
-        case 1:
-            return "01";
-        case 2:
-            return "03";
-        case 3:
-            return "07";
-        case 4:
-            return "08";
-        case 7:
-            return "09";
-        case 8:
-            return "31";
-        case 20:
-            return "20";
-        case 40:
-            return "40";
-    }
-    return "00";
-}
-
 std::string_view title(const file_data& d) {
     if (d.kind == "anulacion") return "COMUNICACION DE BAJA";
     if (d.kind == "reversion") return "RESUMEN DE REVERSIONES";
@@ -345,7 +323,7 @@ std::string make_xml(const file_data& d) {
         party(o, "AccountingSupplierParty", "6", d.ruc);
         o += "<sac:VoidedDocumentsLine>\n";
         element(o, "cbc:LineID", "1");
-        element(o, "cbc:DocumentTypeCode", sunat_code(d.tipo));
+        element(o, "cbc:DocumentTypeCode", sunat_document_code(d.tipo));
         element(o, "sac:DocumentSerialID", d.serie);
         element(o, "sac:DocumentNumberID", std::to_string(d.numero));
         o += "</sac:VoidedDocumentsLine>\n</VoidedDocuments>\n";
@@ -373,8 +351,8 @@ std::string make_xml(const file_data& d) {
     element(o, "cbc:CustomizationID", d.kind == "comprobante" || d.kind == "guia" ? "2.0" : "1.0");
     element(o, "cbc:ID", serie_numero(d));
     element(o, "cbc:IssueDate", d.fecha.empty() ? day : iso(d.fecha));
-    if (root == "Invoice") element(o, "cbc:InvoiceTypeCode", sunat_code(d.tipo), "listID=\"0101\"");
-    if (root == "DespatchAdvice") element(o, "cbc:DespatchAdviceTypeCode", sunat_code(d.tipo));
+    if (root == "Invoice") element(o, "cbc:InvoiceTypeCode", sunat_document_code(d.tipo), "listID=\"0101\"");
+    if (root == "DespatchAdvice") element(o, "cbc:DespatchAdviceTypeCode", sunat_document_code(d.tipo));
     if (d.kind == "comprobante") element(o, "cbc:DocumentCurrencyCode", d.currency);
     if (!d.hash.empty()) element(o, "cbc:Note", "Codigo hash " + d.hash);
     const bool despatch = root == "DespatchAdvice";
@@ -444,7 +422,7 @@ std::string make_cdr_zip(const file_data& d) {
         name += (d.kind == "anulacion" ? "RA-" : "RR-") + day.substr(0, 4) + day.substr(5, 2) +
                 day.substr(8, 2) + "-1";
     else
-        name += std::string(sunat_code(d.tipo)) + "-" + serie_numero(d);
+        name += std::string(sunat_document_code(d.tipo)) + "-" + serie_numero(d);
     name += ".xml";
     return make_zip(name, o, d.ms);
 }
