@@ -22,8 +22,9 @@ namespace {
 namespace asio = boost::asio;
 
 // "FFF1-23" -> key; tipo from --tipo, else from the serie's first letter (F factura, B boleta,
-// T guía remitente, V guía transportista); notes need --tipo 3/4.
-std::optional<document_key> parse_key(const std::string& text, int tipo, std::string& err) {
+// T guía remitente, V guía transportista); notes need --tipo 3/4. For a guía operation (`op`) the
+// tipo must be a guía's.
+std::optional<document_key> parse_key(const std::string& text, int tipo, operation op, std::string& err) {
     auto dash = text.find('-');
     if (dash == std::string::npos || dash == 0 || dash + 1 >= text.size()) {
         err = "'" + text + "' is neither a file nor SERIE-NUMERO (e.g. FFF1-23)";
@@ -59,6 +60,13 @@ std::optional<document_key> parse_key(const std::string& text, int tipo, std::st
                 err = "'" + text + "': cannot tell the tipo_de_comprobante from the serie; give --tipo";
                 return std::nullopt;
         }
+    }
+    const bool guia_op = op == operation::consultar_guia || op == operation::generar_guia;
+    if (guia_op && k.tipo != 7 && k.tipo != 8) {
+        err = "'" + text +
+              "' is not a guía: a guía's serie starts with T (remitente) or V (transportista), or give "
+              "--tipo 7 or 8";
+        return std::nullopt;
     }
     return k;
 }
@@ -200,7 +208,7 @@ int for_targets(const common& c, operation want, OnKey on_key, OnDoc on_doc) {
             }
         } else {
             std::string err;
-            auto k = parse_key(t, c.tipo, err);
+            auto k = parse_key(t, c.tipo, want, err);
             if (!k) {
                 std::cerr << "nubefact: " << err << "\n";
                 return -1;  // usage

@@ -255,10 +255,20 @@ TEST_F(Commands, QueryBadSerieNumeroIsAUsageError) {
         EXPECT_EQ(r.rc, 2) << bad << r.err;
         EXPECT_TRUE(contains(r.err, bad)) << r.err;
     }
-    auto r = nf({"query", "X001-1", "--no-store"},
-                {{"NUBEFACT_RUTA", "http://127.0.0.1:9/api/v1/x"}, {"NUBEFACT_TOKEN", "t"}});
+    const std::map<std::string, std::string> env{{"NUBEFACT_RUTA", "http://127.0.0.1:9/api/v1/x"},
+                                                 {"NUBEFACT_TOKEN", "t"}};
+    auto r = nf({"query", "X001-1", "--no-store"}, env);
     EXPECT_EQ(r.rc, 2);
     EXPECT_TRUE(contains(r.err, "--tipo")) << r.err;
+    // A factura's serie is no guía (the emulator answered codigo 20 about tipo_de_comprobante).
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"query", "F001-1", "--what", "guia"}, {"guide", "B001-1"}}) {
+        auto cmd = args;
+        cmd.push_back("--no-store");
+        r = nf(cmd, env);
+        EXPECT_EQ(r.rc, 2) << args[1];
+        EXPECT_TRUE(contains(r.err, "is not a guía")) << r.err;
+    }
 }
 
 TEST_F(Commands, WrongTokenIsCodigo10) {
