@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds (dev preset), checks formatting, starts a
-# throw-away PostgreSQL cluster, runs every ctest label, and stops the cluster again.
+# throw-away PostgreSQL cluster, runs every ctest label, then the cli and integration labels again
+# under ASan + UBSan (asan preset, no benchmarks), and stops the cluster again.
+# Arguments go to the dev ctest run; NUBEFACT_NO_ASAN=1 skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,3 +19,10 @@ if [[ -f scripts/pg.sh ]]; then
 fi
 
 ctest --preset dev -j "$(nproc)" --timeout 600 "$@"
+
+if [[ "${NUBEFACT_NO_ASAN:-0}" != 1 ]]; then
+  # Only what the two labels run: the CLI and the cli / integration test executables.
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$(nproc)" --target tests_cli tests_integration
+  env -u NUBEFACT_BINARY ctest --preset asan -L 'cli|integration' -j "$(nproc)" --timeout 900
+fi
