@@ -106,7 +106,8 @@ account_config resolve_account(const session_options& o, store::store* db, const
         throw account_choice_error(
             "no account named '" + wanted + "'" +
             (known.empty() ? std::string(": there are no accounts (`nubefact accounts add --help`)")
-                           : ". Known accounts: " + known));
+                           : ". Known accounts: " + known) +
+            (db ? "" : " (with --no-store the store's accounts are not read)"));
     }
     // The environment describes the account (on top of the file's first one, if any).
     if (env("NUBEFACT_RUTA")) return load_account(path, {}, env);

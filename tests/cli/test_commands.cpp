@@ -448,6 +448,9 @@ TEST_F(Commands, AccountChoiceMistakesSayWhatToDo) {
     EXPECT_TRUE(contains(r.err, "alpha, beta")) << r.err;
     EXPECT_TRUE(contains(r.err, "nubefact.toml: gamma")) << r.err;
     EXPECT_FALSE(contains(r.err, "ruta is empty")) << r.err;
+    r = nf({"query", "F001-1", "--no-store", "--account", "alpha"});
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_TRUE(contains(r.err, "with --no-store the store's accounts are not read")) << r.err;
     // Several and no --account: pick one.
     r = nf({"query", "F001-1", "--store", store_});
     EXPECT_EQ(r.rc, 2);
