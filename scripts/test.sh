@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds (dev preset), checks formatting, starts a
-# throw-away PostgreSQL cluster, runs every ctest label, and stops the cluster again.
+# throw-away PostgreSQL cluster, runs every ctest label, then the cli and integration labels again
+# under ASan + UBSan (asan preset, no benchmarks), and stops the cluster again.
+# Arguments go to the dev ctest run; NUBEFACT_NO_ASAN=1 skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh --with-postgres
+t0=$SECONDS
 cmake --preset dev >/dev/null
 cmake --build --preset dev -j "$(nproc)"
+t_build=$((SECONDS - t0))
 bash scripts/check-format.sh
 
 if [[ -f scripts/pg.sh ]]; then
@@ -16,4 +20,18 @@ if [[ -f scripts/pg.sh ]]; then
   echo "test.sh: PostgreSQL test cluster at ${NUBEFACT_TEST_PG_URL%%\?*}"
 fi
 
+t0=$SECONDS
 ctest --preset dev -j "$(nproc)" --timeout 600 "$@"
+summary="dev build ${t_build} s, dev tests $((SECONDS - t0)) s"
+
+if [[ "${NUBEFACT_NO_ASAN:-0}" != 1 ]]; then
+  # Only what the two labels run: the CLI and the cli / integration test executables.
+  t0=$SECONDS
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$(nproc)" --target tests_cli tests_integration
+  summary+=", asan build $((SECONDS - t0)) s"
+  t0=$SECONDS
+  env -u NUBEFACT_BINARY ctest --preset asan -L 'cli|integration' -j "$(nproc)" --timeout 900
+  summary+=", asan tests $((SECONDS - t0)) s"
+fi
+echo "test.sh: ${summary}"

@@ -3,6 +3,7 @@
 #include "store_cli.hpp"
 
 #include <nubefact/config.hpp>
+#include <nubefact/fiscal.hpp>
 
 #include <boost/json.hpp>
 
@@ -48,10 +49,6 @@ bool looks_like_url(const std::string& s) {
     return s.starts_with("https://") || s.starts_with("http://");
 }
 
-bool valid_ruc(const std::string& s) {
-    return s.size() == 11 && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
 // The token from exactly one of --token, --token-env, --token-stdin; nullopt (message printed) if none.
 std::optional<std::string> read_token(const account_args& a, CLI::App& cmd, bool required) {
     int sources =
@@ -92,8 +89,11 @@ bool apply(const account_args& a, CLI::App& cmd, store::account& acc, bool all) 
     auto given = [&](const char* opt) { return all || cmd.count(opt) > 0; };
     try {
         if (given("--ruc")) {
-            if (!a.ruc.empty() && !valid_ruc(a.ruc)) {
-                std::cerr << "nubefact accounts: --ruc must be 11 digits\n";
+            // The check `nubefact validate` applies to a document's RUC, check digit included.
+            if (!a.ruc.empty() && !fiscal::valid_ruc(a.ruc)) {
+                std::cerr << "nubefact accounts: --ruc " << a.ruc
+                          << " is not a valid RUC (11 digits, prefix 10, 15, 16, 17 or 20, and the last one "
+                             "the check digit of the first ten)\n";
                 return false;
             }
             acc.ruc = a.ruc;
@@ -103,25 +103,26 @@ bool apply(const account_args& a, CLI::App& cmd, store::account& acc, bool all) 
                 std::cerr << "nubefact accounts: --ruta must be the account's URL (https://…/api/v1/<id>)\n";
                 return false;
             }
-            acc.ruta = a.ruta;
+            acc.config.ruta = a.ruta;
         }
         if (given("--auth")) {
             if (a.auth == "bare" || a.auth.empty())
-                acc.auth = auth_scheme::bare;
+                acc.config.auth = auth_scheme::bare;
             else if (a.auth == "token")
-                acc.auth = auth_scheme::token_token;
+                acc.config.auth = auth_scheme::token_token;
             else {
                 std::cerr << "nubefact accounts: --auth is bare or token\n";
                 return false;
             }
         }
-        if (given("--rate")) acc.rate = a.rate;
-        if (given("--burst")) acc.burst = a.burst;
-        if (given("--concurrency")) acc.max_concurrency = a.concurrency;
-        if (given("--min-interval")) acc.min_interval = parse_duration(a.min_interval);
-        if (given("--connect-timeout")) acc.connect_timeout = parse_duration(a.connect_timeout);
-        if (given("--request-timeout")) acc.request_timeout = parse_duration(a.request_timeout);
-        if (given("--total-timeout")) acc.total_timeout = parse_duration(a.total_timeout);
+        auto& c = acc.config;
+        if (given("--rate")) c.rate.requests_per_second = a.rate;
+        if (given("--burst")) c.rate.burst = a.burst;
+        if (given("--concurrency")) c.max_concurrency = a.concurrency;
+        if (given("--min-interval")) c.rate.min_interval = parse_duration(a.min_interval);
+        if (given("--connect-timeout")) c.connect_timeout = parse_duration(a.connect_timeout);
+        if (given("--request-timeout")) c.request_timeout = parse_duration(a.request_timeout);
+        if (given("--total-timeout")) c.total_timeout = parse_duration(a.total_timeout);
     } catch (const config_error& e) {
         std::cerr << "nubefact accounts: " << e.what() << "\n";
         return false;
@@ -155,11 +156,11 @@ int report(const result<void>& r, store::store& s, const std::string& what) {
 
 int run_add(const account_args& a, CLI::App& cmd) {
     store::account acc;
-    acc.name = a.name;
+    acc.config.name = a.name;
     if (!apply(a, cmd, acc, true)) return exit_usage;
     auto tok = read_token(a, cmd, true);
     if (!tok) return exit_usage;
-    acc.token = *tok;
+    acc.config.token = *tok;
     if (cmd.count("--token"))
         std::cerr << "nubefact accounts: note: --token leaves the token in your shell history; prefer "
                      "--token-env or --token-stdin\n";
@@ -167,7 +168,8 @@ int run_add(const account_args& a, CLI::App& cmd) {
     if (!s) return exit_usage;
     int rc = report(s->add_account(acc), *s, a.name);
     if (rc == exit_ok)
-        std::cout << "added account " << acc.name << " (token " << store::mask_token(acc.token) << ")\n";
+        std::cout << "added account " << acc.config.name << " (token " << store::mask_token(acc.config.token)
+                  << (acc.enabled ? "" : ", disabled") << ")\n";
     return rc;
 }
 
@@ -176,21 +178,21 @@ int run_set(const account_args& a, CLI::App& cmd) {
     if (!s) return exit_usage;
     auto all = s->list_accounts();
     if (!all) return report(all.error(), *s, a.name);
-    auto it = std::find_if(all->begin(), all->end(), [&](auto& x) { return x.name == a.name; });
+    auto it = std::find_if(all->begin(), all->end(), [&](auto& x) { return x.config.name == a.name; });
     if (it == all->end()) return report(store_errc::not_found, *s, a.name);
     store::account acc = *it;
     if (!apply(a, cmd, acc, false)) return exit_usage;
     auto tok = read_token(a, cmd, false);
     if (!tok) return exit_usage;
-    if (!tok->empty()) acc.token = *tok;
-    if (acc.token.starts_with("enc:v1:")) {
+    if (!tok->empty()) acc.config.token = *tok;
+    if (acc.config.token.starts_with("enc:v1:")) {
         std::cerr
             << "nubefact accounts: the stored token is encrypted; set NUBEFACT_SECRET_KEY (or give a new "
                "token) to change this account\n";
         return exit_usage;
     }
     int rc = report(s->update_account(acc), *s, a.name);
-    if (rc == exit_ok) std::cout << "updated account " << acc.name << "\n";
+    if (rc == exit_ok) std::cout << "updated account " << acc.config.name << "\n";
     return rc;
 }
 
@@ -209,19 +211,20 @@ int run_list(const account_args& a) {
     if (!all) return report(all.error(), *s, "");
     if (a.json_out) {
         for (const auto& x : *all) {
+            const auto& c = x.config;
             boost::json::object o;
-            o["name"] = x.name;
+            o["name"] = c.name;
             o["ruc"] = x.ruc;
-            o["ruta"] = x.ruta;
-            o["token"] = shown_token(x.token);
-            o["auth"] = x.auth == auth_scheme::token_token ? "token" : "bare";
-            o["rate"] = x.rate;
-            o["burst"] = x.burst;
-            o["min_interval_ms"] = x.min_interval.count();
-            o["max_concurrency"] = x.max_concurrency;
-            o["connect_timeout_ms"] = x.connect_timeout.count();
-            o["request_timeout_ms"] = x.request_timeout.count();
-            o["total_timeout_ms"] = x.total_timeout.count();
+            o["ruta"] = c.ruta;
+            o["token"] = shown_token(c.token);
+            o["auth"] = c.auth == auth_scheme::token_token ? "token" : "bare";
+            o["rate"] = c.rate.requests_per_second;
+            o["burst"] = c.rate.burst;
+            o["min_interval_ms"] = c.rate.min_interval.count();
+            o["max_concurrency"] = c.max_concurrency;
+            o["connect_timeout_ms"] = c.connect_timeout.count();
+            o["request_timeout_ms"] = c.request_timeout.count();
+            o["total_timeout_ms"] = c.total_timeout.count();
             o["enabled"] = x.enabled;
             o["created_at"] = store_cli::iso_utc(x.created_at);
             o["updated_at"] = store_cli::iso_utc(x.updated_at);
@@ -233,15 +236,17 @@ int run_list(const account_args& a) {
         std::cout << "no accounts (add one with `nubefact accounts add --help`)\n";
         return exit_ok;
     }
-    std::printf("%-16s %-11s %-16s %-8s %-6s %-5s %-7s %s\n", "NAME", "RUC", "TOKEN", "RATE/S", "BURST",
-                "CONC", "ENABLED", "RUTA");
+    std::printf("%-16s %-11s %-16s %-5s %-8s %-6s %-5s %-7s %s\n", "NAME", "RUC", "TOKEN", "AUTH", "RATE/S",
+                "BURST", "CONC", "ENABLED", "RUTA");
     for (const auto& x : *all) {
         char rate[32];
-        std::snprintf(rate, sizeof rate, "%g", x.rate);
-        std::string tok = x.token.starts_with("enc:v1:") ? "(locked)" : store::mask_token(x.token);
-        std::printf("%-16s %-11s %-16s %-8s %-6d %-5d %-7s %s\n", x.name.c_str(),
-                    x.ruc.empty() ? "-" : x.ruc.c_str(), tok.c_str(), rate, x.burst, x.max_concurrency,
-                    x.enabled ? "yes" : "no", x.ruta.c_str());
+        const auto& c = x.config;
+        std::snprintf(rate, sizeof rate, "%g", c.rate.requests_per_second);
+        std::string tok = c.token.starts_with("enc:v1:") ? "(locked)" : store::mask_token(c.token);
+        std::printf("%-16s %-11s %-16s %-5s %-8s %-6d %-5d %-7s %s\n", c.name.c_str(),
+                    x.ruc.empty() ? "-" : x.ruc.c_str(), tok.c_str(),
+                    c.auth == auth_scheme::token_token ? "token" : "bare", rate, c.rate.burst,
+                    c.max_concurrency, x.enabled ? "yes" : "no", c.ruta.c_str());
     }
     return exit_ok;
 }

@@ -22,8 +22,9 @@ namespace {
 namespace asio = boost::asio;
 
 // "FFF1-23" -> key; tipo from --tipo, else from the serie's first letter (F factura, B boleta,
-// T guía remitente, V guía transportista); notes need --tipo 3/4.
-std::optional<document_key> parse_key(const std::string& text, int tipo, std::string& err) {
+// T guía remitente, V guía transportista); notes need --tipo 3/4. For a guía operation (`op`) the
+// tipo must be a guía's.
+std::optional<document_key> parse_key(const std::string& text, int tipo, operation op, std::string& err) {
     auto dash = text.find('-');
     if (dash == std::string::npos || dash == 0 || dash + 1 >= text.size()) {
         err = "'" + text + "' is neither a file nor SERIE-NUMERO (e.g. FFF1-23)";
@@ -59,6 +60,13 @@ std::optional<document_key> parse_key(const std::string& text, int tipo, std::st
                 err = "'" + text + "': cannot tell the tipo_de_comprobante from the serie; give --tipo";
                 return std::nullopt;
         }
+    }
+    const bool guia_op = op == operation::consultar_guia || op == operation::generar_guia;
+    if (guia_op && k.tipo != 7 && k.tipo != 8) {
+        err = "'" + text +
+              "' is not a guía: a guía's serie starts with T (remitente) or V (transportista), or give "
+              "--tipo 7 or 8";
+        return std::nullopt;
     }
     return k;
 }
@@ -118,6 +126,15 @@ T run(session& s, asio::awaitable<T> a) {
     return std::move(*out);
 }
 
+// One consultation of `key` with the consultar_* operation `consult`. If/else, never `?:`: GCC 12
+// miscompiles co_await inside a conditional expression (every branch is evaluated, its result
+// destroyed twice: "double free" at the first query).
+asio::awaitable<client::result_type> consult_once(client& api, operation consult, document_key key) {
+    if (consult == operation::consultar_anulacion) co_return co_await api.consultar_anulacion(key);
+    if (consult == operation::consultar_guia) co_return co_await api.consultar_guia(key);
+    co_return co_await api.consultar_comprobante(key);
+}
+
 // Consults until SUNAT's verdict arrives (aceptada_por_sunat true, or a rejection code), with
 // exponential backoff from 0.5 s to 30 s, for at most `limit`.
 asio::awaitable<client::result_type> follow(client& api, operation consult, document_key key,
@@ -126,9 +143,7 @@ asio::awaitable<client::result_type> follow(client& api, operation consult, docu
     std::chrono::milliseconds delay{500};
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (;;) {
-        auto r = consult == operation::consultar_anulacion ? co_await api.consultar_anulacion(key)
-                 : consult == operation::consultar_guia    ? co_await api.consultar_guia(key)
-                                                           : co_await api.consultar_comprobante(key);
+        auto r = co_await consult_once(api, consult, key);
         bool settled = !r || (r->body.aceptada_por_sunat && *r->body.aceptada_por_sunat) ||
                        r->state == doc_state::rejected;
         if (settled || std::chrono::steady_clock::now() + delay > deadline) co_return r;
@@ -193,7 +208,7 @@ int for_targets(const common& c, operation want, OnKey on_key, OnDoc on_doc) {
             }
         } else {
             std::string err;
-            auto k = parse_key(t, c.tipo, err);
+            auto k = parse_key(t, c.tipo, want, err);
             if (!k) {
                 std::cerr << "nubefact: " << err << "\n";
                 return -1;  // usage
@@ -229,11 +244,7 @@ registrar query_reg{
                        : c->what == "guia"    ? operation::consultar_guia
                                               : operation::consultar_comprobante;
              auto consult = [&](const document_key& k) {
-                 auto r = run(*s, [&]() -> asio::awaitable<client::result_type> {
-                     co_return op == operation::consultar_anulacion ? co_await s->api().consultar_anulacion(k)
-                     : op == operation::consultar_guia              ? co_await s->api().consultar_guia(k)
-                                                       : co_await s->api().consultar_comprobante(k);
-                 }());
+                 auto r = run(*s, consult_once(s->api(), op, k));
                  print_reply(r, k, c->json);
                  return bool(r);
              };

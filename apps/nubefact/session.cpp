@@ -3,6 +3,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 
 namespace nubefact::cli {
@@ -36,20 +37,90 @@ void session_options::add_to(CLI::App& app) {
     app.add_flag("--audit-bodies", audit_bodies, "Keep request and response bodies in the audit log");
 }
 
-account_config to_account_config(const store::account& a) {
-    account_config c;
-    c.name = a.name;
-    c.ruta = a.ruta;
-    c.token = a.token;
-    c.rate.requests_per_second = a.rate;
-    c.rate.burst = a.burst;
-    c.rate.min_interval = a.min_interval;
-    c.max_concurrency = a.max_concurrency;
-    c.connect_timeout = a.connect_timeout;
-    c.request_timeout = a.request_timeout;
-    c.total_timeout = a.total_timeout;
-    return c;
+namespace {
+
+// A wrong or ambiguous account choice: the message says what to do, so no generic hint follows it.
+class account_choice_error : public config_error {
+  public:
+    using config_error::config_error;
+};
+
+// "in the store sqlite:x.db: a, b (disabled); in nubefact.toml: c", or empty when there are none.
+std::string known_accounts(const std::vector<store::account>& stored, const std::string& store_url,
+                           const std::vector<account_config>& in_file, const std::string& path) {
+    std::string out;
+    if (!stored.empty()) {
+        out += "in the store " + store_url + ":";
+        for (std::size_t i = 0; i < stored.size(); ++i)
+            out += (i ? ", " : " ") + stored[i].config.name + (stored[i].enabled ? "" : " (disabled)");
+    }
+    if (!in_file.empty()) {
+        out += std::string(out.empty() ? "" : "; ") + "in " + path + ":";
+        for (std::size_t i = 0; i < in_file.size(); ++i) out += (i ? ", " : " ") + in_file[i].name;
+    }
+    return out;
 }
+
+// The store's account `name` as the client's configuration, refused when it cannot be used.
+std::optional<account_config> usable_store_account(store::store& db, const std::string& name) {
+    auto a = db.find_account(name);
+    if (!a && a.error() == store_errc::crypto)
+        throw account_choice_error("account '" + name + "': its token is encrypted in the store and " +
+                                   (std::getenv("NUBEFACT_SECRET_KEY")
+                                        ? "NUBEFACT_SECRET_KEY is not the key it was stored with"
+                                        : "NUBEFACT_SECRET_KEY is not set: set it to the key the "
+                                          "token was stored with"));
+    if (!a) throw config_error("cannot read account '" + name + "' from the store: " + a.error().message());
+    if (!*a) return std::nullopt;
+    if (!(*a)->enabled)
+        throw account_choice_error("account '" + name + "' is disabled (`nubefact accounts set --name " +
+                                   name + " --enable` to use it again)");
+    return (*a)->config;
+}
+
+// The account session::open() uses, in the order its contract gives. Throws config_error.
+account_config resolve_account(const session_options& o, store::store* db, const std::string& store_url) {
+    std::string path = o.config_file;
+    if (path.empty() && std::filesystem::exists("nubefact.toml")) path = "nubefact.toml";
+    const auto env = process_env();
+    std::string wanted = o.account;
+    if (wanted.empty())
+        if (auto v = env("NUBEFACT_ACCOUNT")) wanted = *v;
+
+    std::vector<store::account> stored;
+    if (db) {
+        auto all = db->list_accounts();
+        if (!all) throw config_error("cannot read the store's accounts: " + all.error().message());
+        stored = std::move(*all);
+    }
+    const auto in_file = path.empty() ? std::vector<account_config>{} : load_accounts_file(path);
+    const auto known = known_accounts(stored, store_url, in_file, path);
+
+    if (!wanted.empty()) {
+        if (db)
+            if (auto c = usable_store_account(*db, wanted)) return *c;
+        for (const auto& c : in_file)
+            if (c.name == wanted) return load_account(path, wanted, env);
+        // No file: NUBEFACT_RUTA and NUBEFACT_TOKEN describe the account the name stands for.
+        if (path.empty() && env("NUBEFACT_RUTA")) return load_account({}, wanted, env);
+        throw account_choice_error(
+            "no account named '" + wanted + "'" +
+            (known.empty() ? std::string(": there are no accounts (`nubefact accounts add --help`)")
+                           : ". Known accounts: " + known) +
+            (db ? "" : " (with --no-store the store's accounts are not read)"));
+    }
+    // The environment describes the account (on top of the file's first one, if any).
+    if (env("NUBEFACT_RUTA")) return load_account(path, {}, env);
+    if (stored.size() + in_file.size() > 1)
+        throw account_choice_error("several accounts and no --account: " + known +
+                                   ". Pick one with --account NAME (or NUBEFACT_ACCOUNT=NAME)");
+    if (stored.size() == 1)
+        if (auto c = usable_store_account(*db, stored.front().config.name)) return *c;
+    // The file's only account, or nothing: validate_config() then says what is missing.
+    return load_account(path, {}, env);
+}
+
+}  // namespace
 
 int resolve_ahead(int requested, int concurrency) {
     if (requested >= 0) return requested;
@@ -147,19 +218,7 @@ std::unique_ptr<session> session::open(const session_options& o, std::string& er
             s->cfg_.retry.base = std::chrono::milliseconds(20);
             s->cfg_.retry.cap = std::chrono::milliseconds(500);
         } else {
-            bool found = false;
-            if (s->store_ && !o.account.empty()) {
-                auto a = s->store_->find_account(o.account);
-                if (a && *a) {
-                    s->cfg_ = to_account_config(**a);
-                    found = true;
-                }
-            }
-            if (!found) {
-                std::string path = o.config_file;
-                if (path.empty() && std::filesystem::exists("nubefact.toml")) path = "nubefact.toml";
-                s->cfg_ = load_account(path, o.account);
-            }
+            s->cfg_ = resolve_account(o, s->store_.get(), s->store_url_);
         }
         if (o.rate >= 0) s->cfg_.rate.requests_per_second = o.rate;
         if (o.burst > 0) s->cfg_.rate.burst = o.burst;
@@ -177,6 +236,9 @@ std::unique_ptr<session> session::open(const session_options& o, std::string& er
             co.audit = std::shared_ptr<audit_sink>(s->store_, &s->store_->audit());
         }
         s->client_ = std::make_unique<client>(s->ioc_.get_executor(), s->cfg_, std::move(co));
+    } catch (const account_choice_error& e) {
+        error = e.what();
+        return nullptr;
     } catch (const config_error& e) {
         error = std::string("configuration: ") + e.what() +
                 "\n  (give --account NAME from `nubefact accounts list`, --config FILE, NUBEFACT_RUTA and "

@@ -69,9 +69,6 @@ int fit_ahead_to_rate(int ahead, int concurrency, const account_config& account)
 // are queued).
 store::store_options store_options_for(int ahead);
 
-// The store's account row as a client configuration.
-account_config to_account_config(const store::account& a);
-
 // A commit's journal completions come back to `ioc`'s thread in one hand-over (one wake-up per commit,
 // not one per document). finish_completions() ends that: it flushes the store and runs what was handed
 // over after `ioc` stopped, so a late failure is still logged. Call it before `ioc` goes away.
@@ -82,8 +79,11 @@ void finish_completions(store::store& db, boost::asio::io_context& ioc);
 class session {
   public:
     ~session();
-    // Resolves the account in this order: --emulator; else --account found in the store; else the
-    // TOML file (--config, or ./nubefact.toml when present) with NUBEFACT_* environment on top.
+    // Resolves the account in this order: --emulator; else the account named by --account (or
+    // NUBEFACT_ACCOUNT) in the store, then in the TOML file (--config, or ./nubefact.toml when
+    // present) with NUBEFACT_* on top; else NUBEFACT_RUTA's account; else the only account there is.
+    // Refused, saying why: an unknown name (the known ones listed), several accounts and no name, a
+    // disabled account, a token encrypted with a key that is not in NUBEFACT_SECRET_KEY.
     // Flags (--concurrency, --rate, --burst) override whatever was found.
     static std::unique_ptr<session> open(const session_options& o, std::string& error);
 

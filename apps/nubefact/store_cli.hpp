@@ -95,7 +95,9 @@ inline std::optional<std::chrono::system_clock::time_point> parse_since(
                 return std::nullopt;
         }
     }
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+    // Beyond 2262 a system_clock time_point (nanoseconds in 64 bits) overflows.
+    if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return std::nullopt;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
     tm.tm_mday = d;

@@ -19,24 +19,15 @@
 
 namespace nubefact::store {
 
-// One configured Nubefact account (a RUTA + token pair with its limits), a row of the accounts
-// table. The fields mirror account_config (config.hpp); the rest of account_config keeps its
-// defaults. `token` is plain text in memory; the store encrypts it at rest when
-// NUBEFACT_SECRET_KEY is set.
+// One configured Nubefact account, a row of the accounts table: the client configuration itself
+// plus what only the store keeps. The stored columns are config's name, ruta, token, auth, rate
+// (requests_per_second, burst, min_interval), max_concurrency and the connect, request and total
+// timeouts; its other fields keep their defaults. `config.token` is plain text in memory; the store
+// encrypts it at rest when NUBEFACT_SECRET_KEY is set.
 struct account {
-    std::string name;  // unique, chosen by the user ("acme-prod")
+    account_config config;  // config.name is unique, chosen by the user ("acme-prod")
     std::string ruc;
-    std::string ruta;   // the account's API URL
-    std::string token;  // never logged; see mask_token()
-    auth_scheme auth = auth_scheme::bare;
-    double rate = 10.0;  // requests per second (token bucket refill); 0 = unlimited
-    int burst = 10;      // token bucket size
-    std::chrono::milliseconds min_interval{0};
-    int max_concurrency = 8;
-    std::chrono::milliseconds connect_timeout{10'000};
-    std::chrono::milliseconds request_timeout{60'000};
-    std::chrono::milliseconds total_timeout{180'000};
-    bool enabled = true;
+    bool enabled = true;                                           // a disabled account is kept but not used
     std::chrono::system_clock::time_point created_at, updated_at;  // set by the store
 };
 

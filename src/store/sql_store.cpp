@@ -326,7 +326,7 @@ class sql_store final : public store {
     // ---- accounts ----
 
     result<void> add_account(const account& a) override {
-        auto token = seal(a.name, a.token);
+        auto token = seal(a.config.name, a.config.token);
         if (!token) return token.error();
         auto now = now_us();
         std::vector<value> p = account_params(a, *token);
@@ -347,7 +347,7 @@ class sql_store final : public store {
     }
 
     result<void> update_account(const account& a) override {
-        auto token = seal(a.name, a.token);
+        auto token = seal(a.config.name, a.config.token);
         if (!token) return token.error();
         std::vector<value> p = account_params(a, *token);
         p.push_back(now_us());
@@ -388,7 +388,7 @@ class sql_store final : public store {
         if (auto r = revalidate_cache_locked(false); !r) return r.error();
         auto it = cache_.find(name);
         if (it == cache_.end()) return std::optional<account>{};
-        if (it->second.token.starts_with(detail::enc_prefix)) {
+        if (it->second.config.token.starts_with(detail::enc_prefix)) {
             remember_error("the account's token is encrypted and NUBEFACT_SECRET_KEY is missing or wrong");
             return store_errc::crypto;
         }
@@ -574,18 +574,19 @@ class sql_store final : public store {
     }
 
     std::vector<value> account_params(const account& a, const std::string& stored_token) {
-        return {a.name,
+        const auto& c = a.config;
+        return {c.name,
                 a.ruc,
-                a.ruta,
+                c.ruta,
                 stored_token,
-                std::string(auth_name(a.auth)),
-                a.rate,
-                std::int64_t{a.burst},
-                static_cast<std::int64_t>(a.min_interval.count()),
-                std::int64_t{a.max_concurrency},
-                static_cast<std::int64_t>(a.connect_timeout.count()),
-                static_cast<std::int64_t>(a.request_timeout.count()),
-                static_cast<std::int64_t>(a.total_timeout.count()),
+                std::string(auth_name(c.auth)),
+                c.rate.requests_per_second,
+                std::int64_t{c.rate.burst},
+                static_cast<std::int64_t>(c.rate.min_interval.count()),
+                std::int64_t{c.max_concurrency},
+                static_cast<std::int64_t>(c.connect_timeout.count()),
+                static_cast<std::int64_t>(c.request_timeout.count()),
+                static_cast<std::int64_t>(c.total_timeout.count()),
                 std::int64_t{a.enabled ? 1 : 0}};
     }
 
@@ -619,22 +620,23 @@ class sql_store final : public store {
         std::vector<account> out;
         for (auto& row : *r) {
             account a;
-            a.name = row[0].value_or("");
+            auto& c = a.config;
+            c.name = row[0].value_or("");
             a.ruc = row[1].value_or("");
-            a.ruta = row[2].value_or("");
+            c.ruta = row[2].value_or("");
             std::string tok = row[3].value_or("");
             if (tok.starts_with(detail::enc_prefix) && cipher_) {
-                if (auto plain = cipher_->decrypt(tok, a.name)) tok = std::move(*plain);
+                if (auto plain = cipher_->decrypt(tok, c.name)) tok = std::move(*plain);
             }
-            a.token = std::move(tok);
-            a.auth = auth_from(row[4].value_or(""));
-            a.rate = as_f64(row[5]);
-            a.burst = static_cast<int>(as_i64(row[6]));
-            a.min_interval = std::chrono::milliseconds(as_i64(row[7]));
-            a.max_concurrency = static_cast<int>(as_i64(row[8]));
-            a.connect_timeout = std::chrono::milliseconds(as_i64(row[9]));
-            a.request_timeout = std::chrono::milliseconds(as_i64(row[10]));
-            a.total_timeout = std::chrono::milliseconds(as_i64(row[11]));
+            c.token = std::move(tok);
+            c.auth = auth_from(row[4].value_or(""));
+            c.rate.requests_per_second = as_f64(row[5]);
+            c.rate.burst = static_cast<int>(as_i64(row[6]));
+            c.rate.min_interval = std::chrono::milliseconds(as_i64(row[7]));
+            c.max_concurrency = static_cast<int>(as_i64(row[8]));
+            c.connect_timeout = std::chrono::milliseconds(as_i64(row[9]));
+            c.request_timeout = std::chrono::milliseconds(as_i64(row[10]));
+            c.total_timeout = std::chrono::milliseconds(as_i64(row[11]));
             a.enabled = as_i64(row[12]) != 0;
             a.created_at = from_us(as_i64(row[13]));
             a.updated_at = from_us(as_i64(row[14]));
@@ -666,8 +668,8 @@ class sql_store final : public store {
         cache_.clear();
         auto toks = std::make_shared<std::vector<std::string>>();
         for (auto& a : *all) {
-            if (!a.token.starts_with(detail::enc_prefix)) toks->push_back(a.token);
-            std::string name = a.name;
+            if (!a.config.token.starts_with(detail::enc_prefix)) toks->push_back(a.config.token);
+            std::string name = a.config.name;
             cache_.emplace(std::move(name), std::move(a));
         }
         cache_version_ = ver;

@@ -112,6 +112,14 @@ inline int exit_code(int status) {
 
 }  // namespace detail
 
+// Whether a child's stderr holds an AddressSanitizer, LeakSanitizer or UBSan report (the asan
+// preset's binary): a report fails the test even when the exit code happened to be the expected one.
+inline bool has_sanitizer_report(const std::string& err) {
+    return err.find("ERROR: AddressSanitizer") != std::string::npos ||
+           err.find("ERROR: LeakSanitizer") != std::string::npos ||
+           err.find(": runtime error: ") != std::string::npos;
+}
+
 // Runs `binary args…` to completion with `input` on stdin; files go to `scratch`.
 inline run_result run(const std::string& binary, const std::vector<std::string>& args,
                       const fs::path& scratch, const std::string& input = "", const spawn_options& o = {}) {
@@ -124,6 +132,7 @@ inline run_result run(const std::string& binary, const std::vector<std::string>&
     r.rc = detail::exit_code(status);
     r.out = slurp(out);
     r.err = slurp(err);
+    if (has_sanitizer_report(r.err)) ADD_FAILURE() << "sanitizer report from " << binary << ":\n" << r.err;
     return r;
 }
 
@@ -170,6 +179,7 @@ class background {
             ::waitpid(pid_, &st, 0);
             status_ = st;
         }
+        if (auto e = err(); has_sanitizer_report(e)) ADD_FAILURE() << "sanitizer report:\n" << e;
         return detail::exit_code(*status_);
     }
 

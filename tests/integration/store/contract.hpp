@@ -28,18 +28,18 @@ class store_contract : public ::testing::Test {
     }
     static account make_account(std::string name, std::string token = "0123456789abcdef0123456789abcdef") {
         account a;
-        a.name = std::move(name);
-        a.ruta = "https://api.nubefact.com/api/v1/48239908-7ae7-4353-824d-071765d4";
-        a.token = std::move(token);
+        a.config.name = std::move(name);
+        a.config.ruta = "https://api.nubefact.com/api/v1/48239908-7ae7-4353-824d-071765d4";
+        a.config.token = std::move(token);
         a.ruc = "20600695771";
-        a.rate = 12.5;
-        a.burst = 20;
-        a.min_interval = std::chrono::milliseconds(15);
-        a.max_concurrency = 6;
-        a.connect_timeout = std::chrono::milliseconds(3000);
-        a.request_timeout = std::chrono::milliseconds(20000);
-        a.total_timeout = std::chrono::milliseconds(90000);
-        a.auth = auth_scheme::token_token;
+        a.config.rate.requests_per_second = 12.5;
+        a.config.rate.burst = 20;
+        a.config.rate.min_interval = std::chrono::milliseconds(15);
+        a.config.max_concurrency = 6;
+        a.config.connect_timeout = std::chrono::milliseconds(3000);
+        a.config.request_timeout = std::chrono::milliseconds(20000);
+        a.config.total_timeout = std::chrono::milliseconds(90000);
+        a.config.auth = auth_scheme::token_token;
         return a;
     }
     Backend backend_;
@@ -69,27 +69,27 @@ TYPED_TEST_P(store_contract, accounts_crud) {
     ASSERT_TRUE(all);
     ASSERT_EQ(all->size(), 2u);
     const auto& got = (*all)[0];
-    EXPECT_EQ(got.name, "acme");
+    EXPECT_EQ(got.config.name, "acme");
     EXPECT_EQ(got.ruc, "20600695771");
-    EXPECT_EQ(got.token, a.token);
-    EXPECT_EQ(got.ruta, a.ruta);
-    EXPECT_DOUBLE_EQ(got.rate, 12.5);
-    EXPECT_EQ(got.burst, 20);
-    EXPECT_EQ(got.min_interval, std::chrono::milliseconds(15));
-    EXPECT_EQ(got.max_concurrency, 6);
-    EXPECT_EQ(got.connect_timeout, std::chrono::milliseconds(3000));
-    EXPECT_EQ(got.request_timeout, std::chrono::milliseconds(20000));
-    EXPECT_EQ(got.total_timeout, std::chrono::milliseconds(90000));
-    EXPECT_EQ(got.auth, auth_scheme::token_token);
+    EXPECT_EQ(got.config.token, a.config.token);
+    EXPECT_EQ(got.config.ruta, a.config.ruta);
+    EXPECT_DOUBLE_EQ(got.config.rate.requests_per_second, 12.5);
+    EXPECT_EQ(got.config.rate.burst, 20);
+    EXPECT_EQ(got.config.rate.min_interval, std::chrono::milliseconds(15));
+    EXPECT_EQ(got.config.max_concurrency, 6);
+    EXPECT_EQ(got.config.connect_timeout, std::chrono::milliseconds(3000));
+    EXPECT_EQ(got.config.request_timeout, std::chrono::milliseconds(20000));
+    EXPECT_EQ(got.config.total_timeout, std::chrono::milliseconds(90000));
+    EXPECT_EQ(got.config.auth, auth_scheme::token_token);
     EXPECT_TRUE(got.enabled);
     EXPECT_GT(got.created_at.time_since_epoch().count(), 0);
 
-    a.burst = 3;
+    a.config.rate.burst = 3;
     a.enabled = false;
     ASSERT_TRUE(s->update_account(a));
     auto one = s->find_account("acme");
     ASSERT_TRUE(one && *one);
-    EXPECT_EQ((*one)->burst, 3);
+    EXPECT_EQ((*one)->config.rate.burst, 3);
     EXPECT_FALSE((*one)->enabled);
 
     auto missing = s->update_account(this->make_account("nobody"));
@@ -111,15 +111,15 @@ TYPED_TEST_P(store_contract, token_encrypted_at_rest) {
         ASSERT_TRUE(s->add_account(this->make_account("enc", token)));
         auto a = s->find_account("enc");
         ASSERT_TRUE(a && *a);
-        EXPECT_EQ((*a)->token, token);
+        EXPECT_EQ((*a)->config.token, token);
     }
     {
         auto s = this->open();  // no key: the stored form is visible, never the token
         auto all = s->list_accounts();
         ASSERT_TRUE(all);
         ASSERT_EQ(all->size(), 1u);
-        EXPECT_TRUE((*all)[0].token.starts_with("enc:v1:"));
-        EXPECT_EQ((*all)[0].token.find(token), std::string::npos);
+        EXPECT_TRUE((*all)[0].config.token.starts_with("enc:v1:"));
+        EXPECT_EQ((*all)[0].config.token.find(token), std::string::npos);
         auto f = s->find_account("enc");
         ASSERT_FALSE(f);
         EXPECT_EQ(f.error(), store_errc::crypto);
@@ -151,16 +151,16 @@ TYPED_TEST_P(store_contract, account_cache_reloads_after_change) {
     *fake_now += std::chrono::seconds(6);
     auto r2 = reader->find_account("cached");
     ASSERT_TRUE(r2 && *r2);
-    EXPECT_EQ((*r2)->burst, 20);
-    a.burst = 7;
+    EXPECT_EQ((*r2)->config.rate.burst, 20);
+    a.config.rate.burst = 7;
     ASSERT_TRUE(writer->update_account(a));
-    EXPECT_EQ((*reader->find_account("cached"))->burst, 20);
+    EXPECT_EQ((*reader->find_account("cached"))->config.rate.burst, 20);
     *fake_now += std::chrono::seconds(6);
-    EXPECT_EQ((*reader->find_account("cached"))->burst, 7);
+    EXPECT_EQ((*reader->find_account("cached"))->config.rate.burst, 7);
     // Own writes are visible at once.
-    a.burst = 9;
+    a.config.rate.burst = 9;
     ASSERT_TRUE(reader->update_account(a));
-    EXPECT_EQ((*reader->find_account("cached"))->burst, 9);
+    EXPECT_EQ((*reader->find_account("cached"))->config.rate.burst, 9);
 }
 
 TYPED_TEST_P(store_contract, journal_record_is_idempotent) {

@@ -53,10 +53,10 @@ std::string dump_table(const std::filesystem::path& db, const char* table) {
 
 account test_account(std::string name) {
     account a;
-    a.name = std::move(name);
+    a.config.name = std::move(name);
     a.ruc = "20600695771";
-    a.ruta = "https://api.nubefact.com/api/v1/48239908-7ae7-4353-824d-071765d4";
-    a.token = token;
+    a.config.ruta = "https://api.nubefact.com/api/v1/48239908-7ae7-4353-824d-071765d4";
+    a.config.token = token;
     return a;
 }
 
@@ -105,7 +105,7 @@ TEST(token_secrecy, nowhere_in_the_file_with_a_key) {
         write_leaky_rows(*s);
         auto got = s->find_account("acme");
         ASSERT_TRUE(got && *got);
-        EXPECT_EQ((*got)->token, token);
+        EXPECT_EQ((*got)->config.token, token);
         // Still open: the WAL holds the latest pages.
         EXPECT_EQ(all_bytes(b.path()).find(token), std::string::npos);
     }
