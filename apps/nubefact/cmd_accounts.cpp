@@ -1,5 +1,6 @@
 // `nubefact accounts add|list|set|remove`: the Nubefact accounts kept in the store (tokens masked).
 #include "command.hpp"
+#include "json_out.hpp"
 #include "store_cli.hpp"
 
 #include <nubefact/config.hpp>
@@ -228,7 +229,7 @@ int run_list(const account_args& a) {
             o["enabled"] = x.enabled;
             o["created_at"] = store_cli::iso_utc(x.created_at);
             o["updated_at"] = store_cli::iso_utc(x.updated_at);
-            std::cout << boost::json::serialize(o) << "\n";
+            std::cout << to_json(o) << "\n";
         }
         return exit_ok;
     }

@@ -40,7 +40,7 @@ class Demo : public ::testing::TestWithParam<int> {
                          {"FAKETIME_DONT_FAKE_MONOTONIC", "1"},
                          {"ASAN_OPTIONS", "verify_asan_link_order=0"}}};
         return run("/usr/bin/faketime",
-                   {"+" + std::to_string(days_ahead) + " days", "bash", "scripts/demo.sh"}, source_, "", o);
+                   {"+" + std::to_string(days_ahead) + " days", "bash", "scripts/demo.sh"}, dir_, "", o);
     }
 
     std::string binary_;
