@@ -19,8 +19,9 @@ struct status_args {
 
 constexpr const char* status_help =
     R"(Looks a document up in the store's journal, the record `nubefact send` keeps of every document
-before it is sent: its state (pending, sending, accepted, rejected, failed, unknown), attempts,
-Nubefact's codigo, SUNAT's answer and the PDF/XML/CDR links.
+before it is sent: its state (queued, sending, pending_sunat, accepted, rejected, refused, unknown,
+conflict, failed; docs/send.md says what each means and what to do), attempts, Nubefact's codigo,
+SUNAT's answer and the PDF/XML/CDR links.
 
 The same SERIE-NUMERO may exist for several accounts or document types: every match is shown;
 narrow with --tipo / --account. An anulación of the document is listed too (generar_anulacion).
