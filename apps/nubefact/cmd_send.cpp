@@ -160,6 +160,7 @@ class results_sink {
     // "ventas.jsonl:37 F001-37 invalid: items[0].igv: …" for the first max_reported problems.
     void report(const outcome& o) {
         std::string what = o.error;
+        if (what.rfind("not sent: ", 0) == 0) what.erase(0, 10);  // the state already says it
         if (!o.findings.empty()) {
             const auto& f = o.findings.front();
             what = f.path.empty() ? f.message : f.path + ": " + f.message;
@@ -480,8 +481,9 @@ int run_send(send_options o) {
             if (!d) break;
             if (d->input_error()) {  // a missing file, an empty input: not a document
                 ++unreadable;
-                std::fprintf(stderr, "%snubefact send: %s: %s\n", tty ? "\r\x1b[2K" : "", d->source.c_str(),
-                             d->error->message.c_str());
+                std::fprintf(stderr, "%snubefact send: %s: %s%s\n", tty ? "\r\x1b[2K" : "", d->source.c_str(),
+                             d->error->message.c_str(),
+                             date::parse(d->source) ? " (a date: did you mean --today DD-MM-YYYY?)" : "");
                 continue;
             }
             ++counters.total;
@@ -618,9 +620,10 @@ int run_send(send_options o) {
                     "local findings, nothing was sent: fix them (see the findings) and run again"});
     rows.push_back({to_string(line_outcome::not_sent), counters.count(line_outcome::not_sent),
                     "not sent (interrupted, account stopped, duplicate line or changed content): see above"});
-    if (o.dry_run)
-        rows.push_back(
-            {to_string(line_outcome::valid), counters.count(line_outcome::valid), "would be sent"});
+    if (o.dry_run)  // first: what a dry run is about
+        rows.insert(rows.begin(),
+                    {to_string(line_outcome::valid), counters.count(line_outcome::valid), "would be sent"});
+    if (unreadable.load() && total == 0) return exit_usage;  // nothing was read: the errors said why
     if (o.json_summary) {
         std::string j = "{\"documents\":" + std::to_string(total);
         for (const auto& r : rows) {
@@ -635,7 +638,7 @@ int run_send(send_options o) {
             j += ",\"results\":";
             json::append_string(j, o.results);
         }
-        if (s) {
+        if (s && s->db()) {
             j += ",\"store\":";
             json::append_string(j, s->store_url());
         }

@@ -330,9 +330,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
             return client_error{make_error_code(client_errc::cancelled), "not sent: the sender is stopping"};
         return client_error{
             make_error_code(client_errc::account_stopped),
-            fmt::format("not sent: account '{}' stopped after Nubefact answered codigo {} ({}) "
-                        "to an earlier document",
-                        cfg.name, c, make_error_code(static_cast<api_errc>(c)).message())};
+            fmt::format("not sent: account '{}' stopped after Nubefact answered {} to an earlier document",
+                        cfg.name, make_error_code(static_cast<api_errc>(c)).message())};
     }
 
     engine(asio::any_io_executor ex, account_config c, client_options o)

@@ -169,7 +169,8 @@ void check_issue_date(collector& c, const opt_date& v, std::string_view path, in
     else if (d < t - max_age_days)
         c.error(std::string(path), "out_of_period",
                 std::string(path) + " is more than " + std::to_string(max_age_days) +
-                    " days old; Nubefact answers codigo 22 (outside the allowed period).",
+                    (max_age_days == 1 ? " day old;" : " days old;") +
+                    " Nubefact answers codigo 22 (outside the allowed period).",
                 ">= " + date::from_days(t - max_age_days).to_wire(), v->to_wire());
 }
 
