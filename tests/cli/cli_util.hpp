@@ -255,4 +255,50 @@ inline std::vector<boost::json::object> parse_jsonl(const std::string& text) {
     return out;
 }
 
+// A separate `nubefact emulator` process on 127.0.0.1:0 with the admin endpoints; the demo
+// account's ruta/token are read from its start-up banner. `dates` says how it judges
+// fecha_de_emision (default: any day of the last 100,000, for documents with fixed dates).
+struct emulator_process {
+    std::unique_ptr<background> proc;
+    int port = 0;
+    std::string ruta, token;
+
+    emulator_process(const std::string& binary, const fs::path& scratch, std::vector<std::string> extra = {},
+                     std::vector<std::string> dates = {"--max-age-days", "100000"}) {
+        std::vector<std::string> args{"emulator", "--listen", "127.0.0.1:0", "--admin"};
+        args.insert(args.end(), dates.begin(), dates.end());
+        args.insert(args.end(), extra.begin(), extra.end());
+        proc = std::make_unique<background>(binary, args, scratch, "emulator");
+        if (!proc->wait_for_output("Ctrl-C to stop.")) return;
+        const auto out = proc->out();
+        port = std::atoi(value_after(out, "listening on http://127.0.0.1:").c_str());
+        ruta = value_after(out, "RUTA");
+        token = value_after(out, "TOKEN");
+    }
+    bool ok() const { return port > 0 && !ruta.empty() && !token.empty(); }
+    // The account as environment; no rate limit (the default is Nubefact's 10 requests/s).
+    std::map<std::string, std::string> env() const {
+        return {{"NUBEFACT_RUTA", ruta}, {"NUBEFACT_TOKEN", token}, {"NUBEFACT_RATE", "0"}};
+    }
+    boost::json::object stats() const {
+        auto body = http_get(port, "/__emulator/stats");
+        return body ? boost::json::parse(*body).as_object() : boost::json::object{};
+    }
+    // Requests the emulator answered for `op` (every outcome); -1 when the stats cannot be read.
+    std::int64_t requests(const std::string& op) const {
+        auto st = stats();
+        if (!st.contains("requests")) return -1;
+        const auto& by_op = st.at("requests").as_object();
+        auto it = by_op.find(op);
+        if (it == by_op.end()) return 0;
+        std::int64_t n = 0;
+        for (const auto& [outcome, count] : it->value().as_object()) n += count.to_number<std::int64_t>();
+        return n;
+    }
+    std::int64_t consultations() const {
+        return requests("consultar_comprobante") + requests("consultar_anulacion") +
+               requests("consultar_guia");
+    }
+};
+
 }  // namespace nubefact::test::cli

@@ -118,35 +118,4 @@ class SendCli : public ::testing::Test {
     std::string store_, results_;
 };
 
-// A separate `nubefact emulator` process on 127.0.0.1:0 with the admin endpoints; the demo
-// account's ruta/token are read from its start-up banner.
-struct emulator_process {
-    std::unique_ptr<background> proc;
-    int port = 0;
-    std::string ruta, token;
-
-    emulator_process(const std::string& binary, const fs::path& scratch, std::vector<std::string> extra) {
-        std::vector<std::string> args{"emulator", "--listen",       "127.0.0.1:0",
-                                      "--admin",  "--max-age-days", "100000"};
-        args.insert(args.end(), extra.begin(), extra.end());
-        proc = std::make_unique<background>(binary, args, scratch, "emulator");
-        if (!proc->wait_for_output("Ctrl-C to stop.")) return;
-        const auto out = proc->out();
-        const auto base = value_after(out, "listening on http://127.0.0.1:");
-        port = std::atoi(base.c_str());
-        ruta = value_after(out, "RUTA");
-        token = value_after(out, "TOKEN");
-    }
-    bool ok() const { return port > 0 && !ruta.empty() && !token.empty(); }
-    // The account as environment; no rate limit (the default is Nubefact's 10 requests/s).
-    std::map<std::string, std::string> env() const {
-        return {{"NUBEFACT_RUTA", ruta}, {"NUBEFACT_TOKEN", token}, {"NUBEFACT_RATE", "0"}};
-    }
-    json::object stats() const {
-        auto body = http_get(port, "/__emulator/stats");
-        if (!body) return {};
-        return json::parse(*body).as_object();
-    }
-};
-
 }  // namespace

@@ -38,51 +38,6 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-// A `nubefact emulator` process on 127.0.0.1:0 with the admin endpoints; the demo account's
-// ruta/token come from its start-up banner.
-struct emulator_process {
-    std::unique_ptr<background> proc;
-    int port = 0;
-    std::string ruta, token;
-
-    emulator_process(const std::string& binary, const fs::path& scratch, std::vector<std::string> extra = {},
-                     bool pin_today = true) {
-        std::vector<std::string> args{"emulator", "--listen", "127.0.0.1:0", "--admin"};
-        if (pin_today) args.insert(args.end(), {"--today", today});
-        args.insert(args.end(), extra.begin(), extra.end());
-        proc = std::make_unique<background>(binary, args, scratch, "emulator");
-        if (!proc->wait_for_output("Ctrl-C to stop.")) return;
-        const auto out = proc->out();
-        port = std::atoi(value_after(out, "listening on http://127.0.0.1:").c_str());
-        ruta = value_after(out, "RUTA");
-        token = value_after(out, "TOKEN");
-    }
-    bool ok() const { return port > 0 && !ruta.empty() && !token.empty(); }
-    // The demo account as environment, without Nubefact's 10 requests/s limit.
-    std::map<std::string, std::string> env() const {
-        return {{"NUBEFACT_RUTA", ruta}, {"NUBEFACT_TOKEN", token}, {"NUBEFACT_RATE", "0"}};
-    }
-    json::object stats() const {
-        auto body = http_get(port, "/__emulator/stats");
-        return body ? json::parse(*body).as_object() : json::object{};
-    }
-    // Requests the emulator answered for `op` (every outcome); -1 when the stats cannot be read.
-    std::int64_t requests(const std::string& op) const {
-        auto st = stats();
-        if (!st.contains("requests")) return -1;
-        const auto& by_op = st.at("requests").as_object();
-        auto it = by_op.find(op);
-        if (it == by_op.end()) return 0;
-        std::int64_t n = 0;
-        for (const auto& [outcome, count] : it->value().as_object()) n += count.to_number<std::int64_t>();
-        return n;
-    }
-    std::int64_t consultations() const {
-        return requests("consultar_comprobante") + requests("consultar_anulacion") +
-               requests("consultar_guia");
-    }
-};
-
 // A plain HTTP listener on 127.0.0.1 that records each request's Authorization header and answers
 // 401 codigo 10, closing the connection: the form the client puts on the wire, exactly.
 class capture_server {
@@ -198,7 +153,7 @@ class Commands : public ::testing::Test {
 // ---- query -------------------------------------------------------------------------------------
 
 TEST_F(Commands, QueryEachWhatFoundAndNotFoundMakesExactlyOneConsultation) {
-    emulator_process emu(binary_, dir_);
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok()) << emu.proc->err();
     issue(emu, 1);
     auto r = nf({"void", "F001-1", "--motivo", "ERROR DEL SISTEMA", "--no-store"}, emu.env());
@@ -272,7 +227,7 @@ TEST_F(Commands, QueryBadSerieNumeroIsAUsageError) {
 }
 
 TEST_F(Commands, WrongTokenIsCodigo10) {
-    emulator_process emu(binary_, dir_);
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     auto env = emu.env();
     env["NUBEFACT_TOKEN"] = "not-the-token";
@@ -287,7 +242,7 @@ TEST_F(Commands, WrongTokenIsCodigo10) {
 // ---- void and guide ----------------------------------------------------------------------------
 
 TEST_F(Commands, VoidWithoutWaitShowsTheTicketWithWaitFollowsItUntilAccepted) {
-    emulator_process emu(binary_, dir_, {"--anulacion-delay", "300"});
+    emulator_process emu(binary_, dir_, {"--anulacion-delay", "300"}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     issue(emu, 2);
     auto r = nf({"void", "F001-1", "--motivo", "ERROR DEL SISTEMA", "--no-store"}, emu.env());
@@ -311,7 +266,7 @@ TEST_F(Commands, VoidWithoutWaitShowsTheTicketWithWaitFollowsItUntilAccepted) {
 }
 
 TEST_F(Commands, VoidFileOfAnulaciones) {
-    emulator_process emu(binary_, dir_);
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     issue(emu, 3);
     auto r = nf({"void", (examples_ / "anulacion-F001-3.json").string(), "--no-store", "--json"}, emu.env());
@@ -322,7 +277,7 @@ TEST_F(Commands, VoidFileOfAnulaciones) {
 }
 
 TEST_F(Commands, GuideWaitsForSunatByDefaultAndNotWithNoWait) {
-    emulator_process emu(binary_, dir_, {"--guia-delay", "300"});
+    emulator_process emu(binary_, dir_, {"--guia-delay", "300"}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     const auto guia = (examples_ / "guia-remitente-T001-1.json").string();
     auto r = nf({"guide", guia, "--no-store"}, emu.env());
@@ -399,7 +354,7 @@ TEST_F(Commands, AccountsAddListSetRemove) {
 }
 
 TEST_F(Commands, DisabledAccountIsRefusedBySendUntilEnabled) {
-    emulator_process emu(binary_, dir_);
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     ASSERT_EQ(add_account("off", emu.ruta, emu.token, {"--disabled", "--rate", "0"}).rc, 0);
     const auto doc = write("f.json", factura(1));
@@ -434,7 +389,7 @@ TEST_F(Commands, StoredAuthSchemeReachesTheWire) {
 }
 
 TEST_F(Commands, AccountChoiceMistakesSayWhatToDo) {
-    emulator_process emu(binary_, dir_);
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     ASSERT_EQ(add_account("alpha", emu.ruta, emu.token).rc, 0);
     ASSERT_EQ(add_account("beta", emu.ruta, emu.token).rc, 0);
@@ -469,7 +424,7 @@ TEST_F(Commands, AccountChoiceMistakesSayWhatToDo) {
 }
 
 TEST_F(Commands, LockedTokenAsksForTheSecretKeyAndNeverShowsTheToken) {
-    emulator_process emu(binary_, dir_);
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     ASSERT_EQ(add_account("locked", emu.ruta, emu.token, {}, {{"NUBEFACT_SECRET_KEY", "k-one"}}).rc, 0);
     auto r = nf({"query", "F001-1", "--store", store_, "--account", "locked"});
@@ -490,7 +445,7 @@ TEST_F(Commands, LockedTokenAsksForTheSecretKeyAndNeverShowsTheToken) {
 // ---- status and log ----------------------------------------------------------------------------
 
 TEST_F(Commands, StatusAndLogFilters) {
-    emulator_process emu(binary_, dir_);
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     issue(emu, 2);
     auto q = nf({"query", "F001-9", "--store", store_}, emu.env());  // codigo 24, an api_error row
@@ -573,7 +528,7 @@ TEST_F(Commands, ValidateAndCompleteSmoke) {
 }
 
 TEST_F(Commands, BenchAgainstAnExternalEmulatorSmoke) {
-    emulator_process emu(binary_, dir_, {"--allow-duplicates"}, false);  // bench dates its documents today
+    emulator_process emu(binary_, dir_, {"--allow-duplicates"}, {});  // bench dates its documents today
     ASSERT_TRUE(emu.ok());
     auto r = nf({"bench", "-n", "20", "-c", "2", "--url", emu.ruta, "--token", emu.token, "-q"});
     ASSERT_EQ(r.rc, 0) << r.err;
@@ -585,7 +540,7 @@ TEST_F(Commands, BenchAgainstAnExternalEmulatorSmoke) {
 }
 
 TEST_F(Commands, EmulatorStartsPrintsItsUrlAnswersAndStopsOnSigterm) {
-    emulator_process emu(binary_, dir_);
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
     EXPECT_TRUE(contains(emu.proc->out(), "listening on http://127.0.0.1:" + std::to_string(emu.port)));
     EXPECT_EQ(emu.ruta, "http://127.0.0.1:" + std::to_string(emu.port) + "/api/v1/demo");
