@@ -1,4 +1,5 @@
-// Sans-io decisions of the client: token bucket, retry policy, exactly-once reconciliation, pool book.
+// Sans-io decisions of the client: exchange classification, token bucket, retry policy, exactly-once
+// reconciliation, pool book.
 // Plain classes fed `now` and outcomes; they return the next action. No sockets, no timers, no clock.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace nubefact::sansio {
@@ -66,6 +68,30 @@ struct attempt_view {
     std::optional<duration> retry_after;  // from a Retry-After header
     error_code error;                     // what the caller gets if this is the last attempt
 };
+
+// One HTTP exchange as classify() reads it (the transport's result without its connection).
+// The views must stay valid during the classify() call only.
+struct exchange_view {
+    error_code ec;            // empty when a complete response arrived (any status)
+    std::string_view detail;  // the transport's text for ec (TLS verify reason, …)
+    bool written = false;     // at least one byte of the request left
+    bool timed_out = false;   // ec came from a connect or request timeout
+    int status = 0;
+    std::string_view body;
+    std::optional<duration> retry_after;  // from a Retry-After header
+};
+
+// What classify() made of an exchange.
+struct classified {
+    attempt_view view;
+    std::optional<response> resp;  // the parsed 200 answer (view.what == success)
+    std::string message;           // for people: Nubefact's `errors` text or why the exchange failed
+    std::string outcome;           // audit/metrics label: ok, api_error, timeout, transport, …
+    int status = 0;                // the HTTP status (0: no response)
+};
+
+// Turns one exchange into a verdict. Pure: no clock, no I/O; never throws on any body.
+classified classify(const exchange_view& x);
 
 // Codigos that must never be retried: configuration, account and payload problems.
 bool is_permanent_codigo(int codigo) noexcept;  // 10, 11, 12, 20, 21, 22, 24, 50, 51 (and unknown)

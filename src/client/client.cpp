@@ -359,96 +359,11 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 cfg.name);
     }
 
-    struct exchange_outcome {
-        sansio::attempt_view view;
-        std::optional<response> resp;
-        std::string message;
-        std::string outcome;  // audit/metrics label
-        int status = 0;
-    };
+    // One exchange classified (sansio::classify), as run() keeps it between attempts.
+    using exchange_outcome = sansio::classified;
 
-    static void classify(transport::exchange_result& r, exchange_outcome& o) {
-        auto& v = o.view;
-        o.status = r.status;
-        if (r.ec) {
-            if (r.ec == client_errc::tls_verify) {
-                v.what = sansio::verdict::permanent;
-                v.error = r.ec;
-                o.outcome = "tls_verify";
-            } else {
-                v.error = make_error_code(r.timed_out ? client_errc::timeout : client_errc::transport);
-                v.what = r.written ? sansio::verdict::ambiguous : sansio::verdict::not_delivered;
-                o.outcome = r.timed_out ? "timeout" : "transport";
-            }
-            o.message = r.detail.empty() ? r.ec.message() : r.detail;
-            if (r.timed_out) o.message = (r.written ? "no answer in time" : "could not connect in time");
-            return;
-        }
-        v.retry_after = r.retry_after;
-        std::optional<json::response_result> parsed;
-        if (!r.body.empty()) parsed = json::read_response(r.body);
-        response* resp = nullptr;
-        const error_body* eb = nullptr;
-        if (parsed && !has_errors(parsed->findings)) {
-            resp = std::get_if<response>(&parsed->body);
-            eb = std::get_if<error_body>(&parsed->body);
-        }
-        if (eb) {
-            o.message = eb->errors;
-            v.codigo = eb->codigo;
-            v.error = error_code(eb->codigo, api_category());
-        }
-        if (r.status == 429) {
-            v.what = sansio::verdict::throttled;
-            v.error = make_error_code(client_errc::rate_limited);
-            o.outcome = "rate_limited";
-            if (o.message.empty()) o.message = "HTTP 429 Too Many Requests";
-            return;
-        }
-        if (r.status >= 500) {
-            v.what = sansio::verdict::ambiguous;
-            if (!eb) {
-                v.error = make_error_code(client_errc::http_status);
-                o.message = fmt::format("HTTP {} without a Nubefact error body", r.status);
-            }
-            o.outcome = eb ? "api_error" : "http_status";
-            return;
-        }
-        if (eb) {
-            v.what = sansio::verdict::api_error;
-            o.outcome = "api_error";
-            return;
-        }
-        if (r.status == 200) {
-            if (resp) {
-                v.what = sansio::verdict::success;
-                o.resp = std::move(*resp);
-                o.outcome = "ok";
-            } else {
-                v.what = sansio::verdict::ambiguous;
-                v.error = make_error_code(client_errc::bad_response);
-                o.outcome = "bad_response";
-                o.message = parsed && !parsed->findings.empty()
-                                ? "malformed 200 body: " + parsed->findings.front().message
-                                : "empty 200 body";
-            }
-            return;
-        }
-        // A 4xx whose body looks like JSON but is not a Nubefact body was damaged on the way (the
-        // error may have been decided after processing): treat it like a malformed answer. Other
-        // bodies (an HTML page from a proxy) mean a configuration problem: permanent.
-        auto first = r.body.find_first_not_of(" \t\r\n");
-        if (first != std::string::npos && r.body[first] == '{') {
-            v.what = sansio::verdict::ambiguous;
-            v.error = make_error_code(client_errc::bad_response);
-            o.outcome = "bad_response";
-            o.message = fmt::format("malformed HTTP {} body", r.status);
-            return;
-        }
-        v.what = sansio::verdict::permanent;
-        v.error = make_error_code(client_errc::http_status);
-        o.outcome = "http_status";
-        o.message = fmt::format("HTTP {} without a Nubefact error body", r.status);
+    static sansio::exchange_view view_of(const transport::exchange_result& r) {
+        return {r.ec, r.detail, r.written, r.timed_out, r.status, r.body, r.retry_after};
     }
 
     asio::awaitable<bool> acquire_slot(clock::time_point deadline) {
@@ -569,7 +484,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
     bool after_exchange(operation xop, const document_key& key, const std::string& body, int attempt,
                         std::chrono::system_clock::time_point at, transport::exchange_result& r,
                         microseconds latency, exchange_outcome& out) {
-        classify(r, out);
+        out = sansio::classify(view_of(r));
         note_codigo(out.view.codigo);
         if (out.view.retry_after && (r.status == 429 || r.status == 503))
             limiter->pause_until(clock::now() + *out.view.retry_after);
