@@ -2,6 +2,7 @@
 // facade over the same engine. Limits, journal, audit sink and metrics are shared by both.
 #pragma once
 
+#include <nubefact/clock.hpp>
 #include <nubefact/config.hpp>
 #include <nubefact/document.hpp>
 #include <nubefact/error.hpp>
@@ -67,6 +68,9 @@ struct client_options {
     client_metrics* metrics = nullptr;                // default: default_metrics()
     std::optional<std::uint64_t> seed;                // jitter RNG seed (tests); default: random
     std::shared_ptr<transport::transport> transport;  // default: HTTP(S) pool to cfg.ruta (tests inject)
+    // Every reading of "now" (deadlines, rate limit, latencies, audit time, the default journal's
+    // timestamps). Clients of one account name share its rate limiter: give them the same clock.
+    std::shared_ptr<const clock_source> clock;  // default: the real clock
 };
 
 // Awaitable client for one account. Methods may be called concurrently from any thread; the engine

@@ -2,6 +2,7 @@
 // For tests, examples and programs that do not need durability; the store provides durable ones.
 #pragma once
 
+#include <nubefact/clock.hpp>
 #include <nubefact/journal.hpp>
 
 #include <condition_variable>
@@ -27,6 +28,9 @@ namespace nubefact {
 class memory_journal final : public intent_journal {
   public:
     explicit memory_journal(std::size_t max_rows = 65536, std::size_t details_kept = 1024);
+    // The same with created_at / updated_at read from `clock` (null: the real clock).
+    explicit memory_journal(std::shared_ptr<const clock_source> clock, std::size_t max_rows = 65536,
+                            std::size_t details_kept = 1024);
     void record(const intent& what, std::function<void(result<record_result>)> done) override;
     void update(const std::string& account, const document_key& key, const state_update& u,
                 std::function<void(result<void>)> done) override;
@@ -81,6 +85,7 @@ class memory_journal final : public intent_journal {
     };
     static intent_record to_record(const row_key& k, const row& r);
     void settled_locked(node& n);
+    std::shared_ptr<const clock_source> clock_;
     mutable std::mutex mu_;
     std::unordered_map<row_key, row, row_key_hash> rows_;
     std::deque<settled_entry> settled_;  // rows that reached accepted/rejected, oldest first

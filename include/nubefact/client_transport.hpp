@@ -2,6 +2,7 @@
 // (real keep-alive pool over TCP/TLS, or a test double) the engine sends through.
 #pragma once
 
+#include <nubefact/clock.hpp>
 #include <nubefact/config.hpp>
 #include <nubefact/error.hpp>
 
@@ -232,7 +233,9 @@ result<endpoint> parse_ruta(std::string_view ruta);
 // The real transport: HTTP/1.1 keep-alive pool for the ruta's host, at most cfg.max_concurrency
 // connections, TLS with peer verification, SNI and the system CA bundle (+ cfg.ca_file); the
 // ssl::context is built once here. `ex` must be a strand (or single-threaded executor).
-// Throws config_error for a bad ruta or an unreadable CA file.
-std::shared_ptr<transport> make_http_transport(asio::any_io_executor ex, const account_config& cfg);
+// Deadlines and idle times are read from `clock` (null: the real clock). Throws config_error for a
+// bad ruta or an unreadable CA file.
+std::shared_ptr<transport> make_http_transport(asio::any_io_executor ex, const account_config& cfg,
+                                               std::shared_ptr<const clock_source> clock = nullptr);
 
 }  // namespace nubefact::transport

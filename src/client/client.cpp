@@ -307,12 +307,15 @@ struct client::engine : std::enable_shared_from_this<engine> {
     std::shared_ptr<audit_sink> audit;
     client_metrics* metrics;
     std::shared_ptr<transport::transport> tx;
+    std::shared_ptr<const clock_source> clk;  // every reading of "now" (client_options::clock)
     std::shared_ptr<detail::account_limiter> limiter;
     transport::endpoint ep;
     transport::request_head head;  // built once: every request is head + Content-Length + body
     std::mt19937_64 seeder;
     std::atomic<bool> sends_stopped{false};  // stop_sending(): no send from now on (consults still go)
     std::atomic<int> stop_codigo{0};         // the account-level codigo that stopped sending, if any
+
+    clock::time_point clock_now() const { return clk->steady_now(); }
 
     // An answer about the account (token, ruta, suspension) stops its sending: every further
     // document would get the same answer.
@@ -346,10 +349,11 @@ struct client::engine : std::enable_shared_from_this<engine> {
         head.host = (v6 ? "[" + ep.host + "]" : ep.host) + (default_port ? "" : ":" + ep.port);
         head.authorization = cfg.auth == auth_scheme::bare ? cfg.token : "Token token=\"" + cfg.token + "\"";
         head.build();
-        journal = o.journal ? o.journal : std::make_shared<memory_journal>();
+        clk = o.clock ? o.clock : real_clock();
+        journal = o.journal ? o.journal : std::make_shared<memory_journal>(clk);
         audit = o.audit;
         metrics = o.metrics ? o.metrics : &default_metrics();
-        tx = o.transport ? o.transport : transport::make_http_transport(exec, cfg);
+        tx = o.transport ? o.transport : transport::make_http_transport(exec, cfg, clk);
         limiter = detail::shared_limiter(cfg);
         seeder.seed(o.seed ? *o.seed : std::random_device{}());
         if (cfg.danger_disable_tls_verification && ep.tls)
@@ -371,7 +375,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
         auto w = std::make_shared<detail::account_limiter::waiter>(co_await asio::this_coro::executor);
         if (limiter->acquire_or_enqueue(w)) co_return true;
         metrics->add(cfg.name, "concurrency_waits");
-        w->timer.expires_at(deadline);
+        w->timer.expires_after(deadline - clock_now());
         co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
         co_return limiter->finish_wait(w);
     }
@@ -382,20 +386,20 @@ struct client::engine : std::enable_shared_from_this<engine> {
         auto sleep_until = [&](clock::time_point when) -> asio::awaitable<void> {
             if (!t) t.emplace(co_await asio::this_coro::executor);
             metrics->add(cfg.name, "rate_limit_waits");
-            t->expires_at(when);
+            t->expires_after(when - clock_now());
             co_await t->async_wait(asio::as_tuple(asio::use_awaitable));
         };
         for (int i = 0; i < 64; ++i) {
-            auto now = clock::now();
+            auto now = clock_now();
             auto g = i == 0 && grant != clock::time_point::min() ? grant : limiter->reserve(now);
             if (g > deadline) co_return false;
             if (g > now) co_await sleep_until(g);
             // A Retry-After that arrived while we slept moves us behind it.
-            if (limiter->paused_until() > clock::now()) continue;
+            if (limiter->paused_until() > clock_now()) continue;
             // Admission on the actual time: after a stall, late wakers leave spaced, not together.
             for (int j = 0; j < 64; ++j) {
                 sansio::duration wait{0};
-                now = clock::now();
+                now = clock_now();
                 if (limiter->admit(now, wait)) co_return true;
                 if (now + wait > deadline) co_return false;
                 co_await sleep_until(now + wait);
@@ -468,7 +472,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             }
             slot.held = true;
             grant = clock::time_point::min();
-            if (limiter->try_send_now(clock::now(), grant)) co_return true;
+            if (limiter->try_send_now(clock_now(), grant)) co_return true;
         }
         if (stoppable && sends_stopped.load(std::memory_order_relaxed)) co_return false;
         auto wait = wait_rate(deadline, grant);
@@ -487,13 +491,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
         out = sansio::classify(view_of(r));
         note_codigo(out.view.codigo);
         if (out.view.retry_after && (r.status == 429 || r.status == 503))
-            limiter->pause_until(clock::now() + *out.view.retry_after);
+            limiter->pause_until(clock_now() + *out.view.retry_after);
         metrics->observe_exchange(cfg.name, to_string(xop), out.outcome, latency);
         return !audit || audit->try_write(make_audit(at, xop, key, body, attempt, r, out, latency));
     }
 
     client_result<reply> fail(operation op, clock::time_point t0, client_error e, std::string_view label) {
-        metrics->observe_call(cfg.name, to_string(op), label, duration_cast<microseconds>(clock::now() - t0));
+        metrics->observe_call(cfg.name, to_string(op), label, duration_cast<microseconds>(clock_now() - t0));
         return e;
     }
 
@@ -654,7 +658,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 lend(u, b);
             }
             metrics->observe_call(cfg.name, to_string(op), rep.recovered ? "recovered" : "sent",
-                                  duration_cast<microseconds>(clock::now() - t0));
+                                  duration_cast<microseconds>(clock_now() - t0));
             return rep;
         }
 
@@ -719,7 +723,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             co_return std::move(*boxed);
         }
         auto& e = *self;
-        auto t0 = clock::now();
+        auto t0 = e.clock_now();
         auto deadline = t0 + duration_cast<clock::duration>(e.cfg.total_timeout);
         bool eo = is_generar(op);
         bool possibly = false, consult_first = false;
@@ -754,14 +758,14 @@ struct client::engine : std::enable_shared_from_this<engine> {
             }
         }
         sansio::delivery d(eo, sansio::retry_policy(e.cfg.retry, e.seeder()), t0, possibly, consult_first);
-        auto step = d.begin(clock::now());
+        auto step = d.begin(e.clock_now());
         int exchanges = 0;
         exchange_outcome last;
         std::string cbody;
         bool journal_failed = false;
         while (step.what != sansio::delivery::kind::finish) {
             if (step.delay.count() > 0) {
-                if (clock::now() + step.delay >= deadline) {
+                if (e.clock_now() + step.delay >= deadline) {
                     step = finish_step(
                         d, last.view.error ? last.view.error : make_error_code(client_errc::timeout),
                         last.view.codigo);
@@ -804,13 +808,13 @@ struct client::engine : std::enable_shared_from_this<engine> {
             bool go = false;
             if (e.limiter->try_acquire()) {
                 slot.held = true;
-                go = e.limiter->try_send_now(clock::now(), grant);
+                go = e.limiter->try_send_now(e.clock_now(), grant);
             }
             if (!go) {
                 auto wait = e.admit(deadline, slot, grant, last, sending && eo);
                 go = co_await std::move(wait);
             }
-            const auto start = clock::now();
+            const auto start = e.clock_now();
             if (go && start >= deadline) {
                 go = false;
                 not_sent(last, "total_timeout passed before sending");
@@ -826,11 +830,10 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 const auto left = deadline - start;
                 const transport::timeouts t{std::min<clock::duration>(e.cfg.connect_timeout, left),
                                             std::min<clock::duration>(e.cfg.request_timeout, left)};
-                const auto at =
-                    e.audit ? std::chrono::system_clock::now() : std::chrono::system_clock::time_point{};
+                const auto at = e.audit ? e.clk->system_now() : std::chrono::system_clock::time_point{};
                 auto task = e.tx->exchange_wire(e.head, xbody, t);
                 auto r = co_await std::move(task);
-                const auto latency = duration_cast<microseconds>(clock::now() - start);
+                const auto latency = duration_cast<microseconds>(e.clock_now() - start);
                 slot.release();
                 if (!e.after_exchange(xop, key, xbody, attempt, at, r, latency, last)) {
                     auto wait = e.write_audit(e.make_audit(at, xop, key, xbody, attempt, r, last, latency));
@@ -838,7 +841,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 }
             }
             slot.release();
-            auto now = clock::now();
+            auto now = e.clock_now();
             step = sending ? d.on_send(last.view, now) : d.on_consult(last.view, now);
             if (step.what != sansio::delivery::kind::finish && now >= deadline)
                 step = finish_step(d, make_error_code(client_errc::timeout), last.view.codigo);
@@ -938,7 +941,7 @@ asio::awaitable<client::result_type> ready(client::result_type r) {
 
 asio::awaitable<client::result_type> client::generar_comprobante(const comprobante& doc, call_options o) {
     if (auto err = validate(e_->cfg, doc, o))
-        return ready(e_->fail(operation::generar_comprobante, clock::now(), *err, "validation"));
+        return ready(e_->fail(operation::generar_comprobante, e_->clock_now(), *err, "validation"));
     auto key = doc.key();
     auto body = json::write(doc);
     return send(operation::generar_comprobante, std::move(key), std::move(body));
@@ -951,7 +954,7 @@ asio::awaitable<client::result_type> client::consultar_comprobante(document_key 
 
 asio::awaitable<client::result_type> client::generar_anulacion(anulacion doc, call_options o) {
     if (auto err = validate(e_->cfg, doc, o))
-        return ready(e_->fail(operation::generar_anulacion, clock::now(), *err, "validation"));
+        return ready(e_->fail(operation::generar_anulacion, e_->clock_now(), *err, "validation"));
     document_key key{static_cast<int>(doc.tipo_de_comprobante.value_or(0)), doc.serie.value_or(""),
                      doc.numero.value_or(0)};
     auto body = json::write(json::request{std::move(doc)});
@@ -965,7 +968,7 @@ asio::awaitable<client::result_type> client::consultar_anulacion(document_key ke
 
 asio::awaitable<client::result_type> client::generar_guia(guia doc, call_options o) {
     if (auto err = validate(e_->cfg, doc, o))
-        return ready(e_->fail(operation::generar_guia, clock::now(), *err, "validation"));
+        return ready(e_->fail(operation::generar_guia, e_->clock_now(), *err, "validation"));
     auto key = doc.key();
     auto body = json::write(json::request{std::move(doc)});
     return send(operation::generar_guia, std::move(key), std::move(body));
@@ -979,7 +982,7 @@ asio::awaitable<client::result_type> client::consultar_guia(document_key key) {
 asio::awaitable<client::result_type> client::generar_retencion(retencion_percepcion doc, call_options o) {
     doc.percepcion = false;
     if (auto err = validate(e_->cfg, doc, o))
-        return ready(e_->fail(operation::generar_retencion, clock::now(), *err, "validation"));
+        return ready(e_->fail(operation::generar_retencion, e_->clock_now(), *err, "validation"));
     auto key = doc.key();
     auto body = json::write(json::request{std::move(doc)});
     return send(operation::generar_retencion, std::move(key), std::move(body));
@@ -988,7 +991,7 @@ asio::awaitable<client::result_type> client::generar_retencion(retencion_percepc
 asio::awaitable<client::result_type> client::generar_percepcion(retencion_percepcion doc, call_options o) {
     doc.percepcion = true;
     if (auto err = validate(e_->cfg, doc, o))
-        return ready(e_->fail(operation::generar_percepcion, clock::now(), *err, "validation"));
+        return ready(e_->fail(operation::generar_percepcion, e_->clock_now(), *err, "validation"));
     auto key = doc.key();
     auto body = json::write(json::request{std::move(doc)});
     return send(operation::generar_percepcion, std::move(key), std::move(body));

@@ -125,9 +125,11 @@ struct connection {
 
 class http_transport final : public transport {
   public:
-    http_transport(asio::any_io_executor ex, const account_config& cfg, endpoint ep)
+    http_transport(asio::any_io_executor ex, const account_config& cfg, endpoint ep,
+                   std::shared_ptr<const clock_source> clock)
         : ex_(std::move(ex)),
           ep_(std::move(ep)),
+          clock_(std::move(clock)),
           body_limit_(cfg.max_response_bytes),
           book_(static_cast<std::size_t>(std::max(1, cfg.max_concurrency)),
                 std::chrono::duration_cast<sansio::duration>(cfg.idle_timeout)),
@@ -188,13 +190,15 @@ class http_transport final : public transport {
     }
 
   private:
+    sansio::time_point clock_now() const { return clock_->steady_now(); }
+
     // head == nullptr: `data` is the whole serialized request; otherwise the body to put after head.
     asio::awaitable<exchange_result> exchange_bytes(const request_head* head, std::string_view data,
                                                     timeouts t) {
         std::uint64_t id = 0;
         connection* c = nullptr;
         {  // no await in this block: the lease stays out of the coroutine frame
-            auto now = sansio::clock::now();
+            auto now = clock_now();
             auto lease = book_.acquire(now);
             for (auto old : lease.close) close(old);
             for (auto old : book_.expire(now)) close(old);
@@ -209,7 +213,7 @@ class http_transport final : public transport {
             c = co_await std::move(task);
             if (!c) co_return r;
         }
-        watch(*c, sansio::clock::now() + t.request);
+        watch(*c, clock_now() + t.request);
         // Write and read inline on a plain socket with a head (every call of the client): the only
         // coroutine frame of an exchange on an open connection. TLS and whole serialized requests
         // take a frame of their own (exchange_other): their awaits kept in this one made it ~1.6 KB,
@@ -245,7 +249,7 @@ class http_transport final : public transport {
         if (r.ec && r.detail.empty()) r.detail = r.ec.message();
         bool reusable = !r.ec && r.keep_alive && !c->timed_out && c->buf.size() == 0;
         if (!reusable) close(id);
-        book_.release(id, reusable, sansio::clock::now());
+        book_.release(id, reusable, clock_now());
         co_return r;
     }
 
@@ -253,7 +257,7 @@ class http_transport final : public transport {
     asio::awaitable<connection*> open_for(std::uint64_t id, sansio::duration timeout, exchange_result& r) {
         auto [cr, detail] = co_await open(id, timeout);
         if (cr) co_return *cr;
-        book_.release(id, false, sansio::clock::now());
+        book_.release(id, false, clock_now());
         r.ec = cr.error();
         r.detail = std::move(detail);
         r.timed_out = r.ec == beast::error::timeout;
@@ -302,7 +306,8 @@ class http_transport final : public transport {
         c.timed_out = false;
         if (deadline >= watchdog_at_) return;
         watchdog_at_ = deadline;
-        watchdog_.expires_at(deadline);  // cancels a pending wait (its handler sees operation_aborted)
+        watchdog_.expires_after(deadline -
+                                clock_now());  // cancels a pending wait (its handler sees operation_aborted)
         watchdog_.async_wait([this, alive = alive_](error_code ec) {
             if (ec == asio::error::operation_aborted || !*alive) return;
             on_watchdog();
@@ -322,7 +327,7 @@ class http_transport final : public transport {
 
     // Closes every connection whose operation outlived its deadline, then sleeps until the next one.
     void on_watchdog() {
-        auto now = sansio::clock::now();
+        auto now = clock_now();
         auto next = sansio::time_point::max();
         for (auto& [id, c] : conns_) {
             if (c->deadline <= now) {
@@ -338,7 +343,7 @@ class http_transport final : public transport {
         watchdog_at_ = sansio::time_point::max();
         if (next != sansio::time_point::max()) {
             watchdog_at_ = next;
-            watchdog_.expires_at(next);
+            watchdog_.expires_after(next - now);
             watchdog_.async_wait([this, alive = alive_](error_code ec) {
                 if (ec == asio::error::operation_aborted || !*alive) return;
                 on_watchdog();
@@ -400,7 +405,7 @@ class http_transport final : public transport {
             if (auto ec = co_await std::move(task))
                 co_return out_t{result<connection*>(ec), "cannot resolve " + ep_.host + ": " + ec.message()};
         }
-        auto deadline = sansio::clock::now() + timeout;
+        auto deadline = clock_now() + timeout;
         auto owned = ep_.tls ? std::make_unique<connection>(tcp::socket(ex_), *ctx_)
                              : std::make_unique<connection>(tcp::socket(ex_));
         auto* c = owned.get();
@@ -466,6 +471,7 @@ class http_transport final : public transport {
 
     asio::any_io_executor ex_;
     endpoint ep_;
+    std::shared_ptr<const clock_source> clock_;  // deadlines and the pool's idle times
     std::size_t body_limit_;
     sansio::pool_book book_;
     tcp::resolver resolver_;
@@ -489,10 +495,12 @@ class http_transport final : public transport {
 
 }  // namespace
 
-std::shared_ptr<transport> make_http_transport(asio::any_io_executor ex, const account_config& cfg) {
+std::shared_ptr<transport> make_http_transport(asio::any_io_executor ex, const account_config& cfg,
+                                               std::shared_ptr<const clock_source> clock) {
     auto ep = parse_ruta(cfg.ruta);
     if (!ep) throw config_error("account '" + cfg.name + "': ruta is not a valid http(s) URL");
-    return std::make_shared<http_transport>(std::move(ex), cfg, std::move(*ep));
+    return std::make_shared<http_transport>(std::move(ex), cfg, std::move(*ep),
+                                            clock ? std::move(clock) : real_clock());
 }
 
 }  // namespace nubefact::transport

@@ -59,7 +59,13 @@ bool may_resend_corrected(doc_state s) noexcept {
 // ---- memory_journal --------------------------------------------------------------------------
 
 memory_journal::memory_journal(std::size_t max_rows, std::size_t details_kept)
-    : max_rows_(max_rows == 0 ? 1 : max_rows), details_kept_(details_kept) {}
+    : memory_journal(nullptr, max_rows, details_kept) {}
+
+memory_journal::memory_journal(std::shared_ptr<const clock_source> clock, std::size_t max_rows,
+                               std::size_t details_kept)
+    : clock_(clock ? std::move(clock) : real_clock()),
+      max_rows_(max_rows == 0 ? 1 : max_rows),
+      details_kept_(details_kept) {}
 
 memory_journal::row_key memory_journal::make_key(const std::string& account, bool void_family,
                                                  const document_key& key) {
@@ -161,7 +167,7 @@ void memory_journal::record(const intent& what, std::function<void(result<record
                 r.op = what.op;
                 r.payload_hash = what.payload_hash;  // the payload itself is not kept
                 r.state = what.sending ? doc_state::sending : doc_state::queued;
-                r.updated_at = std::chrono::system_clock::now();
+                r.updated_at = clock_->system_now();
                 if (created) {
                     r.attempts = what.sending ? 1 : 0;
                     r.created_at = r.updated_at;
@@ -217,7 +223,7 @@ void memory_journal::update(const std::string& account, const document_key& key,
                 std::memcpy(data.get(), ends, sizeof ends);
                 r.text.data = std::move(data);
             }
-            r.updated_at = std::chrono::system_clock::now();
+            r.updated_at = clock_->system_now();
             if (r.state == doc_state::accepted || r.state == doc_state::rejected) settled_locked(*it);
         }
     }
