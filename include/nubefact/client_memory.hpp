@@ -15,7 +15,8 @@
 
 namespace nubefact {
 
-// Thread-safe journal kept in a hash map; callbacks run inline on the calling thread.
+// Thread-safe journal kept in a hash map; callbacks run inline on the calling thread. One process
+// is its only owner: a claim lasts until its settle (no lease expiry).
 // Rows are keyed by (account, row family (see is_void_operation), document key). Payloads are not
 // kept (only their hash: what reconciliation compares), so every record it returns, record()'s
 // included, has an empty payload (a copy of ~1 KB per document cost more than the rest of record()).
@@ -76,7 +77,9 @@ class memory_journal final : public intent_journal {
         std::string payload_hash;
         std::chrono::system_clock::time_point created_at, updated_at;
         answer_text text;
-        std::uint64_t settle = 0;  // the number of its latest entry in settled_ (0: never settled)
+        std::uint64_t settle = 0;      // the number of its latest entry in settled_ (0: never settled)
+        std::int64_t lease_token = 0;  // the latest claim's fencing token
+        bool held = false;             // claimed by a call in flight (released by its settle)
     };
     using node = std::pair<const row_key, row>;  // the map's nodes never move (rehash included)
     struct settled_entry {

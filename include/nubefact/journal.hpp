@@ -75,6 +75,11 @@ struct intent_record {
     std::string enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr;
     std::string error;  // last error text (never a token)
     std::chrono::system_clock::time_point created_at, updated_at;
+    // The claim: which sender holds the document now (empty: nobody), until when, and the fencing
+    // token of the latest claim (it grows with every claim; a settle names it).
+    std::string owner;
+    std::chrono::system_clock::time_point lease_until;
+    std::int64_t lease_token = 0;
 };
 
 // A state change; fields left empty keep their stored value.
@@ -86,6 +91,10 @@ struct state_update {
     std::optional<std::string> sunat_responsecode, sunat_description, sunat_note;
     std::optional<std::string> enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr;
     std::optional<std::string> error;
+    // Fencing: the lease token record() returned. The change applies only while that claim is the
+    // row's latest (a sender whose lease passed to another cannot overwrite a newer state). Empty: no
+    // fencing (a consultation's answer about a document nobody sends, e.g. following pending_sunat).
+    std::optional<std::int64_t> lease;
     // Which journal row: a void operation (generar_anulacion, generar_reversion_*) addresses the
     // anulación's own row; anything else (the default) the document itself.
     std::optional<operation> op;
@@ -112,14 +121,27 @@ inline bool is_void_operation(operation op) noexcept {
 class intent_journal {
   public:
     virtual ~intent_journal() = default;
-    // Records the intent durably. If (account, op family, key) is already journaled, nothing is
-    // written and the existing record is returned (same payload_hash: ours; other hash: conflict).
-    // `created` tells which happened.
+    // Records the intent durably and claims the document for this journal's owner (one sender of
+    // one process), all in one commit. A new row is created claimed. A journaled row is claimed when
+    // nobody holds it (no owner, or its lease expired: its owner died) and it may still be sent: the
+    // same payload in a state that is not final, or a corrected payload (other hash) in a state
+    // Nubefact does not hold (may_resend_corrected), which then replaces the stored one. Otherwise
+    // nothing is written and the stored record is returned: other hash = the payload changed; not
+    // claimed and not final = another live sender holds it (wait, never send). A live owner's leases
+    // are renewed by the journal while it is open; a settle (a state other than sending) releases
+    // the claim. Errors: the journal failed; nothing was claimed.
     struct record_result {
         intent_record record;
-        bool created = false;
+        bool created = false;    // a new row, or a corrected payload replaced the stored one
+        bool replaced = false;   // created by replacing a stored payload (Nubefact did not hold it)
+        bool claimed = false;    // this caller holds the document now and may send it
+        std::int64_t lease = 0;  // the claim's fencing token (state_update::lease), when claimed
     };
     virtual void record(const intent& what, std::function<void(result<record_result>)> done) = 0;
+    // Applies `u` to the row. Forward only: a row in a final state (accepted, rejected, conflict)
+    // never leaves it (an update to the same state may add its texts); with u.lease, only while that
+    // claim is the row's latest. Errors:
+    // store_errc::not_found when nothing changed (no such row, final, or fenced out).
     // update() must copy what it keeps of `account`, `key` and `u` before it returns: the client writes
     // the final state behind, without waiting for `done`, and its arguments are gone by then.
     virtual void update(const std::string& account, const document_key& key, const state_update& u,

@@ -65,6 +65,10 @@ struct store_options {
     // (fewer commits per document at the price of this much latency); 0 = commit at once.
     std::chrono::microseconds control_linger{0};
     std::chrono::milliseconds account_cache_check{2000};  // how often cached accounts are revalidated
+    // How long a claim on a document lasts unless renewed: the store renews its own every third of
+    // it while open and releases them on close; another sender takes a claim over once it expired
+    // (at once when its owner was a process of this host that is gone).
+    std::chrono::milliseconds lease{30000};
     std::optional<std::string> secret_key;  // default: env NUBEFACT_SECRET_KEY; empty = no encryption
     std::function<std::chrono::steady_clock::time_point()> steady_now;  // default steady_clock::now
 };

@@ -111,6 +111,8 @@ intent_record memory_journal::to_record(const row_key& k, const row& r) {
     }
     out.created_at = r.created_at;
     out.updated_at = r.updated_at;
+    if (r.held) out.owner = "this process";
+    out.lease_token = r.lease_token;
     return out;
 }
 
@@ -157,13 +159,19 @@ void memory_journal::record(const intent& what, std::function<void(result<record
             // the way (each walks every node).
             if (rows_.size() == 1024) rows_.reserve(std::min(max_rows_, std::size_t{1} << 20) + 1);
             auto [it, created] = rows_.try_emplace(std::move(k));
-            if (!created &&
-                (it->second.payload_hash == what.payload_hash || !may_resend_corrected(it->second.state))) {
-                out = record_result{to_record(it->first, it->second), false};
+            auto& r = it->second;
+            const bool same = r.payload_hash == what.payload_hash;
+            // In one process a claim ends only by its settle: a row held by a call in flight is
+            // never taken over.
+            if (!created && (r.held || is_final(r.state) || (!same && !may_resend_corrected(r.state)))) {
+                out = record_result{to_record(it->first, r), false, false, false, 0};
+            } else if (!created && same) {
+                r.held = true;
+                ++r.lease_token;
+                out = record_result{to_record(it->first, r), false, false, true, r.lease_token};
             } else {
                 // A new row, or a corrected payload for a document Nubefact does not hold: a new
                 // intent under the same number (its earlier attempts stay counted).
-                auto& r = it->second;
                 r.op = what.op;
                 r.payload_hash = what.payload_hash;  // the payload itself is not kept
                 r.state = what.sending ? doc_state::sending : doc_state::queued;
@@ -176,7 +184,9 @@ void memory_journal::record(const intent& what, std::function<void(result<record
                     r.codigo.reset();
                     r.text = answer_text{};
                 }
-                out = record_result{to_record(it->first, r), true};
+                r.held = true;
+                ++r.lease_token;
+                out = record_result{to_record(it->first, r), true, !created, true, r.lease_token};
             }
         }
     }
@@ -192,11 +202,13 @@ void memory_journal::update(const std::string& account, const document_key& key,
         auto it = rows_.find(k);
         if (fail_) {
             out = make_error_code(client_errc::journal);
-        } else if (it == rows_.end()) {
-            out = make_error_code(store_errc::not_found);
+        } else if (it == rows_.end() || (is_final(it->second.state) && it->second.state != u.state) ||
+                   (u.lease && *u.lease != it->second.lease_token)) {
+            out = make_error_code(store_errc::not_found);  // missing, final (forward only) or fenced out
         } else {
             auto& r = it->second;
             r.state = u.state;
+            if (u.state != doc_state::sending) r.held = false;  // a settle releases the claim
             if (u.count_attempt) ++r.attempts;
             if (u.codigo) r.codigo = u.codigo;
             if (u.aceptada_por_sunat) r.aceptada_por_sunat = u.aceptada_por_sunat;

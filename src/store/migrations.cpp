@@ -208,6 +208,16 @@ UPDATE documents SET state = 'refused' WHERE state = 'failed' AND codigo IS NOT 
 ALTER TABLE documents ADD CONSTRAINT documents_state_check CHECK (state IN ('queued', 'sending',
     'pending_sunat', 'accepted', 'rejected', 'refused', 'unknown', 'conflict', 'failed'));
 )sql"},
+    // Claims (DESIGN.md, exactly once across processes): the sender holding a document (owner), until
+    // when (lease_until, microseconds; 0 = released) and the fencing token of the latest claim. Rows
+    // journaled before have no claim. The partial index holds only claimed rows (renewals, dead-owner
+    // sweeps): settled rows leave it.
+    {6, R"sql(
+ALTER TABLE documents ADD COLUMN owner TEXT;
+ALTER TABLE documents ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE documents ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX documents_owner ON documents (owner) WHERE owner IS NOT NULL;
+)sql"},
 };
 
 std::string render(const char* sql, dialect d) {

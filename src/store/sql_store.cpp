@@ -7,14 +7,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <condition_variable>
 #include <cstdlib>
 #include <future>
 #include <map>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <variant>
 
@@ -74,6 +80,29 @@ std::string_view family_of(operation op) {
     return is_void_operation(op) ? "void" : "emit";
 }
 
+// A claim's owner: this host, this process and a random part (two stores in one process differ).
+std::string host_name() {
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    return buf;
+}
+std::string make_owner_id() {
+    std::random_device rd;
+    return fmt::format("{}/{}/{:08x}{:08x}", host_name(), ::getpid(), rd(), rd());
+}
+// True only when `owner` is a process of this host that no longer runs (kill -9, crash): its claims
+// need not wait for their lease. Another host's owner is never judged gone.
+bool owner_is_gone(std::string_view owner) {
+    const auto a = owner.find('/');
+    const auto b = a == std::string_view::npos ? a : owner.find('/', a + 1);
+    if (b == std::string_view::npos || owner.substr(0, a) != host_name()) return false;
+    int pid = 0;
+    auto digits = owner.substr(a + 1, b - a - 1);
+    if (std::from_chars(digits.data(), digits.data() + digits.size(), pid).ec != std::errc{} || pid <= 0)
+        return false;
+    return ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
 std::string_view auth_name(auth_scheme a) {
     return a == auth_scheme::token_token ? "token_token" : "bare";
 }
@@ -93,7 +122,8 @@ void scrub(std::string& s, const std::vector<std::string>& tokens) {
 constexpr const char* doc_columns =
     "d.account, d.op, d.tipo, d.serie, d.numero, d.payload_hash, p.payload, d.state, d.attempts, d.codigo, "
     "d.aceptada_por_sunat, d.sunat_responsecode, d.sunat_description, d.sunat_note, d.enlace, "
-    "d.enlace_del_pdf, d.enlace_del_xml, d.enlace_del_cdr, d.error, d.created_at, d.updated_at";
+    "d.enlace_del_pdf, d.enlace_del_xml, d.enlace_del_cdr, d.error, d.created_at, d.updated_at, d.owner, "
+    "d.lease_until, d.lease_token";
 constexpr const char* doc_from = " FROM documents d LEFT JOIN document_payloads p ON p.document_id = d.id";
 
 intent_record parse_document(const detail::row& r) {
@@ -119,6 +149,9 @@ intent_record parse_document(const detail::row& r) {
     d.error = r[18].value_or("");
     d.created_at = from_us(as_i64(r[19]));
     d.updated_at = from_us(as_i64(r[20]));
+    d.owner = r[21].value_or("");
+    d.lease_until = from_us(as_i64(r[22]));
+    d.lease_token = as_i64(r[23]);
     return d;
 }
 
@@ -135,40 +168,71 @@ constexpr std::string_view audit_unnest_sql =
     "request_bytes, response_bytes, request_body, response_body) SELECT * FROM unnest($1::bigint[], "
     "$2::text[], $3::text[], $4::text[], $5::integer[], $6::integer[], $7::integer[], $8::text[], "
     "$9::bigint[], $10::bigint[], $11::bigint[], $12::text[], $13::text[])";
-// An intent: $1 account, $2 family, $3 tipo, $4 serie, $5 numero, $6 op, $7 payload_hash, $8 now,
-// $9 state, $10 attempts; SQLite then stores the payload under last_insert_rowid() when created.
+// An intent, created claimed: $1 account, $2 family, $3 tipo, $4 serie, $5 numero, $6 op,
+// $7 payload_hash, $8 now, $9 state, $10 attempts, $11 owner, $12 lease_until; SQLite then stores the
+// payload under last_insert_rowid() when created.
 constexpr std::string_view record_sql =
     "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, attempts, "
-    "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8) "
-    "ON CONFLICT (serie, numero, tipo, family, account) DO NOTHING";
+    "created_at, updated_at, owner, lease_until, lease_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, "
+    "$8, $8, $11, $12, 1) ON CONFLICT (serie, numero, tipo, family, account) DO NOTHING";
 constexpr std::string_view payload_sql =
     "INSERT INTO document_payloads (document_id, payload) VALUES (last_insert_rowid(), $1)";
-// PostgreSQL: both in one statement (pipelined), $11 the payload; changes = 1 when created.
+// PostgreSQL: both in one statement (pipelined), $13 the payload; changes = 1 when created.
 constexpr std::string_view record_pg_sql =
     "WITH ins AS (INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, "
-    "attempts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8) "
-    "ON CONFLICT (serie, numero, tipo, family, account) DO NOTHING RETURNING id) "
-    "INSERT INTO document_payloads (document_id, payload) SELECT id, $11 FROM ins";
-// A corrected payload for a document Nubefact does not hold (see may_resend_corrected): $1 account,
-// $2 family, $3 tipo, $4 serie, $5 numero, $6 op, $7 payload_hash, $8 now, $9 state, $10 attempts.
-// Changes nothing when the row holds this payload or a state in which Nubefact may have it.
+    "attempts, created_at, updated_at, owner, lease_until, lease_token) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+    "$9, $10, $8, $8, $11, $12, 1) ON CONFLICT (serie, numero, tipo, family, account) DO NOTHING RETURNING "
+    "id) INSERT INTO document_payloads (document_id, payload) SELECT id, $13 FROM ins";
+// Which row, and only while nobody holds it (no owner, or the lease expired): $1 account, $2 family,
+// $3 tipo, $4 serie, $5 numero, $8 now. PostgreSQL skips a row another transaction has locked (it is
+// being claimed or settled right now: not free).
+#define NUBEFACT_FREE_ROW(now)                                                                      \
+    "account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND numero = $5 AND (owner IS NULL " \
+    "OR lease_until < " now ")"
+// A corrected payload for a document Nubefact does not hold (see may_resend_corrected), claimed:
+// parameters as record_sql. Changes nothing when the row holds this payload, a state in which
+// Nubefact may have it, or a live claim.
+#define NUBEFACT_SUPERSEDE_SET                                                                              \
+    "op = $6, payload_hash = $7, state = $9, attempts = attempts + $10, codigo = NULL, "                    \
+    "aceptada_por_sunat = NULL, sunat_responsecode = '', sunat_description = '', sunat_note = '', "         \
+    "enlace = '', enlace_del_pdf = '', enlace_del_xml = '', enlace_del_cdr = '', error = '', updated_at = " \
+    "$8, owner = $11, lease_until = $12, lease_token = lease_token + 1"
+#define NUBEFACT_SUPERSEDE_WHERE \
+    "payload_hash <> $7 AND state IN ('refused', 'failed') AND " NUBEFACT_FREE_ROW("$8")
 constexpr std::string_view supersede_sql =
-    "UPDATE documents SET op = $6, payload_hash = $7, state = $9, attempts = attempts + $10, codigo = NULL, "
-    "aceptada_por_sunat = NULL, sunat_responsecode = '', sunat_description = '', sunat_note = '', "
-    "enlace = '', enlace_del_pdf = '', enlace_del_xml = '', enlace_del_cdr = '', error = '', updated_at = $8 "
-    "WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND numero = $5 AND payload_hash <> $7 "
-    "AND state IN ('refused', 'failed')";
+    "UPDATE documents SET " NUBEFACT_SUPERSEDE_SET " WHERE " NUBEFACT_SUPERSEDE_WHERE;
 constexpr std::string_view supersede_payload_sql =
     "UPDATE document_payloads SET payload = $6 WHERE document_id = (SELECT id FROM documents WHERE "
     "account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND numero = $5)";
-// PostgreSQL: both in one statement; changes = 1 when superseded. $11 the payload.
+// PostgreSQL: both in one statement; changes = 1 when superseded. $13 the payload.
 constexpr std::string_view supersede_pg_sql =
-    "WITH up AS (UPDATE documents SET op = $6, payload_hash = $7, state = $9, attempts = attempts + $10, "
-    "codigo = NULL, aceptada_por_sunat = NULL, sunat_responsecode = '', sunat_description = '', "
-    "sunat_note = '', enlace = '', enlace_del_pdf = '', enlace_del_xml = '', enlace_del_cdr = '', "
-    "error = '', updated_at = $8 WHERE account = $1 AND family = $2 AND tipo = $3 AND serie = $4 AND "
-    "numero = $5 AND payload_hash <> $7 AND state IN ('refused', 'failed') RETURNING id) "
-    "UPDATE document_payloads p SET payload = $11 FROM up WHERE p.document_id = up.id";
+    "WITH up AS (UPDATE documents SET " NUBEFACT_SUPERSEDE_SET
+    " WHERE id = (SELECT id FROM documents "
+    "WHERE " NUBEFACT_SUPERSEDE_WHERE
+    " FOR UPDATE SKIP LOCKED) RETURNING id) "
+    "UPDATE document_payloads p SET payload = $13 FROM up WHERE p.document_id = up.id";
+// The claim of a journaled row with the same payload that may still be sent: $1–$5 the row, $6
+// payload_hash, $7 now, $8 owner, $9 lease_until. The token grows: the previous holder is fenced out.
+#define NUBEFACT_CLAIM_WHERE                                                                        \
+    "payload_hash = $6 AND state NOT IN ('accepted', 'rejected', 'conflict') AND account = $1 AND " \
+    "family = $2 AND tipo = $3 AND serie = $4 AND numero = $5 AND (owner IS NULL OR lease_until < $7)"
+constexpr std::string_view claim_sql =
+    "UPDATE documents SET owner = $8, lease_until = $9, lease_token = lease_token + 1, updated_at = $7 "
+    "WHERE " NUBEFACT_CLAIM_WHERE;
+constexpr std::string_view claim_pg_sql =
+    "UPDATE documents SET owner = $8, lease_until = $9, lease_token = lease_token + 1, updated_at = $7 "
+    "WHERE id = (SELECT id FROM documents WHERE " NUBEFACT_CLAIM_WHERE " FOR UPDATE SKIP LOCKED)";
+#undef NUBEFACT_CLAIM_WHERE
+#undef NUBEFACT_SUPERSEDE_WHERE
+#undef NUBEFACT_SUPERSEDE_SET
+#undef NUBEFACT_FREE_ROW
+// A live owner's claims last another lease: $1 lease_until, $2 owner.
+constexpr std::string_view renew_sql = "UPDATE documents SET lease_until = $1 WHERE owner = $2";
+// Owners holding live claims: $1 now.
+constexpr std::string_view owners_sql =
+    "SELECT DISTINCT owner FROM documents WHERE owner IS NOT NULL AND lease_until >= $1";
+// The claims of an owner that is gone end now (the next claimer consults first): $1 owner.
+constexpr std::string_view expire_owner_sql = "UPDATE documents SET lease_until = 0 WHERE owner = $1";
 constexpr std::string_view update_sql =
     "UPDATE documents SET state = $1, attempts = attempts + $2, "
     "codigo = COALESCE(CAST($3 AS INTEGER), codigo), "
@@ -180,8 +244,12 @@ constexpr std::string_view update_sql =
     "enlace_del_pdf = COALESCE(CAST($9 AS TEXT), enlace_del_pdf), "
     "enlace_del_xml = COALESCE(CAST($10 AS TEXT), enlace_del_xml), "
     "enlace_del_cdr = COALESCE(CAST($11 AS TEXT), enlace_del_cdr), "
-    "error = COALESCE(CAST($12 AS TEXT), error), updated_at = $13 "
-    "WHERE account = $14 AND family = $15 AND tipo = $16 AND serie = $17 AND numero = $18";
+    "error = COALESCE(CAST($12 AS TEXT), error), updated_at = $13, "
+    "owner = CASE WHEN $1 = 'sending' THEN owner ELSE NULL END, "
+    "lease_until = CASE WHEN $1 = 'sending' THEN lease_until ELSE 0 END "
+    "WHERE account = $14 AND family = $15 AND tipo = $16 AND serie = $17 AND numero = $18 "
+    "AND (state NOT IN ('accepted', 'rejected', 'conflict') OR state = $1) "
+    "AND (CAST($19 AS BIGINT) IS NULL OR lease_token = CAST($19 AS BIGINT))";
 
 // ---- queued operations -------------------------------------------------------------------
 // Each operation carries its own outcome, filled in by the transaction and delivered after COMMIT
@@ -194,7 +262,11 @@ struct record_op {
     intent what;
     std::function<void(result<intent_journal::record_result>)> done;
     bool created = false;
+    bool replaced = false;
+    bool claimed = false;
+    std::int64_t lease = 0;                 // the claim's token, when claimed
     std::int64_t at_us = 0;                 // created_at as stored
+    std::int64_t lease_until_us = 0;        // the claim's end, as stored
     std::optional<intent_record> existing;  // when not created
 };
 struct update_op {
@@ -240,14 +312,19 @@ void complete_op(queued_op& op) {
                 if (!o.done) return;
                 intent_journal::record_result res;
                 res.created = o.created;
-                if (o.created) {
+                res.claimed = o.claimed;
+                res.replaced = o.replaced;
+                res.lease = o.lease;
+                if (o.existing) {
+                    res.record = std::move(*o.existing);
+                } else {
                     res.record.what = std::move(o.what);
                     res.record.state = o.what.sending ? doc_state::sending : doc_state::queued;
                     res.record.attempts = o.what.sending ? 1 : 0;
                     // Stored with microsecond precision; report what a later find() returns.
                     res.record.created_at = res.record.updated_at = from_us(o.at_us);
-                } else {
-                    res.record = std::move(*o.existing);
+                    res.record.lease_until = from_us(o.lease_until_us);
+                    res.record.lease_token = o.lease;
                 }
                 o.done(std::move(res));
             } else if constexpr (std::is_same_v<T, update_op>) {
@@ -693,6 +770,9 @@ class sql_store final : public store {
         // Wakes early only for what a caller waits on (journal operations, flush) or a full batch;
         // audit rows alone wait out the linger window.
         auto urgent = [&] { return control_queued_ > 0 || q_.size() >= opt_.max_batch || stopping_; };
+        // A store just opened first ends the claims of senders of this host that died (a rerun
+        // after kill -9 or a crash then resumes their documents at once, consulting first).
+        maintain(false);
         for (;;) {
             std::vector<std::function<void()>> waiters;
             {
@@ -705,14 +785,25 @@ class sql_store final : public store {
                         lingered = true;
                     }
                     if (q_.empty() && !stopping_) {
-                        // Idle: sleep until notified; the first row of any kind wakes us.
+                        // Idle: sleep until notified (the first row of any kind wakes us), or until
+                        // our claims need renewing.
                         deep_sleep_ = true;
-                        q_cv_.wait(lk, [&] { return !q_.empty() || stopping_; });
+                        auto wake = [&] { return !q_.empty() || stopping_; };
+                        if (holding_ || contended_)
+                            q_cv_.wait_until(lk, next_maintenance(), wake);
+                        else
+                            q_cv_.wait(lk, wake);
                         deep_sleep_ = false;
                         lingered = false;
                     }
                 }
+                if (q_.empty() && !stopping_) {
+                    lk.unlock();
+                    maintain(false);
+                    continue;
+                }
                 if (q_.empty()) {
+                    maintain(true);  // our claims end with us: the next sender need not wait
                     closed_ = true;  // decided under the lock: nothing can slip in after this
                     return;
                 }
@@ -746,6 +837,69 @@ class sql_store final : public store {
             for (auto& w : waiters) safe_call(w);
             process(batch);
             batch.clear();
+            maintain(false);
+        }
+    }
+
+    // ---- claims ----
+
+    // A record may claim: renew a third of a lease after the first claim (not at once).
+    void note_claim() {
+        if (holding_) return;
+        holding_ = true;
+        next_renew_ = std::chrono::steady_clock::now() + opt_.lease / 3;
+    }
+    std::int64_t lease_us() const {
+        return std::chrono::duration_cast<std::chrono::microseconds>(opt_.lease).count();
+    }
+    // Renewals every third of the lease; dead-owner sweeps at most once a second while contended.
+    std::chrono::steady_clock::time_point next_maintenance() const {
+        if (!holding_) return next_sweep_;
+        return contended_ ? std::min(next_renew_, next_sweep_) : next_renew_;
+    }
+
+    // Writer thread only: renews our claims when due, ends the claims of dead owners on this host
+    // when another sender's claim stood in our way, and (closing) releases ours.
+    void maintain(bool closing) {
+        const auto steady = std::chrono::steady_clock::now();
+        const bool renew = holding_ && (closing || steady >= next_renew_);
+        const bool sweep = contended_ && !closing && steady >= next_sweep_;
+        if (!renew && !sweep) return;
+        auto& c = *writer_conn_;
+        const auto now = now_us();
+        auto run = [&]() -> result<void> {
+            if (auto r = c.begin_write(); !r) return r;
+            if (renew) {
+                value p[] = {closing ? std::int64_t{0} : now + lease_us(), std::string_view(owner_)};
+                auto r = c.execute(renew_sql, p);
+                if (!r) return r.error();
+                if (*r == 0) holding_ = false;
+            }
+            if (sweep) {
+                value q[] = {now};
+                auto owners = c.query(owners_sql, q);
+                if (!owners) return owners.error();
+                for (const auto& row : *owners) {
+                    const std::string o = row[0].value_or("");
+                    if (o == owner_ || !owner_is_gone(o)) continue;
+                    value e[] = {std::string_view(o)};
+                    auto r = c.execute(expire_owner_sql, e);
+                    if (!r) return r.error();
+                    spdlog::info("store: the claims of sender {} (process gone) passed on ({} documents)", o,
+                                 *r);
+                }
+            }
+            return c.commit();
+        };
+        if (auto r = run(); !r) {
+            c.rollback();
+            spdlog::warn("store: could not {} claims: {}", renew ? "renew" : "check",
+                         writer_conn_->last_error());
+        }
+        if (renew) next_renew_ = steady + opt_.lease / 3;
+        if (sweep) {
+            contended_ = false;
+            next_sweep_ = steady + std::chrono::seconds(1);
         }
     }
 
@@ -861,8 +1015,8 @@ class sql_store final : public store {
         audit_batch_.clear();
         stmts_.clear();
         params_.clear();
-        params_.reserve(
-            n * 27 + audit_cols);  // no reallocation: statements keep spans into it (a record: 11 + 11 + 5)
+        params_.reserve(n * 40 +
+                        audit_cols);  // no reallocation: statements keep spans into it (a record: 13+13+9+5)
         auto add = [&](std::string_view sql, std::initializer_list<value> vals) {
             auto first = params_.size();
             for (const auto& v : vals) params_.push_back(v);
@@ -877,16 +1031,26 @@ class sql_store final : public store {
                     } else if constexpr (std::is_same_v<T, record_op>) {
                         const auto& w = o.what;
                         o.at_us = now_us();
+                        o.lease_until_us = o.at_us + lease_us();
+                        note_claim();
+                        // The four statements run whatever the row holds: each one's WHERE decides
+                        // (insert new; else supersede a corrected payload; else claim a free row).
                         add(record_pg_sql,
                             {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
                              std::string_view(w.key.serie), w.key.numero, to_string(w.op),
                              std::string_view(w.payload_hash), o.at_us, initial_state(w),
-                             std::int64_t{w.sending ? 1 : 0}, std::string_view(w.payload)});
+                             std::int64_t{w.sending ? 1 : 0}, std::string_view(owner_), o.lease_until_us,
+                             std::string_view(w.payload)});
                         add(supersede_pg_sql,
                             {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
                              std::string_view(w.key.serie), w.key.numero, to_string(w.op),
                              std::string_view(w.payload_hash), o.at_us, initial_state(w),
-                             std::int64_t{w.sending ? 1 : 0}, std::string_view(w.payload)});
+                             std::int64_t{w.sending ? 1 : 0}, std::string_view(owner_), o.lease_until_us,
+                             std::string_view(w.payload)});
+                        add(claim_pg_sql,
+                            {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
+                             std::string_view(w.key.serie), w.key.numero, std::string_view(w.payload_hash),
+                             o.at_us, std::string_view(owner_), o.lease_until_us});
                         add(select_document_sql_,
                             {std::string_view(w.account), family_of(w.op), std::int64_t{w.key.tipo},
                              std::string_view(w.key.serie), w.key.numero});
@@ -918,13 +1082,20 @@ class sql_store final : public store {
                 [&](auto& o) -> result<void> {
                     using T = std::decay_t<decltype(o)>;
                     if constexpr (std::is_same_v<T, record_op>) {
-                        o.created = outcomes_[k++].changed > 0;
-                        if (outcomes_[k++].changed > 0) o.created = true;  // superseded
+                        const bool inserted = outcomes_[k++].changed > 0;
+                        const bool superseded = outcomes_[k++].changed > 0;
+                        const bool claimed = outcomes_[k++].changed > 0;
                         auto& sel = outcomes_[k++].data;
+                        o.created = inserted || superseded;
+                        o.replaced = superseded;
+                        o.claimed = o.created || claimed;
                         o.existing.reset();
+                        if (sel.empty()) return store_errc::query_failed;
+                        auto row = parse_document(sel.front());
+                        o.lease = o.claimed ? row.lease_token : 0;
                         if (!o.created) {
-                            if (sel.empty()) return store_errc::query_failed;
-                            o.existing = parse_document(sel.front());
+                            if (!o.claimed && !is_final(row.state)) contended_ = true;
+                            o.existing = std::move(row);
                         }
                     } else if constexpr (std::is_same_v<T, update_op>) {
                         o.found = outcomes_[k++].changed > 0;
@@ -1048,46 +1219,82 @@ class sql_store final : public store {
         return std::optional<intent_record>{parse_document(r->front())};
     }
 
+    // SQLite (BEGIN IMMEDIATE: one writer at a time across processes): insert claimed; else
+    // supersede a corrected payload or claim the journaled row when it is free; else report it.
     result<void> do_record(detail::connection& c, record_op& o) {
         const auto& w = o.what;
         o.at_us = now_us();
+        o.lease_until_us = o.at_us + lease_us();
         const std::string_view family = family_of(w.op);
-        value p[] = {std::string_view(w.account),      family,       std::int64_t{w.key.tipo},
-                     std::string_view(w.key.serie),    w.key.numero, to_string(w.op),
-                     std::string_view(w.payload_hash), o.at_us,      initial_state(w),
-                     std::int64_t{w.sending ? 1 : 0}};
+        value p[] = {std::string_view(w.account),
+                     family,
+                     std::int64_t{w.key.tipo},
+                     std::string_view(w.key.serie),
+                     w.key.numero,
+                     to_string(w.op),
+                     std::string_view(w.payload_hash),
+                     o.at_us,
+                     initial_state(w),
+                     std::int64_t{w.sending ? 1 : 0},
+                     std::string_view(owner_),
+                     o.lease_until_us};
         auto ins = c.execute(record_sql, p);
         if (!ins) return ins.error();
-        o.created = *ins > 0;
+        o.created = o.claimed = *ins > 0;
+        o.existing.reset();
+        note_claim();
         if (o.created) {
+            o.lease = 1;
             value pp[] = {std::string_view(w.payload)};
             if (auto r = c.execute(payload_sql, pp); !r) return r.error();
+            return {};
         }
-        o.existing.reset();
-        if (!o.created) {
-            // Already journaled (by us earlier, or by another process: ON CONFLICT waited for it).
-            auto existing = select_document(c, w.account, family, w.key);
-            if (!existing) return existing.error();
-            if (!*existing) return store_errc::query_failed;
-            if ((*existing)->what.payload_hash != w.payload_hash &&
-                may_resend_corrected((*existing)->state)) {
-                auto up = c.execute(supersede_sql, p);
-                if (!up) return up.error();
-                if (*up > 0) {
-                    value pp[] = {std::string_view(w.account),   family,       std::int64_t{w.key.tipo},
-                                  std::string_view(w.key.serie), w.key.numero, std::string_view(w.payload)};
-                    if (auto r = c.execute(supersede_payload_sql, pp); !r) return r.error();
-                    o.created = true;
-                    return {};
-                }
+        // Already journaled (by us earlier, or by another process).
+        auto existing = select_document(c, w.account, family, w.key);
+        if (!existing) return existing.error();
+        if (!*existing) return store_errc::query_failed;
+        auto& row = **existing;
+        const bool same = row.what.payload_hash == w.payload_hash;
+        const bool free = row.owner.empty() || to_us(row.lease_until) < o.at_us;
+        if (free && !same && may_resend_corrected(row.state)) {
+            auto up = c.execute(supersede_sql, p);
+            if (!up) return up.error();
+            if (*up > 0) {
+                value pp[] = {std::string_view(w.account),   family,       std::int64_t{w.key.tipo},
+                              std::string_view(w.key.serie), w.key.numero, std::string_view(w.payload)};
+                if (auto r = c.execute(supersede_payload_sql, pp); !r) return r.error();
+                o.created = o.claimed = o.replaced = true;
+                o.lease = row.lease_token + 1;
+                return {};
             }
-            o.existing = std::move(*existing);
+        } else if (free && same && !is_final(row.state)) {
+            value cp[] = {std::string_view(w.account),
+                          family,
+                          std::int64_t{w.key.tipo},
+                          std::string_view(w.key.serie),
+                          w.key.numero,
+                          std::string_view(w.payload_hash),
+                          o.at_us,
+                          std::string_view(owner_),
+                          o.lease_until_us};
+            auto cl = c.execute(claim_sql, cp);
+            if (!cl) return cl.error();
+            if (*cl > 0) {
+                o.claimed = true;
+                o.lease = row.lease_token + 1;
+                row.owner = owner_;
+                row.lease_until = from_us(o.lease_until_us);
+                row.lease_token = o.lease;
+            }
+        } else if (!free && !is_final(row.state)) {
+            contended_ = true;  // another sender holds it: look for dead owners at the next tick
         }
+        o.existing = std::move(*existing);
         return {};
     }
 
-    // The UPDATE's 18 parameters (views of the op's strings).
-    static std::array<value, 18> update_params(const update_op& o) {
+    // The UPDATE's 19 parameters (views of the op's strings).
+    static std::array<value, 19> update_params(const update_op& o) {
         const auto& u = o.u;
         auto view = [](const std::optional<std::string>& s) -> value {
             if (!s) return std::monostate{};
@@ -1110,7 +1317,8 @@ class sql_store final : public store {
                 family_of(u.op.value_or(operation::generar_comprobante)),
                 std::int64_t{o.key.tipo},
                 std::string_view(o.key.serie),
-                o.key.numero};
+                o.key.numero,
+                u.lease ? value{*u.lease} : value{}};
     }
 
     result<void> do_update(detail::connection& c, update_op& o, const std::vector<std::string>& toks) {
@@ -1129,6 +1337,11 @@ class sql_store final : public store {
         return {};
     }
 
+    std::string owner_ = make_owner_id();  // this store's claims: "host/pid/random"
+    // Writer thread only: whether we may hold claims (renew them), whether another sender's claim
+    // was in our way (look for dead owners), and when to do each next.
+    bool holding_ = false, contended_ = true;  // contended: look for dead owners at open
+    std::chrono::steady_clock::time_point next_renew_{}, next_sweep_{};
     std::unique_ptr<detail::connection> writer_conn_;  // the writer thread's only
     std::unique_ptr<detail::connection> admin_;        // everything synchronous, under admin_mu_
     std::array<std::string, audit_rows_per_insert + 1> audit_sql_;

@@ -49,11 +49,11 @@ TYPED_TEST_SUITE_P(store_contract);
 
 TYPED_TEST_P(store_contract, opens_migrated_and_reopens) {
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 5);
+    EXPECT_EQ(s->schema_version(), 6);
     EXPECT_EQ(s->backend(), TypeParam::is_pg ? "postgresql" : "sqlite");
     s.reset();
     auto again = this->open();  // migrations are not re-applied
-    EXPECT_EQ(again->schema_version(), 5);
+    EXPECT_EQ(again->schema_version(), 6);
 }
 
 TYPED_TEST_P(store_contract, accounts_crud) {
@@ -225,14 +225,17 @@ TYPED_TEST_P(store_contract, journal_update_and_find) {
     EXPECT_EQ(d.what.op, operation::generar_comprobante);
     EXPECT_GE(d.updated_at, d.created_at);
 
+    // Forward only: accepted is final, a later rejected changes nothing.
     state_update rej;
     rej.state = doc_state::rejected;
     rej.codigo = 21;
     rej.error = "codigo 21: El numero de RUC del receptor no es valido";
-    ASSERT_TRUE(update_sync(j, "acme", i.key, rej));
+    auto late = update_sync(j, "acme", i.key, rej);
+    ASSERT_FALSE(late);
+    EXPECT_EQ(late.error(), store_errc::not_found);
     auto f2 = find_sync(j, "acme", i.key);
-    EXPECT_EQ((*f2)->codigo, 21);
-    EXPECT_EQ((*f2)->error, *rej.error);
+    EXPECT_EQ((*f2)->state, doc_state::accepted);
+    EXPECT_FALSE((*f2)->codigo);
 
     auto missing = update_sync(j, "acme", {1, "F001", 999}, u);
     ASSERT_FALSE(missing);
@@ -247,7 +250,7 @@ TYPED_TEST_P(store_contract, journal_update_and_find) {
     auto docs = s->find_documents(q);
     ASSERT_TRUE(docs);
     ASSERT_EQ(docs->size(), 1u);
-    EXPECT_EQ((*docs)[0].state, doc_state::rejected);
+    EXPECT_EQ((*docs)[0].state, doc_state::accepted);
 }
 
 TYPED_TEST_P(store_contract, void_operations_have_their_own_row) {
@@ -485,7 +488,7 @@ TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
             "900, 10, 20)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 5);
+    EXPECT_EQ(s->schema_version(), 6);
     auto emit = find_sync(s->journal(), "acme", {1, "F001", 7});
     ASSERT_TRUE(emit);
     ASSERT_TRUE(emit->has_value());
@@ -582,7 +585,7 @@ TYPED_TEST_P(store_contract, migrates_schema_4_state_names) {
             "('acme', 'emit', 1, 'F001', 5, 'generar_comprobante', 'h5', 'unknown', 2, NULL, 1, 1)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 5);
+    EXPECT_EQ(s->schema_version(), 6);
     const doc_state want[] = {doc_state::queued, doc_state::refused, doc_state::failed, doc_state::accepted,
                               doc_state::unknown};
     for (int n = 1; n <= 5; ++n) {
@@ -593,11 +596,207 @@ TYPED_TEST_P(store_contract, migrates_schema_4_state_names) {
     // The new states are accepted by the table's CHECK.
     auto i = make_intent("acme", "F001", 9);
     ASSERT_TRUE(record_sync(s->journal(), i));
-    for (auto st : {doc_state::pending_sunat, doc_state::conflict, doc_state::refused}) {
+    for (auto st : {doc_state::pending_sunat, doc_state::refused, doc_state::conflict}) {
         state_update u;
         u.state = st;
         EXPECT_TRUE(update_sync(s->journal(), "acme", i.key, u)) << to_string(st);
     }
+}
+
+// Direct SQL on the store's database (test setup: what another process or an older version left).
+template <class Backend>
+void raw_exec(const Backend& b, const std::string& sql) {
+    std::string why;
+    const std::string url = b.url();
+    auto c = Backend::is_pg
+                 ? detail::open_postgresql(url, &why)
+                 : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, &why);
+    ASSERT_TRUE(c) << why;
+    ASSERT_TRUE((*c)->exec(sql)) << sql;
+}
+
+// Claims: one holder at a time, a settle releases, an expired claim passes on and fences the old
+// holder out; final rows never move.
+TYPED_TEST_P(store_contract, claims_one_holder_and_fence_stale_settles) {
+    auto s1 = this->open();
+    auto s2 = this->open();  // a second sender (another owner) on the same database
+    auto& j1 = s1->journal();
+    auto& j2 = s2->journal();
+    auto i = make_intent("acme", "F001", 1, "h");
+    i.sending = true;
+    auto a = record_sync(j1, i);
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(a->created);
+    EXPECT_TRUE(a->claimed);
+    EXPECT_FALSE(a->replaced);
+    EXPECT_GT(a->lease, 0);
+    auto b = record_sync(j2, i);  // held by s1: not claimed, nothing written
+    ASSERT_TRUE(b);
+    EXPECT_FALSE(b->created);
+    EXPECT_FALSE(b->claimed);
+    EXPECT_EQ(b->record.state, doc_state::sending);
+    EXPECT_FALSE(b->record.owner.empty());
+    auto again = record_sync(j1, i);  // not even its own holder claims it twice
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->claimed);
+
+    // The holder's lease runs out (its process stalled): the next claimer takes over with a newer
+    // token, and the old holder's settle is refused.
+    raw_exec(this->backend_, "UPDATE documents SET lease_until = 1 WHERE serie = 'F001' AND numero = 1");
+    auto c = record_sync(j2, i);
+    ASSERT_TRUE(c);
+    EXPECT_FALSE(c->created);
+    EXPECT_TRUE(c->claimed);
+    EXPECT_GT(c->lease, a->lease);
+    state_update stale;
+    stale.state = doc_state::failed;
+    stale.lease = a->lease;
+    auto refused = update_sync(j1, "acme", i.key, stale);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), store_errc::not_found);
+    state_update attempt;
+    attempt.state = doc_state::sending;
+    attempt.count_attempt = true;
+    attempt.lease = c->lease;
+    ASSERT_TRUE(update_sync(j2, "acme", i.key, attempt));  // still held: sending keeps the claim
+    auto held = find_sync(j2, "acme", i.key);
+    ASSERT_TRUE(held && *held);
+    EXPECT_FALSE((*held)->owner.empty());
+    state_update done;
+    done.state = doc_state::accepted;
+    done.aceptada_por_sunat = true;
+    done.lease = c->lease;
+    ASSERT_TRUE(update_sync(j2, "acme", i.key, done));
+    auto f = find_sync(j1, "acme", i.key);
+    ASSERT_TRUE(f && *f);
+    EXPECT_EQ((*f)->state, doc_state::accepted);
+    EXPECT_EQ((*f)->attempts, 2);
+    EXPECT_TRUE((*f)->owner.empty());  // the settle released the claim
+    EXPECT_EQ((*f)->lease_token, c->lease);
+
+    // Final: nobody claims it, and no settle moves it.
+    auto d = record_sync(j1, i);
+    ASSERT_TRUE(d);
+    EXPECT_FALSE(d->claimed);
+    EXPECT_EQ(d->record.state, doc_state::accepted);
+    state_update back;
+    back.state = doc_state::unknown;
+    EXPECT_FALSE(update_sync(j1, "acme", i.key, back));
+
+    // Released without a settle (a holder that stopped sending): claimable at once.
+    auto k = make_intent("acme", "F001", 2, "h2");
+    auto e = record_sync(j1, k);
+    ASSERT_TRUE(e && e->claimed);
+    state_update unknown;
+    unknown.state = doc_state::unknown;
+    unknown.lease = e->lease;
+    ASSERT_TRUE(update_sync(j1, "acme", k.key, unknown));
+    auto g = record_sync(j2, k);
+    ASSERT_TRUE(g);
+    EXPECT_TRUE(g->claimed);
+    EXPECT_EQ(g->record.state, doc_state::unknown);
+}
+
+// A claim whose owner was a process of this host that is gone passes on without waiting for the
+// lease: the next sender's contention makes the store look at the owners.
+TYPED_TEST_P(store_contract, claims_of_a_dead_process_pass_on) {
+    auto s = this->open();
+    auto& j = s->journal();
+    char host[256] = {};
+    ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+    // A pid that cannot be running: the kernel's pid_max is at most 2^22.
+    const std::string dead = std::string(host) + "/9999999/0123456789abcdef";
+    raw_exec(
+        this->backend_,
+        "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, attempts, "
+        "created_at, updated_at, owner, lease_until, lease_token) VALUES ('acme', 'emit', 1, 'F001', 3, "
+        "'generar_comprobante', 'h3', 'sending', 1, 1, 1, '" +
+            dead + "', 9000000000000000, 4)");
+    // Another host's owner is never judged gone.
+    raw_exec(
+        this->backend_,
+        "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, attempts, "
+        "created_at, updated_at, owner, lease_until, lease_token) VALUES ('acme', 'emit', 1, 'F001', 4, "
+        "'generar_comprobante', 'h4', 'sending', 1, 1, 1, 'another-host/1/00', 9000000000000000, 4)");
+    auto i = make_intent("acme", "F001", 3, "h3");
+    bool claimed = false;
+    for (int tries = 0; tries < 200 && !claimed; ++tries) {
+        auto r = record_sync(j, i);
+        ASSERT_TRUE(r);
+        claimed = r->claimed;
+        if (claimed) {
+            EXPECT_EQ(r->lease, 5);
+            EXPECT_EQ(r->record.state, doc_state::sending);  // the resume plan consults first
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    EXPECT_TRUE(claimed) << "the dead owner's claim never passed on";
+    auto other = record_sync(j, make_intent("acme", "F001", 4, "h4"));
+    ASSERT_TRUE(other);
+    EXPECT_FALSE(other->claimed);
+}
+
+// A live owner renews its claims while open, and releases them on close.
+TYPED_TEST_P(store_contract, claims_are_renewed_and_released_on_close) {
+    store_options o;
+    o.lease = std::chrono::milliseconds(300);
+    auto s = this->open(o);
+    auto i = make_intent("acme", "F001", 5, "h5");
+    auto r = record_sync(s->journal(), i);
+    ASSERT_TRUE(r && r->claimed);
+    const auto first = r->record.lease_until;
+    std::chrono::system_clock::time_point later = first;
+    for (int tries = 0; tries < 300 && later <= first; ++tries) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        auto f = find_sync(s->journal(), "acme", i.key);
+        ASSERT_TRUE(f && *f);
+        later = (*f)->lease_until;
+    }
+    EXPECT_GT(later, first) << "the claim was not renewed";
+    auto other = this->open();
+    auto held = record_sync(other->journal(), i);
+    ASSERT_TRUE(held);
+    EXPECT_FALSE(held->claimed);
+    s->close();
+    auto now = record_sync(other->journal(), i);
+    ASSERT_TRUE(now);
+    EXPECT_TRUE(now->claimed);
+}
+
+// Schema 5 had no claims: its rows migrate unclaimed, and a `sending` row is claimable at once.
+TYPED_TEST_P(store_contract, migrates_schema_5_without_claims) {
+    const std::string url = this->backend_.url();
+    {
+        std::string why;
+        auto c = TypeParam::is_pg
+                     ? detail::open_postgresql(url, &why)
+                     : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, &why);
+        ASSERT_TRUE(c) << why;
+        auto v = detail::migrate(**c, &why, 5);
+        ASSERT_TRUE(v) << why;
+        ASSERT_EQ(*v, 5);
+        ASSERT_TRUE((*c)->exec(
+            "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, attempts, "
+            "codigo, created_at, updated_at) VALUES "
+            "('acme', 'emit', 1, 'F001', 1, 'generar_comprobante', 'h1', 'sending', 1, NULL, 1, 1), "
+            "('acme', 'emit', 1, 'F001', 2, 'generar_comprobante', 'h2', 'accepted', 1, NULL, 1, 1)"));
+    }
+    auto s = this->open();
+    EXPECT_EQ(s->schema_version(), 6);
+    auto one = find_sync(s->journal(), "acme", {1, "F001", 1});
+    ASSERT_TRUE(one && *one);
+    EXPECT_TRUE((*one)->owner.empty());
+    EXPECT_EQ((*one)->lease_token, 0);
+    auto r = record_sync(s->journal(), make_intent("acme", "F001", 1, "h1"));
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->claimed);
+    EXPECT_EQ(r->lease, 1);
+    EXPECT_EQ(r->record.state, doc_state::sending);
+    auto two = record_sync(s->journal(), make_intent("acme", "F001", 2, "h2"));
+    ASSERT_TRUE(two);
+    EXPECT_FALSE(two->claimed);
+    EXPECT_EQ(two->record.state, doc_state::accepted);
 }
 
 REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts_crud,
@@ -607,6 +806,8 @@ REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts
                             back_pressure_never_drops, close_flushes_and_later_writes_fail_cleanly,
                             concurrent_records_create_each_key_once, migrates_schema_2_with_its_journal,
                             completion_dispatch_hands_a_batch_over_at_once,
-                            corrected_payload_only_where_nubefact_has_nothing, migrates_schema_4_state_names);
+                            corrected_payload_only_where_nubefact_has_nothing, migrates_schema_4_state_names,
+                            claims_one_holder_and_fence_stale_settles, claims_of_a_dead_process_pass_on,
+                            claims_are_renewed_and_released_on_close, migrates_schema_5_without_claims);
 
 }  // namespace nubefact::store::testing

@@ -120,18 +120,20 @@ struct scenario {
     if (::setrlimit(RLIMIT_FSIZE, &old) != 0) std::_Exit(child_setup_failed);
     if (!record("after")) std::_Exit(child_no_recovery);
     // Everything into the database and the WAL emptied, while this process's wal-index (with what
-    // its checkpoints recorded as copied) is still the live one.
+    // its checkpoints recorded as copied) is still the live one: `ckpt` keeps it open across the
+    // store's close (which commits the release of its claims).
     sqlite3* ckpt = nullptr;
     sqlite3_stmt* st = nullptr;
-    if (sqlite3_open_v2(path.c_str(), &ckpt, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK ||
-        sqlite3_busy_timeout(ckpt, 10'000) != SQLITE_OK ||
+    if (sqlite3_open_v2(path.c_str(), &ckpt, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK)
+        std::_Exit(child_no_recovery);
+    s.close();
+    if (sqlite3_busy_timeout(ckpt, 10'000) != SQLITE_OK ||
         sqlite3_prepare_v2(ckpt, "PRAGMA wal_checkpoint(TRUNCATE)", -1, &st, nullptr) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW ||
         sqlite3_column_int(st, 0) != 0)  // 1: a reader kept it from completing
         std::_Exit(child_no_recovery);
     sqlite3_finalize(st);
     sqlite3_close(ckpt);
-    s.close();
     std::_Exit(child_clean_error);
 }
 
