@@ -182,6 +182,8 @@ std::string error_kind(const client_error& e) {
                 return "payload_changed";
             case client_errc::account_stopped:
                 return "account_stopped";
+            case client_errc::held_elsewhere:
+                return "held_elsewhere";
         }
     }
     return e.code.message();

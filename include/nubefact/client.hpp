@@ -52,6 +52,7 @@ struct reply {
     response body;
     doc_state state = doc_state::accepted;  // rejected when SUNAT refused it (see sansio::settled_state)
     bool recovered = false;                 // adopted through consultar_* after an ambiguous outcome
+    bool resumed = false;                   // final in the journal already: nothing was sent (attempts 0)
     int attempts = 1;                       // HTTP exchanges made (sends and consults)
 };
 
@@ -89,8 +90,11 @@ class client {
     template <class T>
     using awaitable = boost::asio::awaitable<T>;
 
-    // generar_* are exactly-once: journaled before sending, reconciled with consultar_* after an
-    // ambiguous outcome; codigo 23 on someone else's document is client_errc::conflict. Every method
+    // generar_* are exactly-once: journaled and claimed before sending (see intent_journal::record,
+    // sansio::resume_plan), reconciled with consultar_* after an ambiguous outcome or a codigo 23
+    // (client_errc::conflict when Nubefact holds a different document). A document final in the
+    // journal returns its stored answer (reply::resumed); one another sender holds ends with
+    // client_errc::held_elsewhere (call again later). Every method
     // checks and serializes its document before it returns: the awaitable never refers to `doc`.
     awaitable<result_type> generar_comprobante(const comprobante& doc, call_options o = {});
     awaitable<result_type> consultar_comprobante(document_key key);

@@ -136,9 +136,36 @@ class follow_schedule {
     int consults_ = 0;
 };
 
+// What a call does with a document once the journal answered its intent (record()): the resume
+// plan. Rows, first match wins:
+//   created, not replacing a stored payload           -> send
+//   created, a corrected payload replaced the stored  -> resend_corrected (send, same number)
+//   stored with another payload                        -> conflict (never sent: it may exist)
+//   stored, final (accepted, rejected, conflict)       -> skip (the stored answer is the answer)
+//   stored, claimed by another live sender             -> wait (then ask the journal again)
+//   stored, ours now, refused or failed                -> send (Nubefact does not hold it)
+//   stored, ours now, queued and never attempted       -> send
+//   stored, ours now, anything else                    -> consult_first (it may exist)
+enum class resume { send, consult_first, skip, resend_corrected, conflict, wait };
+std::string_view to_string(resume r) noexcept;
+resume resume_plan(const intent_journal::record_result& r, std::string_view payload_hash) noexcept;
+
+// Whether a document Nubefact returned for a consultation (after a codigo 23) is the one in
+// `canonical_payload`: the comprobante's QR text carries its IGV, total, date and customer, which
+// are compared with ours. cannot_tell when there is nothing to compare (no QR, another operation,
+// a field that does not parse): the journal's intent with this payload is then what decides.
+enum class match { same, different, cannot_tell };
+struct consulted_match {
+    match verdict = match::cannot_tell;
+    std::string detail;  // when different: "total 118.00 at Nubefact, 236.00 here"
+};
+consulted_match compare_consulted(operation op, std::string_view canonical_payload,
+                                  const response& consulted);
+
 // One call's exactly-once state machine. For generar_* operations: an ambiguous outcome leads to a
-// consult before any resend; codigo 23 is recovered (consult, adopt) only when the document may have
-// been delivered by us, otherwise it is a conflict. For other operations: plain retries.
+// consult before any resend; a codigo 23 leads to a consult whose answer is adopted (the caller
+// first compares it with its payload: compare_consulted, answering_duplicate()). For other
+// operations: plain retries.
 class delivery {
   public:
     enum class kind {
@@ -176,6 +203,8 @@ class delivery {
     bool possibly_delivered() const { return possibly_delivered_; }
     // Nubefact may hold the document right now (no consult has said "not found" since).
     bool maybe_exists() const { return maybe_exists_; }
+    // The consult in progress (or just adopted) answers a codigo 23: Nubefact said it has the number.
+    bool answering_duplicate() const { return duplicate_seen_; }
 
   private:
     step retry_send(const attempt_view& a, time_point now);

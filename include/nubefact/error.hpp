@@ -45,7 +45,7 @@ enum class client_errc {
     http_status,        // unexpected HTTP status without a Nubefact error body
     bad_response,       // 200 whose body is not the documented JSON
     validation,         // local fiscal::check found errors; nothing was sent
-    conflict,           // codigo 23 for a document that is not ours (or another payload)
+    conflict,           // Nubefact holds a different document under this number
     cancelled,          // the caller or shutdown cancelled the operation
     retries_exhausted,  // retry budget (attempts or total deadline) used up
     tls_verify,         // peer certificate verification failed
@@ -53,6 +53,7 @@ enum class client_errc {
     journal,            // intent journal refused or failed to record the intent
     payload_changed,    // journaled before with another payload, and Nubefact may hold it: not sent
     account_stopped,    // not sent: an account-level answer (codigo 10/11/50/51) stopped the account
+    held_elsewhere,     // not sent: another live sender holds the document's claim (it sends it)
 };
 const boost::system::error_category& client_category() noexcept;
 inline error_code make_error_code(client_errc e) noexcept {

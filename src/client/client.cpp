@@ -528,26 +528,29 @@ struct client::engine : std::enable_shared_from_this<engine> {
 
     // What the journal answered to a new intent, reduced to what run() needs.
     struct record_summary {
-        bool ok = false;        // false: the journal failed (message says why); nothing was sent
-        bool created = false;   // a new intent (recorded as sending, attempt 1)
-        bool conflict = false;  // journaled before with another payload (message says so)
+        bool ok = false;  // false: the journal failed (message says why); nothing was sent
+        sansio::resume plan = sansio::resume::send;
+        bool created = false;    // the intent was recorded as sending, attempt 1
+        std::int64_t lease = 0;  // the claim's fencing token
         doc_state state = doc_state::queued;
         std::string message;
+        std::unique_ptr<intent_record> stored;  // plan skip: the journaled answer
     };
 
-    record_summary summarize(const result<intent_journal::record_result>& rec, const intent& in) const {
+    record_summary summarize(result<intent_journal::record_result>& rec, const intent& in) const {
         record_summary s;
         if (!rec) {
             s.message = "could not record the intent (nothing was sent): " + rec.error().message();
             return s;
         }
         s.ok = true;
+        s.plan = sansio::resume_plan(*rec, in.payload_hash);
         s.created = rec->created;
-        if (!rec->created) {
-            const auto& r = rec->record;
-            s.state = r.state;
-            if (r.what.payload_hash != in.payload_hash) {
-                s.conflict = true;
+        s.lease = rec->lease;
+        const auto& r = rec->record;
+        s.state = r.state;
+        switch (s.plan) {
+            case sansio::resume::conflict:
                 // The journal lets a corrected payload replace one Nubefact does not hold; this one
                 // it may hold, so its number keeps its content.
                 s.message = fmt::format(
@@ -564,9 +567,48 @@ struct client::engine : std::enable_shared_from_this<engine> {
                     : r.state == doc_state::rejected || r.state == doc_state::conflict
                         ? "issue it under the next correlativo"
                         : "run the original document again (it is consulted first), then correct it");
-            }
+                break;
+            case sansio::resume::wait:
+                s.message = fmt::format("not sent: another sender holds {} ('{}' in the store) and sends it",
+                                        in.key.to_string(), to_string(r.state));
+                break;
+            case sansio::resume::skip:
+                s.stored = std::make_unique<intent_record>(std::move(rec->record));
+                break;
+            default:
+                break;
         }
         return s;
+    }
+
+    // A document final in the journal: its stored answer, nothing sent.
+    client_result<reply> stored_answer(operation op, clock::time_point t0, intent_record& r) {
+        if (r.state == doc_state::conflict) {
+            client_error e{make_error_code(client_errc::conflict), r.error};
+            e.state = r.state;
+            e.codigo = r.codigo;
+            return fail(op, t0, std::move(e), "conflict");
+        }
+        reply rep;
+        rep.state = r.state;
+        rep.resumed = true;
+        rep.attempts = 0;
+        auto& b = rep.body;
+        b.tipo_de_comprobante = r.what.key.tipo;
+        b.serie = r.what.key.serie;
+        b.numero = r.what.key.numero;
+        b.aceptada_por_sunat = r.aceptada_por_sunat;
+        auto text = [](std::string& from) { return from.empty() ? opt_str{} : opt_str{std::move(from)}; };
+        b.sunat_responsecode = text(r.sunat_responsecode);
+        b.sunat_description = text(r.sunat_description);
+        b.sunat_note = text(r.sunat_note);
+        b.enlace = text(r.enlace);
+        b.enlace_del_pdf = text(r.enlace_del_pdf);
+        b.enlace_del_xml = text(r.enlace_del_xml);
+        b.enlace_del_cdr = text(r.enlace_del_cdr);
+        metrics->observe_call(cfg.name, to_string(op), "resumed",
+                              duration_cast<microseconds>(clock::now() - t0));
+        return rep;
     }
 
     // Records `in` in the journal; nullopt when the answer is not there yet (then await_record).
@@ -590,10 +632,11 @@ struct client::engine : std::enable_shared_from_this<engine> {
     }
 
     // Journals a further attempt (state sending, attempt counted) before it is sent.
-    asio::awaitable<result<void>> journal_attempt(operation op, const document_key& key) {
+    asio::awaitable<result<void>> journal_attempt(operation op, const document_key& key, std::int64_t lease) {
         state_update u;
         u.state = doc_state::sending;
         u.count_attempt = true;
+        u.lease = lease;
         auto uc = start_update(op, key, u);
         if (uc.ready) co_return std::move(*uc.ready);
         auto wait = detail::finish_callback<result<void>>(std::move(uc.st));
@@ -622,11 +665,25 @@ struct client::engine : std::enable_shared_from_this<engine> {
         return finish_step(d, why.code, last.view.codigo);
     }
 
+    // A codigo 23 was answered by a consultation: Nubefact holds the number. Ours when what it holds
+    // matches our payload (or nothing tells them apart: our intent with this payload was journaled
+    // before any send); otherwise a conflict.
+    static void check_duplicate(operation op, const std::string& body, sansio::delivery::step& step,
+                                exchange_outcome& last) {
+        if (!last.resp) return;
+        auto m = sansio::compare_consulted(op, body, *last.resp);
+        if (m.verdict != sansio::match::different) return;
+        step.result = sansio::delivery::outcome::failed;
+        step.error = make_error_code(client_errc::conflict);
+        step.codigo = static_cast<int>(api_errc::already_exists);
+        last.message = std::move(m.detail);
+    }
+
     // The call's result once the delivery machine finished: the reply (final state written behind)
     // or the error (final state written behind unless the journal itself failed).
     client_result<reply> conclude(operation op, const document_key& key, clock::time_point t0,
                                   const sansio::delivery::step& step, exchange_outcome& last, int exchanges,
-                                  bool eo, bool journal_failed) {
+                                  bool eo, bool journal_failed, std::int64_t lease) {
         using outcome = sansio::delivery::outcome;
         if (step.result == outcome::sent || step.result == outcome::adopted) {
             reply rep;
@@ -654,6 +711,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
                     swap(to.enlace_del_cdr, from.enlace_del_cdr);
                 };
                 lend(u, b);
+                u.lease = lease;
                 update_behind(op, key, u);
                 lend(u, b);
             }
@@ -679,9 +737,8 @@ struct client::engine : std::enable_shared_from_this<engine> {
         std::string label(to_string(err.state));
         if (err.code == client_errc::conflict) {
             err.message = fmt::format(
-                "Nubefact already has {} but this client never sent it: the number belongs to another "
-                "document "
-                "(Nubefact: {})",
+                "Nubefact holds a different document under {} ({}): the number belongs to another "
+                "document; investigate before issuing anything under it",
                 key.to_string(), last.message);
         } else if (err.state == doc_state::unknown) {
             err.message += fmt::format(
@@ -695,6 +752,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             u.state = err.state;
             u.codigo = err.codigo;
             u.error = err.what();
+            u.lease = lease;
             update_behind(op, key, u);
         }
         return fail(op, t0, std::move(err), label);
@@ -728,6 +786,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
         bool eo = is_generar(op);
         bool possibly = false, consult_first = false;
         bool first_attempt_journaled = false;  // the intent was recorded as `sending`, attempt 1
+        std::int64_t lease = 0;                // our claim's fencing token (generar_*)
         if (eo && e.sends_stopped.load(std::memory_order_relaxed))
             co_return e.fail(op, t0, e.stop_error(), "stopped");  // not even journaled
         if (eo) {
@@ -745,17 +804,28 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 co_return e.fail(op, t0,
                                  client_error{make_error_code(client_errc::journal), std::move(sum->message)},
                                  "journal");
-            if (sum->conflict) {
-                client_error ce{make_error_code(client_errc::payload_changed), std::move(sum->message)};
-                ce.state = sum->state;
-                co_return e.fail(op, t0, std::move(ce), "payload_changed");
+            switch (sum->plan) {
+                case sansio::resume::conflict:
+                case sansio::resume::wait: {
+                    const bool changed = sum->plan == sansio::resume::conflict;
+                    client_error ce{
+                        make_error_code(changed ? client_errc::payload_changed : client_errc::held_elsewhere),
+                        std::move(sum->message)};
+                    ce.state = sum->state;
+                    co_return e.fail(op, t0, std::move(ce), changed ? "payload_changed" : "held_elsewhere");
+                }
+                case sansio::resume::skip:
+                    co_return e.stored_answer(op, t0, *sum->stored);
+                case sansio::resume::consult_first:
+                    possibly = true;
+                    consult_first = true;
+                    break;
+                case sansio::resume::send:
+                case sansio::resume::resend_corrected:
+                    break;
             }
             first_attempt_journaled = sum->created;
-            if (!sum->created && !may_resend_corrected(sum->state)) {
-                // sending, pending_sunat, unknown, accepted, rejected, conflict: it may exist; ask first
-                possibly = true;
-                consult_first = true;
-            }
+            lease = sum->lease;
         }
         sansio::delivery d(eo, sansio::retry_policy(e.cfg.retry, e.seeder()), t0, possibly, consult_first);
         auto step = d.begin(e.clock_now());
@@ -786,7 +856,7 @@ struct client::engine : std::enable_shared_from_this<engine> {
             if (sending && eo && first_attempt_journaled) {
                 first_attempt_journaled = false;
             } else if (sending && eo) {
-                auto wait = e.journal_attempt(op, key);
+                auto wait = e.journal_attempt(op, key, lease);
                 auto ur = co_await std::move(wait);
                 if (!ur) {
                     journal_failed = true;
@@ -846,7 +916,9 @@ struct client::engine : std::enable_shared_from_this<engine> {
             if (step.what != sansio::delivery::kind::finish && now >= deadline)
                 step = finish_step(d, make_error_code(client_errc::timeout), last.view.codigo);
         }
-        co_return e.conclude(op, key, t0, step, last, exchanges, eo, journal_failed);
+        if (step.result == sansio::delivery::outcome::adopted && d.answering_duplicate())
+            e.check_duplicate(op, body, step, last);
+        co_return e.conclude(op, key, t0, step, last, exchanges, eo, journal_failed, lease);
     }
 };
 

@@ -1,7 +1,12 @@
 // Sans-io decisions: token bucket (GCRA), retry policy, exactly-once delivery machine, pool book.
 #include <nubefact/client_policy.hpp>
 
+#include <nubefact/json.hpp>
+
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 
 namespace nubefact::sansio {
@@ -133,6 +138,101 @@ std::optional<duration> follow_schedule::next(time_point now) {
     return d;
 }
 
+// ---- resume plan -------------------------------------------------------------------------------
+
+std::string_view to_string(resume r) noexcept {
+    switch (r) {
+        case resume::send:
+            return "send";
+        case resume::consult_first:
+            return "consult_first";
+        case resume::skip:
+            return "skip";
+        case resume::resend_corrected:
+            return "resend_corrected";
+        case resume::conflict:
+            return "conflict";
+        case resume::wait:
+            return "wait";
+    }
+    return "";
+}
+
+resume resume_plan(const intent_journal::record_result& r, std::string_view payload_hash) noexcept {
+    if (r.created) return r.replaced ? resume::resend_corrected : resume::send;
+    const auto& rec = r.record;
+    if (rec.what.payload_hash != payload_hash) return resume::conflict;
+    if (is_final(rec.state)) return resume::skip;
+    if (!r.claimed) return resume::wait;
+    if (may_resend_corrected(rec.state)) return resume::send;
+    if (rec.state == doc_state::queued && rec.attempts == 0) return resume::send;
+    return resume::consult_first;
+}
+
+// ---- consulted document ----------------------------------------------------------------------
+
+namespace {
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+}  // namespace
+
+consulted_match compare_consulted(operation op, std::string_view canonical_payload,
+                                  const response& consulted) {
+    consulted_match out;
+    if (op != operation::generar_comprobante || !consulted.cadena_para_codigo_qr) return out;
+    // RUC | tipo | serie | numero | IGV | total | fecha | tipo doc adquirente | num doc | hash |
+    std::vector<std::string_view> f;
+    std::string_view q = *consulted.cadena_para_codigo_qr;
+    for (std::size_t at = 0; at <= q.size();) {
+        auto bar = q.find('|', at);
+        if (bar == std::string_view::npos) bar = q.size();
+        f.push_back(trim(q.substr(at, bar - at)));
+        at = bar + 1;
+    }
+    if (f.size() < 9) return out;
+    auto r = json::read_request(canonical_payload);
+    const auto* doc = std::get_if<comprobante>(&r.doc);
+    if (!doc) return out;
+    // Only a string that names this very document (serie and numero) says anything about it.
+    auto numero = [](std::string_view t) -> std::optional<std::int64_t> {
+        std::int64_t n = 0;
+        auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), n);
+        if (ec != std::errc{} || end != t.data() + t.size()) return std::nullopt;
+        return n;
+    };
+    if (!doc->serie || !doc->numero || f[2] != *doc->serie || numero(f[3]) != *doc->numero) return out;
+    bool compared = false;
+    auto differs = [&](std::string_view name, std::string_view theirs, const std::string& ours) {
+        compared = true;
+        if (out.detail.empty())
+            out.detail = fmt::format("{} {} at Nubefact, {} here", name, theirs.empty() ? "(none)" : theirs,
+                                     ours.empty() ? "(none)" : ours);
+        out.verdict = match::different;
+    };
+    auto amount = [&](std::string_view name, std::string_view theirs, const opt_dec& ours) {
+        auto t = decimal::parse(theirs);
+        if (!t || !ours) return;
+        compared = true;
+        if (*t != *ours) differs(name, theirs, ours->to_string());
+    };
+    amount("IGV", f[4], doc->total_igv);
+    amount("total", f[5], doc->total);
+    if (auto d = date::parse(f[6]); d && doc->fecha_de_emision) {
+        compared = true;
+        if (*d != *doc->fecha_de_emision) differs("fecha", f[6], doc->fecha_de_emision->to_wire());
+    }
+    if (!f[8].empty() && doc->cliente_numero_de_documento) {
+        compared = true;
+        if (f[8] != *doc->cliente_numero_de_documento)
+            differs("customer", f[8], *doc->cliente_numero_de_documento);
+    }
+    if (compared && out.verdict != match::different) out.verdict = match::same;
+    return out;
+}
+
 // ---- delivery ------------------------------------------------------------------------------------
 
 delivery::delivery(bool exactly_once, retry_policy policy, time_point start, bool possibly_delivered,
@@ -187,8 +287,11 @@ delivery::step delivery::on_send(const attempt_view& a, time_point now) {
             return finish(maybe_exists_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
         case verdict::api_error:
             if (a.codigo && *a.codigo == 23 && exactly_once_) {
-                if (!possibly_delivered_)
-                    return finish(outcome::failed, make_error_code(client_errc::conflict), a.codigo);
+                // The intent with this payload is journaled before any send: the number may be ours
+                // (another sender's, a crashed run's, or our own first attempt committed late).
+                // Consult, and let the caller compare what Nubefact holds.
+                possibly_delivered_ = true;
+                maybe_exists_ = true;
                 duplicate_seen_ = true;
                 ++consults_;
                 return {kind::consult};

@@ -67,6 +67,8 @@ class client_cat final : public boost::system::error_category {
                 return "journaled before with another payload";
             case client_errc::account_stopped:
                 return "account stopped";
+            case client_errc::held_elsewhere:
+                return "another sender holds this document";
         }
         return "unknown client error";
     }

@@ -178,12 +178,15 @@ TEST(ClientEmulator, Codigo23ForSomeoneElsesDocumentIsConflict) {
     }
     blocking_client bc(cfg);
     auto doc = factura("FFF1", 7);
-    doc.cliente_denominacion = "OTRO CLIENTE SAC";
+    // Another sale: the consultation's QR text (IGV, total, date, customer) tells them apart.
+    doc.fecha_de_emision = date::from_days(nubefact::lima_today().days_since_epoch() - 1);
     auto r = bc.generar_comprobante(doc);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, client_errc::conflict);
     EXPECT_EQ(r.error().codigo, 23);
+    EXPECT_EQ(r.error().state, doc_state::conflict);
     EXPECT_NE(r.error().message.find("FFF1-7"), std::string::npos);
+    EXPECT_NE(r.error().message.find("fecha"), std::string::npos) << r.error().message;
     EXPECT_EQ(srv.snapshot().documents_created, 1u);
     // The same client reusing the number with another payload is refused before sending.
     auto before = srv.snapshot().requests_total;
@@ -193,6 +196,25 @@ TEST(ClientEmulator, Codigo23ForSomeoneElsesDocumentIsConflict) {
     EXPECT_EQ(again.error().code, client_errc::payload_changed);
     EXPECT_EQ(again.error().state, doc_state::conflict);
     EXPECT_EQ(srv.snapshot().requests_total, before);
+}
+
+// The same document sent by another sender whose journal this client does not share (a crashed
+// run, another process): codigo 23, the consultation shows the same sale, it is adopted.
+TEST(ClientEmulator, Codigo23ForTheSameDocumentIsAdopted) {
+    emu::server srv(quiet_options());
+    ASSERT_TRUE(srv.start());
+    auto cfg = account_for(srv, "adopt");
+    {
+        blocking_client other(cfg);
+        ASSERT_TRUE(other.generar_comprobante(factura("FFF1", 8)));
+    }
+    blocking_client bc(cfg);
+    auto r = bc.generar_comprobante(factura("FFF1", 8));
+    ASSERT_TRUE(r) << r.error().what();
+    EXPECT_TRUE(r->recovered);
+    EXPECT_EQ(r->state, doc_state::accepted);
+    EXPECT_EQ(r->attempts, 2);  // the send (23) and the consultation
+    EXPECT_EQ(srv.snapshot().documents_created, 1u);
 }
 
 TEST(ClientEmulator, ResumeAfterCommitDropRecoversWithoutResend) {

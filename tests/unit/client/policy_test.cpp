@@ -281,13 +281,25 @@ TEST(Delivery, Codigo23FromAnEarlierRunOfOursIsRecovered) {
     EXPECT_EQ(d.on_consult(view(verdict::success), t0()).result, O::adopted);
 }
 
-TEST(Delivery, Codigo23ForANumberWeNeverSentIsConflict) {
+// The intent is journaled with this payload before any send: a 23 is consulted even on the first
+// attempt (another sender or a crashed run may have sent it); the caller compares what it holds.
+TEST(Delivery, Codigo23OnTheFirstSendIsConsulted) {
     auto d = eo();
+    d.begin(t0());
+    EXPECT_EQ(d.on_send(view(verdict::api_error, 23), t0()).what, K::consult);
+    EXPECT_TRUE(d.answering_duplicate());
+    EXPECT_TRUE(d.maybe_exists());
+    auto s = d.on_consult(view(verdict::success), t0());
+    EXPECT_EQ(s.result, O::adopted);
+}
+
+// Not exactly-once (a consultar_*): a 23 is a plain error.
+TEST(Delivery, Codigo23WithoutExactlyOnceIsAnError) {
+    delivery d(false, retry_policy(fast_retry(3), 1), t0());
     d.begin(t0());
     auto s = d.on_send(view(verdict::api_error, 23), t0());
     EXPECT_EQ(s.what, K::finish);
     EXPECT_EQ(s.result, O::failed);
-    EXPECT_EQ(s.error, make_error_code(client_errc::conflict));
     EXPECT_EQ(s.codigo, 23);
 }
 
