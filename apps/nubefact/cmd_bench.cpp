@@ -652,7 +652,8 @@ int run(const bench_args& a) {
             url = "sqlite:" + (temp_dir / "bench.db").string();
         }
         std::string diag;
-        auto st = store::open_store(url, store_options_for(a.journal == "store" ? a.ahead : 0), &diag);
+        auto st = store::open_store(
+            url, store_options_for(a.journal == "store" ? a.ahead : 0, session_options{}.lease()), &diag);
         if (!st) {
             std::cerr << "nubefact bench: cannot open the store " << store::redact_url(url) << ": "
                       << st.error().message() << (diag.empty() ? "" : " (" + diag + ")") << "\n";

@@ -52,51 +52,7 @@ struct send_options {
     std::size_t max_document_bytes = 1 << 20;
 };
 
-// One document ready to go (or already settled locally).
-struct job {
-    std::string source;
-    std::size_t line = 0;
-    operation op = operation::generar_comprobante;
-    document_key key;
-    std::string body;
-};
-
-// The per-document outcome, one line of the results file.
-struct outcome {
-    std::string source;
-    std::size_t line = 0;
-    std::optional<operation> op;
-    std::optional<document_key> key;
-    std::variant<doc_state, line_outcome> state = line_outcome::not_sent;
-    bool resumed = false;  // final in the store from an earlier run: not sent again
-    int attempts = 0;
-    bool recovered = false;
-    std::optional<int> codigo;
-    const response* body = nullptr;
-    std::string error;
-    std::vector<finding> findings;
-
-    std::string_view state_name() const {
-        return std::visit([](auto s) { return to_string(s); }, state);
-    }
-    bool is(doc_state s) const {
-        return std::holds_alternative<doc_state>(state) && std::get<doc_state>(state) == s;
-    }
-};
-
-std::string key_text(const document_key& k) {
-    return k.to_string();
-}
-
-// SUNAT's verdict in one line: "código 2017: El numero de RUC del receptor no existe" (empty when
-// the answer carries none).
-std::string sunat_reason(const response& b) {
-    std::string code = b.sunat_responsecode.value_or("");
-    std::string text = b.sunat_description.value_or("");
-    if (b.sunat_note && !b.sunat_note->empty()) text += (text.empty() ? "" : " — ") + *b.sunat_note;
-    if (code.empty()) return text;
-    return "SUNAT código " + code + (text.empty() ? "" : ": " + text);
-}
+using engine::outcome;
 
 // Writes results lines and keeps the counts; names the first problem documents on stderr (with or
 // without a results file, the user learns which file:line went wrong). Thread-safe.
@@ -108,10 +64,7 @@ class results_sink {
         std::visit([&](auto st) { c_.add(st); }, o.state);
         if (o.resumed) ++c_.resumed;
         ++c_.done;
-        const bool fine = o.is(doc_state::accepted) || o.is(doc_state::pending_sunat) ||
-                          (std::holds_alternative<line_outcome>(o.state) &&
-                           std::get<line_outcome>(o.state) == line_outcome::valid);
-        if (!fine) report(o);
+        if (!o.fine()) report(o);
         if (!f_) return;
         boost::json::object line;
         line["source"] = o.source;
@@ -121,7 +74,7 @@ class results_sink {
             line["tipo_de_comprobante"] = o.key->tipo;
             line["serie"] = o.key->serie;
             line["numero"] = o.key->numero;
-            line["document"] = key_text(*o.key);
+            line["document"] = o.key->to_string();
         }
         line["state"] = o.state_name();
         if (o.resumed) line["resumed"] = true;
@@ -167,10 +120,11 @@ class results_sink {
             if (!f.expected.empty()) what += " (expected " + f.expected + ")";
             if (o.findings.size() > 1) what += fmt::format(" (+{} more)", o.findings.size() - 1);
         } else if (what.empty() && o.body) {
-            what = sunat_reason(*o.body);
+            what = engine::sunat_reason(*o.body);
         }
-        std::string text = fmt::format("{}{}:{}{}{} {}: {}\n", tty_ ? "\r\x1b[2K" : "", o.source, o.line,
-                                       o.key ? " " : "", o.key ? key_text(*o.key) : "", o.state_name(), what);
+        std::string text =
+            fmt::format("{}{}:{}{}{} {}: {}\n", tty_ ? "\r\x1b[2K" : "", o.source, o.line, o.key ? " " : "",
+                        o.key ? o.key->to_string() : "", o.state_name(), what);
         std::lock_guard lock(m_);
         if (reported_ == max_reported)
             text = fmt::format("{}… more problems not shown here{}\n", tty_ ? "\r\x1b[2K" : "",
@@ -184,226 +138,6 @@ class results_sink {
     std::size_t reported_ = 0;
     std::mutex m_;
 };
-
-// Whether an operation waits for the first phase (it refers to documents of the same batch).
-bool second_phase(operation op) {
-    return is_void_operation(op) || !is_generar(op);
-}
-
-// Parses, completes and checks one input document. Returns the job, or fills `bad` when the
-// document is settled locally (invalid, or valid in a dry run).
-std::optional<job> prepare(const source_document& d, const send_options& o, const fiscal::check_options& co,
-                           outcome& bad) {
-    bad.source = d.source;
-    bad.line = d.line;
-    if (d.error) {
-        bad.state = line_outcome::invalid;
-        bad.error = d.error->message;
-        bad.findings.push_back(*d.error);
-        return std::nullopt;
-    }
-    json::read_options ro;
-    ro.max_bytes = o.max_document_bytes;
-    auto r = json::read_request(d.text, ro);
-    bad.op = r.op;
-    if (!r.op) {
-        bad.state = line_outcome::invalid;
-        if (!has_errors(r.findings))
-            r.findings.insert(r.findings.begin(), finding{"operacion", "required", severity::error,
-                                                          "operacion is missing or unknown", "", ""});
-        bad.findings = std::move(r.findings);
-        bad.error = bad.findings.front().message;
-        return std::nullopt;
-    }
-    job j;
-    j.source = d.source;
-    j.line = d.line;
-    j.op = *r.op;
-    std::visit(
-        [&](auto& doc) {
-            using T = std::decay_t<decltype(doc)>;
-            if constexpr (std::is_same_v<T, comprobante>) {
-                if (o.complete) fiscal::complete(doc);
-                j.key = doc.key();
-            } else if constexpr (std::is_same_v<T, consulta>) {
-                j.key = document_key{static_cast<int>(doc.tipo_de_comprobante.value_or(0)),
-                                     doc.serie.value_or(""), doc.numero.value_or(0)};
-            } else if constexpr (std::is_same_v<T, anulacion>) {
-                j.key = document_key{static_cast<int>(doc.tipo_de_comprobante.value_or(0)),
-                                     doc.serie.value_or(""), doc.numero.value_or(0)};
-            } else {
-                j.key = doc.key();
-            }
-        },
-        r.doc);
-    bad.key = j.key;
-    if (!has_errors(r.findings)) {
-        auto fs = fiscal::check(r.doc, co);
-        r.findings.insert(r.findings.end(), std::make_move_iterator(fs.begin()),
-                          std::make_move_iterator(fs.end()));
-    }
-    if (has_errors(r.findings)) {
-        bad.state = line_outcome::invalid;
-        std::erase_if(r.findings, [](const finding& f) { return f.level != severity::error; });
-        bad.findings = std::move(r.findings);
-        bad.error = fmt::format("{} problem{} found locally; nothing was sent", bad.findings.size(),
-                                bad.findings.size() == 1 ? "" : "s");
-        return std::nullopt;
-    }
-    if (o.dry_run) {
-        bad.state = line_outcome::valid;
-        bad.findings = std::move(r.findings);  // warnings only
-        return std::nullopt;
-    }
-    j.body = json::write(r.doc);
-    return j;
-}
-
-using channel = asio::experimental::concurrent_channel<void(boost::system::error_code, std::shared_ptr<job>)>;
-
-// Tells every worker there is no more work: one empty job each, queued behind the real ones
-// (closing the channel instead would drop what is still buffered).
-void end_of_work(channel& ch, int workers) {
-    for (int i = 0; i < workers; ++i) {
-        try {
-            ch.async_send(boost::system::error_code{}, nullptr, asio::use_future).get();
-        } catch (const std::exception&) {
-            return;  // cancelled: the workers are gone already
-        }
-    }
-}
-
-// Looks the document up in the journal: already settled documents are not sent again.
-asio::awaitable<std::optional<intent_record>> journaled(client& api, const job& j) {
-    auto journal = api.journal();
-    auto ex = co_await asio::this_coro::executor;
-    auto res = co_await asio::async_initiate<decltype(asio::use_awaitable),
-                                             void(result<std::optional<intent_record>>)>(
-        [&](auto handler) {
-            auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            journal->find(api.config().name, j.op, j.key, [h, ex](result<std::optional<intent_record>> r) {
-                asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-            });
-        },
-        asio::use_awaitable);
-    if (!res || !*res) co_return std::nullopt;
-    co_return std::move(**res);
-}
-
-// What a document that was read but not sent says when the batch is interrupted.
-outcome interrupted(const job& j) {
-    outcome o;
-    o.source = j.source;
-    o.line = j.line;
-    o.op = j.op;
-    o.key = j.key;
-    o.state = line_outcome::not_sent;
-    o.error = "not sent: interrupted";
-    return o;
-}
-
-// A document Nubefact has whose SUNAT answer is pending: followed after the batch (--follow).
-struct pending_doc {
-    outcome o;
-    response body;
-};
-
-asio::awaitable<void> worker(client& api, channel& ch, results_sink& sink, const std::atomic<bool>& stopping,
-                             std::vector<pending_doc>* pending) {
-    for (;;) {
-        auto [ec, j] = co_await ch.async_receive(asio::as_tuple(asio::use_awaitable));
-        if (ec || !j) co_return;
-        outcome o;
-        o.source = j->source;
-        o.line = j->line;
-        o.op = j->op;
-        o.key = j->key;
-        if (is_generar(j->op)) {
-            if (auto rec = co_await journaled(api, *j);
-                rec && rec->what.payload_hash == payload_hash(j->body) && is_final(rec->state)) {
-                o.state = rec->state;
-                o.resumed = true;
-                o.codigo = rec->codigo;
-                if (rec->state == doc_state::rejected && !rec->sunat_responsecode.empty())
-                    o.error =
-                        fmt::format("SUNAT código {}: {}", rec->sunat_responsecode, rec->sunat_description);
-                sink.add(o);
-                continue;
-            }
-        }
-        if (stopping.load()) {  // read before the interruption, never journaled: not sent
-            sink.add(interrupted(*j));
-            continue;
-        }
-        auto r = co_await api.send(j->op, j->key, std::move(j->body));
-        if (r) {
-            o.state = r->state;
-            o.attempts = r->attempts;
-            o.recovered = r->recovered;
-            o.body = &r->body;
-            if (r->state == doc_state::rejected) o.error = sunat_reason(r->body);
-            if (r->state == doc_state::pending_sunat && pending) {  // its line comes once followed
-                o.body = nullptr;
-                pending->push_back({std::move(o), std::move(r->body)});
-                continue;
-            }
-            sink.add(o);
-        } else {
-            const auto& e = r.error();
-            o.state = e.code == client_errc::payload_changed || e.code == client_errc::account_stopped ||
-                              e.code == client_errc::cancelled
-                          ? std::variant<doc_state, line_outcome>(line_outcome::not_sent)
-                          : std::variant<doc_state, line_outcome>(e.state);
-            o.attempts = e.attempts;
-            o.codigo = e.codigo;
-            o.error =
-                std::holds_alternative<line_outcome>(o.state) && !e.message.empty() ? e.message : e.what();
-            o.findings = e.findings;
-            sink.add(o);
-        }
-    }
-}
-
-// Consults each pending document on the follow schedule until SUNAT's answer is final or the time
-// is up (Ctrl-C ends the wait: the document stays pending_sunat); then writes its line.
-void follow_pending(asio::io_context& ioc, client& api, std::vector<pending_doc>& pending, results_sink& sink,
-                    const std::atomic<bool>& stopping, std::chrono::seconds limit) {
-    const auto start = std::chrono::steady_clock::now();
-    std::size_t left = pending.size();  // the signal handler keeps `ioc` busy: stop it when all are done
-    for (auto& p : pending) {
-        auto follow = [&]() -> asio::awaitable<void> {
-            sansio::follow_schedule schedule(start, limit);
-            asio::steady_timer timer(co_await asio::this_coro::executor);
-            while (!stopping.load()) {
-                auto wait = schedule.next(std::chrono::steady_clock::now());
-                if (!wait) break;
-                // In slices, so that Ctrl-C is seen within a quarter of a second.
-                for (auto until = std::chrono::steady_clock::now() + *wait;
-                     !stopping.load() && std::chrono::steady_clock::now() < until;) {
-                    timer.expires_after(std::min<std::chrono::steady_clock::duration>(
-                        until - std::chrono::steady_clock::now(), std::chrono::milliseconds(250)));
-                    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-                }
-                if (stopping.load()) break;
-                auto task = api.refresh(*p.o.op, *p.o.key);
-                auto r = co_await std::move(task);
-                ++p.o.attempts;
-                if (r && r->state != doc_state::pending_sunat) {
-                    p.body = std::move(r->body);
-                    p.o.state = r->state;
-                    if (r->state == doc_state::rejected) p.o.error = sunat_reason(p.body);
-                    break;
-                }
-            }
-            p.o.body = &p.body;
-            sink.add(p.o);
-            if (--left == 0) ioc.stop();
-        };
-        asio::co_spawn(ioc, follow, asio::detached);
-    }
-    ioc.restart();
-    ioc.run();
-}
 
 int run_send(send_options o) {
     const bool tty = ::isatty(STDERR_FILENO) && !o.no_progress;
@@ -459,68 +193,21 @@ int run_send(send_options o) {
     if (!o.no_progress && (!o.json_summary || tty)) progress.start();
     const auto t0 = std::chrono::steady_clock::now();
 
-    std::atomic<bool> stopping{false};
     std::atomic<std::size_t> unreadable{0};
-    int workers = 1;
-    std::vector<std::shared_ptr<job>> later;  // anulaciones, reversiones, consultas: after the rest
-    std::vector<pending_doc> pending;         // SUNAT's answer pending: followed at the end
-    std::mutex later_m;
-
-    // Reads, validates and hands documents to the senders; runs on its own thread so the network
-    // thread never waits on a disk or on parsing.
-    batch_numbers numbers;
-    std::vector<std::string> sources;  // the input names, for duplicate lines' messages
-    auto source_index = [&](const std::string& name) {
-        if (sources.empty() || sources.back() != name) sources.push_back(name);
-        return static_cast<std::uint32_t>(sources.size() - 1);
+    engine::batch_options bo;
+    bo.prepare.complete = o.complete;
+    bo.prepare.check = co;
+    bo.prepare.max_document_bytes = o.max_document_bytes;
+    bo.dry_run = o.dry_run;
+    bo.deliver.follow = std::chrono::seconds(o.follow_seconds);
+    if (s) bo.deliver.hold_patience = s->hold_patience();
+    bo.on_follow = [&](std::size_t n) {
+        std::fprintf(stderr,
+                     "%snubefact send: waiting for SUNAT's answer to %zu document%s (up to %d s; --follow 0 "
+                     "does not wait)…\n",
+                     tty ? "\r\x1b[2K" : "", n, n == 1 ? "" : "s", o.follow_seconds);
     };
-    auto produce = [&](channel* ch) {
-        input_stream in(o.paths, o.max_document_bytes);
-        while (!stopping.load()) {
-            auto d = in.next();
-            if (!d) break;
-            if (d->input_error()) {  // a missing file, an empty input: not a document
-                ++unreadable;
-                std::fprintf(stderr, "%snubefact send: %s: %s%s\n", tty ? "\r\x1b[2K" : "", d->source.c_str(),
-                             d->error->message.c_str(),
-                             date::parse(d->source) ? " (a date: did you mean --today DD-MM-YYYY?)" : "");
-                continue;
-            }
-            ++counters.total;
-            outcome bad;
-            auto j = prepare(*d, o, co, bad);
-            if (!j) {
-                sink.add(bad);
-                continue;
-            }
-            if (auto first = numbers.add(j->op, j->key, {source_index(j->source), j->line})) {
-                bad.state = line_outcome::not_sent;
-                bad.error = fmt::format("not sent: {} is a duplicate line of the batch (first at {}:{})",
-                                        key_text(j->key), sources[first->source], first->line);
-                sink.add(bad);
-                continue;
-            }
-            auto p = std::make_shared<job>(std::move(*j));
-            if (second_phase(p->op)) {
-                std::lock_guard lock(later_m);
-                later.push_back(std::move(p));
-                continue;
-            }
-            try {
-                ch->async_send(boost::system::error_code{}, std::move(p), asio::use_future).get();
-            } catch (const std::exception&) {
-                break;  // channel closed: interrupted
-            }
-        }
-        counters.total_final = !stopping.load();
-        if (ch) end_of_work(*ch, workers);
-    };
-
-    if (o.dry_run) {
-        produce(nullptr);
-    } else {
-        auto& ioc = s->io();
-        auto& api = s->api();
+    if (s) {
         // n documents in flight (the client's slots) and `ahead` more journaled, waiting for one
         // (none by default without a store: an in-memory journal has no commits to share).
         const int n = std::max(1, s->concurrency());
@@ -532,18 +219,48 @@ int run_send(send_options o) {
                          "nubefact send: --ahead %d lowered to %d: at %.3g requests/s a document journaled "
                          "ahead would wait too long of its total_timeout for its turn\n",
                          ahead, fitted, s->account().rate.requests_per_second);
-        workers = n + fitted;
-        asio::signal_set signals(ioc, SIGINT, SIGTERM);
+        bo.workers = n + fitted;
+    }
+    engine::batch run(s ? &s->api() : nullptr, s ? &s->io() : nullptr, std::move(bo),
+                      [&](const outcome& x) { sink.add(x); });
+
+    // The source: the files' documents; what is not a document (a missing file, an empty input) is
+    // said here and counted apart.
+    input_stream in(o.paths, o.max_document_bytes);
+    auto next = [&]() -> std::optional<engine::input> {
+        for (;;) {
+            auto d = in.next();
+            if (!d) {
+                counters.total_final = !run.stopping();
+                return std::nullopt;
+            }
+            if (d->input_error()) {
+                ++unreadable;
+                std::fprintf(stderr, "%snubefact send: %s: %s%s\n", tty ? "\r\x1b[2K" : "", d->source.c_str(),
+                             d->error->message.c_str(),
+                             date::parse(d->source) ? " (a date: did you mean --today DD-MM-YYYY?)" : "");
+                continue;
+            }
+            ++counters.total;
+            return engine::input{std::move(d->source), d->line, std::move(d->text), std::move(d->error)};
+        }
+    };
+
+    if (o.dry_run) {
+        run.run(next);
+    } else {
+        asio::signal_set signals(s->io(), SIGINT, SIGTERM);
         std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
                                                                             int) {
             if (ec) return;
-            if (!stopping.exchange(true)) {
+            if (!run.stopping()) {
+                run.request_stop();
                 std::fprintf(stderr,
                              "\nnubefact send: stopping: no new documents; the ones already journaled finish "
                              "or are reconciled. Ctrl-C again to stop sending at once.\n");
                 signals.async_wait(on_signal);
             } else {
-                api.stop_sending();
+                run.stop_sending();
                 std::fprintf(stderr,
                              "\nnubefact send: nothing more is sent; exchanges in flight finish. Ctrl-C "
                              "again ends the process (every document is journaled: the next run "
@@ -553,50 +270,11 @@ int run_send(send_options o) {
             }
         };
         signals.async_wait(on_signal);
-
-        auto run_phase = [&](auto&& feed) {
-            channel ch(ioc, static_cast<std::size_t>(n) * 2);
-            std::atomic<int> live{workers};
-            for (int i = 0; i < workers; ++i) {
-                auto w = [&]() -> asio::awaitable<void> {
-                    co_await worker(api, ch, sink, stopping, o.follow_seconds > 0 ? &pending : nullptr);
-                    if (--live == 0) ioc.stop();
-                };
-                asio::co_spawn(ioc, w, asio::detached);
-            }
-            std::thread producer([&] { feed(&ch); });
-            ioc.restart();
-            ioc.run();
-            producer.join();
-        };
-        run_phase(produce);
-        if (!later.empty() && !stopping.load()) {
-            run_phase([&](channel* ch) {
-                std::size_t i = 0;
-                for (; i < later.size() && !stopping.load(); ++i) {
-                    try {
-                        ch->async_send(boost::system::error_code{}, later[i], asio::use_future).get();
-                    } catch (const std::exception&) {
-                        break;
-                    }
-                }
-                for (; i < later.size(); ++i) sink.add(interrupted(*later[i]));
-                end_of_work(*ch, workers);
-            });
-        } else {
-            for (auto& p : later) sink.add(interrupted(*p));
-        }
-        if (!pending.empty()) {
-            std::fprintf(stderr,
-                         "%snubefact send: waiting for SUNAT's answer to %zu document%s (up to %d s; "
-                         "--follow 0 does not wait)…\n",
-                         tty ? "\r\x1b[2K" : "", pending.size(), pending.size() == 1 ? "" : "s",
-                         o.follow_seconds);
-            follow_pending(ioc, api, pending, sink, stopping, std::chrono::seconds(o.follow_seconds));
-        }
+        run.run(next);
         signals.cancel();
         s->close();
     }
+    const bool stopped = run.stopping();
     progress.stop();
 
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -632,7 +310,7 @@ int run_send(send_options o) {
             j += ':' + std::to_string(r.n);
         }
         j += fmt::format(",\"resumed\":{},\"seconds\":{:.3f},\"docs_per_s\":{:.1f},\"interrupted\":{}",
-                         counters.resumed.load(), secs, per_s, stopping.load() ? "true" : "false");
+                         counters.resumed.load(), secs, per_s, stopped ? "true" : "false");
         if (o.dry_run) j += ",\"dry_run\":true";
         if (!o.results.empty()) {
             j += ",\"results\":";
@@ -663,7 +341,7 @@ int run_send(send_options o) {
         if (s && s->db())
             std::printf("audit log: %s  (nubefact log --store %s)\n", s->store_url().c_str(),
                         s->store_url().c_str());
-        if (stopping.load())
+        if (stopped)
             std::printf(
                 "interrupted: run the same command again to resume; accepted documents are skipped, "
                 "uncertain ones are reconciled with Nubefact before any resend.\n");
@@ -675,7 +353,7 @@ int run_send(send_options o) {
     // interrupted batch is not done (documents were never read): never report success for it.
     const std::size_t fine = counters.count(doc_state::accepted) + counters.count(doc_state::pending_sunat) +
                              counters.count(line_outcome::valid);
-    return (fine != total || stopping.load()) ? exit_failed : exit_ok;
+    return (fine != total || stopped) ? exit_failed : exit_ok;
 }
 
 registrar reg{

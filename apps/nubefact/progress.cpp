@@ -12,18 +12,6 @@
 
 namespace nubefact::cli {
 
-std::string_view to_string(line_outcome o) noexcept {
-    switch (o) {
-        case line_outcome::invalid:
-            return "invalid";
-        case line_outcome::not_sent:
-            return "not_sent";
-        case line_outcome::valid:
-            return "valid";
-    }
-    return "";
-}
-
 std::string format_duration(std::chrono::seconds s) {
     auto v = s.count();
     if (v < 0) v = 0;

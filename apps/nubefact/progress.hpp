@@ -2,6 +2,7 @@
 // few seconds otherwise.
 #pragma once
 
+#include <nubefact/engine.hpp>
 #include <nubefact/journal.hpp>
 
 #include <array>
@@ -17,9 +18,9 @@
 namespace nubefact::cli {
 
 // What a batch reports for one of its lines: a document state (doc_state), or one of the outcomes
-// of a line that was never journaled.
-enum class line_outcome { invalid, not_sent, valid };  // valid: --dry-run only
-std::string_view to_string(line_outcome o) noexcept;
+// of a line that was never journaled (the engine's; valid: --dry-run only).
+using engine::line_outcome;
+using engine::to_string;
 // The order in which the progress line and the summary list the states: the good news first.
 inline constexpr doc_state report_order[] = {
     doc_state::accepted, doc_state::pending_sunat, doc_state::rejected,

@@ -35,6 +35,24 @@ void session_options::add_to(CLI::App& app) {
     app.add_option("--burst", burst, "Token-bucket burst (default: the account's)")
         ->check(CLI::Range(1, 1000000));
     app.add_flag("--audit-bodies", audit_bodies, "Keep request and response bodies in the audit log");
+    app.add_option("--lease", lease_seconds,
+                   "Seconds a claim on a document lasts unless renewed (several senders sharing one store: "
+                   "another sender takes over a dead one's documents after this; default NUBEFACT_LEASE, "
+                   "else 30)")
+        ->check(CLI::Range(1.0, 86400.0));
+}
+
+std::chrono::milliseconds session_options::lease() const {
+    double secs = lease_seconds;
+    if (secs <= 0) {
+        if (const char* e = std::getenv("NUBEFACT_LEASE"); e && *e) {
+            char* end = nullptr;
+            const double v = std::strtod(e, &end);
+            if (end && *end == '\0' && v >= 1 && v <= 86400) secs = v;
+        }
+    }
+    if (secs <= 0) return store::store_options{}.lease;
+    return std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000));
 }
 
 namespace {
@@ -135,14 +153,19 @@ int fit_ahead_to_rate(int ahead, int concurrency, const account_config& account)
     return fit <= 0 ? 0 : static_cast<int>(std::min<double>(fit, ahead));
 }
 
-store::store_options store_options_for(int ahead) {
+store::store_options store_options_for(int ahead, std::chrono::milliseconds lease) {
     store::store_options o;
+    o.lease = lease;
     if (ahead != 0) o.control_linger = std::chrono::milliseconds(1);
     return o;
 }
 
 session::~session() {
     close();
+}
+
+std::chrono::milliseconds session::hold_patience() const {
+    return 2 * lease_ + std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.total_timeout);
 }
 
 int session::concurrency() const {
@@ -174,7 +197,7 @@ std::unique_ptr<session> session::open(const session_options& o, std::string& er
         if (!o.no_store) {
             std::string url = o.store_url.empty() ? store::default_store_url() : o.store_url;
             std::string diag;
-            auto st = store::open_store(url, store_options_for(o.ahead), &diag);
+            auto st = store::open_store(url, store_options_for(o.ahead, o.lease()), &diag);
             if (!st) {
                 error = "cannot open the store " + store::redact_url(url) + ": " + st.error().message() +
                         (diag.empty() ? "" : " (" + diag + ")");
@@ -182,6 +205,7 @@ std::unique_ptr<session> session::open(const session_options& o, std::string& er
             }
             s->store_ = std::shared_ptr<store::store>(std::move(*st));
             s->store_url_ = store::redact_url(url);
+            s->lease_ = o.lease();
             hand_completions_to(*s->store_, s->ioc_);
         }
 

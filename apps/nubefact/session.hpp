@@ -30,6 +30,10 @@ struct session_options {
     int burst = -1;
     bool audit_bodies = false;
     int ahead = 0;  // --ahead of send/bench, as given (-1: default; see resolve_ahead); 0 elsewhere
+    double lease_seconds = 0;  // --lease; 0: NUBEFACT_LEASE, else the store's default (30 s)
+
+    // The claim lease the store is opened with (--lease, NUBEFACT_LEASE, the default).
+    std::chrono::milliseconds lease() const;
 
     // Adds the options above to `app`.
     void add_to(CLI::App& app);
@@ -67,7 +71,7 @@ int fit_ahead_to_rate(int ahead, int concurrency, const account_config& account)
 // The store options for `ahead` (as requested: -1 or N) documents journaled ahead: with look-ahead a journal
 // commit waits up to 1 ms for the intents right behind its first one (nobody sending waits on it while others
 // are queued).
-store::store_options store_options_for(int ahead);
+store::store_options store_options_for(int ahead, std::chrono::milliseconds lease);
 
 // A commit's journal completions come back to `ioc`'s thread in one hand-over (one wake-up per commit,
 // not one per document). finish_completions() ends that: it flushes the store and runs what was handed
@@ -94,6 +98,9 @@ class session {
     emulator::server* embedded() { return emulator_.get(); }
     std::string store_url() const { return store_url_; }  // redacted
     int concurrency() const;
+    // How long to wait for a document another sender holds: two leases (it may have died just after
+    // renewing) and a total_timeout (its last exchange).
+    std::chrono::milliseconds hold_patience() const;
 
     // Flushes the store (every state and audit row committed) and stops the emulator.
     void close();
@@ -107,6 +114,7 @@ class session {
     std::unique_ptr<client> client_;
     std::string store_url_;
     int concurrency_override_ = 0;
+    std::chrono::milliseconds lease_ = store::store_options{}.lease;
 };
 
 }  // namespace nubefact::cli

@@ -132,6 +132,7 @@ class client {
 
     const account_config& config() const;
     const std::shared_ptr<intent_journal>& journal() const;
+    const clock_source& clock() const;       // client_options::clock (the real clock by default)
     std::size_t open_connections() const;    // keep-alive connections currently open
     std::size_t connections_opened() const;  // since construction (a closed one reopened counts again)
     std::size_t peak_connections() const;    // most open at the same time (<= max_concurrency)

@@ -939,6 +939,9 @@ const account_config& client::config() const {
 const std::shared_ptr<intent_journal>& client::journal() const {
     return e_->journal;
 }
+const clock_source& client::clock() const {
+    return *e_->clk;
+}
 std::size_t client::open_connections() const {
     return e_->tx->open_connections();
 }
