@@ -4,6 +4,7 @@
 #include "input.hpp"
 #include "session.hpp"
 
+#include <nubefact/engine.hpp>
 #include <nubefact/fiscal.hpp>
 #include <nubefact/json.hpp>
 
@@ -135,23 +136,58 @@ asio::awaitable<client::result_type> consult_once(client& api, operation consult
     co_return co_await api.consultar_comprobante(key);
 }
 
-// Consults until SUNAT's verdict arrives (aceptada_por_sunat true, or a rejection code), with
-// exponential backoff from 0.5 s to 30 s, for at most `limit`.
-asio::awaitable<client::result_type> follow(client& api, operation consult, document_key key,
-                                            std::chrono::seconds limit) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    std::chrono::milliseconds delay{500};
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    for (;;) {
-        auto r = co_await consult_once(api, consult, key);
-        bool settled = !r || (r->body.aceptada_por_sunat && *r->body.aceptada_por_sunat) ||
-                       r->state == doc_state::rejected;
-        if (settled || std::chrono::steady_clock::now() + delay > deadline) co_return r;
-        std::cerr << fmt::format("{}: waiting for SUNAT ({} ms)…\n", key.to_string(), delay.count());
-        timer.expires_after(delay);
-        co_await timer.async_wait(asio::use_awaitable);
-        delay = std::min<std::chrono::milliseconds>(delay * 2, std::chrono::seconds(30));
+// Prints one engine outcome as print_reply prints a reply (the answer, or what went wrong).
+void print_outcome(const engine::outcome& o, bool as_json) {
+    const auto k = o.key ? o.key->to_string() : o.source;
+    if (o.body && !o.is(engine::line_outcome::invalid)) {
+        if (as_json) {
+            std::cout << response_json(*o.body) << "\n";
+            return;
+        }
+        const auto& b = *o.body;
+        std::cout << fmt::format(
+            "{}: {}{}{}{}\n", k, o.state_name(),
+            b.aceptada_por_sunat
+                ? (*b.aceptada_por_sunat ? ", aceptada por SUNAT" : ", not (yet) accepted by SUNAT")
+                : "",
+            b.anulado && *b.anulado ? ", ANULADO" : "", o.resumed ? " (from the store: not sent again)" : "");
+        for_each_answer_field(b, [](const char* name, const opt_str& v) {
+            if (v && !v->empty()) std::cout << fmt::format("  {:<20} {}\n", name, *v);
+        });
+        return;
     }
+    if (as_json) {
+        boost::json::object j{{"document", k}, {"state", std::string(o.state_name())}, {"error", o.error}};
+        if (o.codigo) j["codigo"] = *o.codigo;
+        std::cout << boost::json::serialize(j) << "\n";
+        return;
+    }
+    std::cerr << k << ": " << o.error << "\n";
+    for (const auto& f : o.findings)
+        std::cerr << fmt::format("  {}: {}{}\n", f.path, f.message,
+                                 f.expected.empty() ? std::string()
+                                                    : fmt::format(" (expected {}, got {})", f.expected,
+                                                                  f.actual.empty() ? "nothing" : f.actual));
+}
+
+// How void and guide hand one document to the engine: another sender's claim waited for, SUNAT's
+// pending answer followed for `follow` (0: not), each wait said on stderr.
+engine::deliver_options delivery(const session& s, std::chrono::seconds follow) {
+    engine::deliver_options d;
+    d.hold_patience = s.hold_patience();
+    d.follow = follow;
+    d.on_follow_wait = [](const engine::outcome& o, std::chrono::milliseconds wait) {
+        std::cerr << fmt::format("{}: waiting for SUNAT ({} ms)…\n", o.key ? o.key->to_string() : o.source,
+                                 wait.count());
+    };
+    return d;
+}
+
+// One document through the engine: checked, claimed, journaled, sent, reconciled, followed.
+engine::outcome deliver_one(session& s, engine::input in, std::chrono::seconds follow) {
+    auto p = engine::prepare(in, {});
+    if (auto* bad = std::get_if<engine::outcome>(&p)) return std::move(*bad);
+    return run(s, engine::deliver(s.api(), std::move(std::get<engine::prepared>(p)), delivery(s, follow)));
 }
 
 struct common {
@@ -273,21 +309,12 @@ registrar void_reg{
          return [c] {
              auto s = open_or_report(c->session, "void");
              if (!s) return exit_usage;
-             auto go = [&](anulacion a) {
-                 document_key k{static_cast<int>(a.tipo_de_comprobante.value_or(0)), a.serie.value_or(""),
-                                a.numero.value_or(0)};
-                 auto findings = fiscal::check(a);
-                 if (has_errors(findings)) {
-                     for (const auto& f : findings)
-                         std::cerr << fmt::format("{}: {}: {}\n", k.to_string(), f.path, f.message);
-                     return false;
-                 }
-                 auto r = run(*s, s->api().generar_anulacion(a));
-                 if (r && c->wait)
-                     r = run(*s, follow(s->api(), operation::consultar_anulacion, k,
-                                        std::chrono::seconds(c->wait_seconds)));
-                 print_reply(r, k, c->json);
-                 return r && (!c->wait || (r->body.aceptada_por_sunat && *r->body.aceptada_por_sunat));
+             const auto follow = std::chrono::seconds(c->wait ? c->wait_seconds : 0);
+             auto go = [&](const anulacion& a, const std::string& source, std::size_t line) {
+                 auto o =
+                     deliver_one(*s, {source, line, json::write(json::request{a}), std::nullopt}, follow);
+                 print_outcome(o, c->json);
+                 return c->wait ? o.is(doc_state::accepted) : o.fine();
              };
              int f = for_targets(
                  *c, operation::generar_anulacion,
@@ -301,10 +328,10 @@ registrar void_reg{
                      a.serie = k.serie;
                      a.numero = k.numero;
                      a.motivo = c->motivo;
-                     return go(a);
+                     return go(a, k.to_string(), 0);
                  },
-                 [&](const json::read_result& r, const source_document&) {
-                     return go(std::get<anulacion>(r.doc));
+                 [&](const json::read_result& r, const source_document& d) {
+                     return go(std::get<anulacion>(r.doc), d.source, d.line);
                  });
              return f < 0 ? exit_usage : finish(*s, f);
          };
@@ -327,29 +354,20 @@ registrar guide_reg{
          return [c] {
              auto s = open_or_report(c->session, "guide");
              if (!s) return exit_usage;
+             const auto follow = std::chrono::seconds(c->wait ? c->wait_seconds : 0);
+             auto done = [&](const engine::outcome& o) {
+                 print_outcome(o, c->json);
+                 return c->wait ? o.is(doc_state::accepted) : o.fine();
+             };
              auto poll = [&](const document_key& k) {
-                 auto r = run(*s, follow(s->api(), operation::consultar_guia, k,
-                                         std::chrono::seconds(c->wait_seconds)));
-                 print_reply(r, k, c->json);
-                 return r && r->body.aceptada_por_sunat && *r->body.aceptada_por_sunat;
+                 // Following an issued guía: consulted at once, then on the follow schedule.
+                 return done(run(*s, engine::consult(s->api(), operation::generar_guia, k,
+                                                     delivery(*s, std::chrono::seconds(c->wait_seconds)))));
              };
              int f = for_targets(*c, operation::generar_guia, poll,
                                  [&](const json::read_result& rr, const source_document& d) {
-                                     const auto& g = std::get<guia>(rr.doc);
-                                     auto k = g.key();
-                                     auto findings = fiscal::check(g);
-                                     if (has_errors(findings)) {
-                                         for (const auto& x : findings)
-                                             std::cerr << fmt::format("{}:{}: {}: {}\n", d.source, d.line,
-                                                                      x.path, x.message);
-                                         return false;
-                                     }
-                                     auto r = run(*s, s->api().generar_guia(g));
-                                     if (!r || !c->wait) {
-                                         print_reply(r, k, c->json);
-                                         return bool(r);
-                                     }
-                                     return poll(k);
+                                     return done(deliver_one(
+                                         *s, {d.source, d.line, json::write(rr.doc), std::nullopt}, follow));
                                  });
              return f < 0 ? exit_usage : finish(*s, f);
          };

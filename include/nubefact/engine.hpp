@@ -116,6 +116,8 @@ struct deliver_options {
     // How long to follow a document whose SUNAT answer is pending (pending_sunat) until it is final;
     // 0: report it pending at once.
     std::chrono::seconds follow{0};
+    // Called before each wait of a follow (for a "waiting for SUNAT" line); may be empty.
+    std::function<void(const outcome&, std::chrono::milliseconds)> on_follow_wait;
 };
 
 // Delivers one prepared document through `api` (a generar_* is exactly once; see client::send) and
@@ -124,10 +126,19 @@ struct deliver_options {
 boost::asio::awaitable<outcome> deliver(client& api, prepared doc, deliver_options o,
                                         const std::atomic<bool>* stop = nullptr);
 
+// What Nubefact says now of a document created earlier with `generar` (client::refresh: consulted,
+// and recorded in the journal when it holds the document), followed up to o.follow while SUNAT's
+// answer is pending. For `nubefact guide SERIE-NUMERO`, a gateway's status request.
+boost::asio::awaitable<outcome> consult(client& api, operation generar, document_key key, deliver_options o,
+                                        const std::atomic<bool>* stop = nullptr);
+
 // Follows a pending_sunat outcome on the follow schedule (sansio::follow_schedule) until SUNAT's
-// answer is final, `limit` has passed since `since`, or `stop`; updates `o` in place.
-boost::asio::awaitable<void> follow(client& api, outcome& o, std::chrono::steady_clock::time_point since,
-                                    std::chrono::seconds limit, const std::atomic<bool>* stop = nullptr);
+// answer is final, `limit` has passed since `since`, or `stop`; updates `o` in place. `notice`
+// (may be empty) is told of each wait.
+boost::asio::awaitable<void> follow(
+    client& api, outcome& o, std::chrono::steady_clock::time_point since, std::chrono::seconds limit,
+    const std::atomic<bool>* stop = nullptr,
+    const std::function<void(const outcome&, std::chrono::milliseconds)>& notice = {});
 
 struct batch_options {
     prepare_options prepare;

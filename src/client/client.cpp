@@ -553,6 +553,17 @@ struct client::engine : std::enable_shared_from_this<engine> {
             case sansio::resume::conflict:
                 // The journal lets a corrected payload replace one Nubefact does not hold; this one
                 // it may hold, so its number keeps its content.
+                if (is_void_operation(in.op)) {
+                    const bool anulacion = in.op == operation::generar_anulacion;
+                    s.message = fmt::format(
+                        "not sent: the {} of {} was sent before with other content (another motivo) and is "
+                        "'{}' in the store: a document is voided once{}",
+                        anulacion ? "anulación" : "reversión", in.key.to_string(), to_string(r.state),
+                        anulacion ? fmt::format("; `nubefact query {} --what anulacion` shows Nubefact's",
+                                                in.key.to_string())
+                                  : std::string());
+                    break;
+                }
                 s.message = fmt::format(
                     "not sent: {} was sent before with other content and is '{}' in the store "
                     "(Nubefact {}); a number that may exist is never re-sent with other content: {}",

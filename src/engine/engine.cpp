@@ -192,13 +192,15 @@ void settle(outcome& o, const client::result_type& r) {
 }  // namespace
 
 asio::awaitable<void> follow(client& api, outcome& o, std::chrono::steady_clock::time_point since,
-                             std::chrono::seconds limit, const std::atomic<bool>* stop) {
+                             std::chrono::seconds limit, const std::atomic<bool>* stop,
+                             const std::function<void(const outcome&, std::chrono::milliseconds)>& notice) {
     if (!o.op || !o.key || !o.is(doc_state::pending_sunat)) co_return;
     const auto& clk = api.clock();
     sansio::follow_schedule schedule(since, limit);
     while (!(stop && stop->load())) {
         auto wait = schedule.next(clk.steady_now());
         if (!wait) break;
+        if (notice) notice(o, std::chrono::duration_cast<std::chrono::milliseconds>(*wait));
         if (!co_await sleep_unless_stopped(clk, *wait, stop)) break;
         auto r = co_await api.refresh(*o.op, *o.key);
         ++o.attempts;
@@ -226,7 +228,20 @@ asio::awaitable<outcome> deliver(client& api, prepared doc, deliver_options opts
         settle(o, r);
         break;
     }
-    if (opts.follow.count() > 0) co_await follow(api, o, clk.steady_now(), opts.follow, stop);
+    if (opts.follow.count() > 0)
+        co_await follow(api, o, clk.steady_now(), opts.follow, stop, opts.on_follow_wait);
+    co_return o;
+}
+
+asio::awaitable<outcome> consult(client& api, operation generar, document_key key, deliver_options opts,
+                                 const std::atomic<bool>* stop) {
+    outcome o;
+    o.op = generar;
+    o.key = key;
+    const auto since = api.clock().steady_now();
+    auto r = co_await api.refresh(generar, std::move(key));
+    settle(o, r);
+    if (opts.follow.count() > 0) co_await follow(api, o, since, opts.follow, stop, opts.on_follow_wait);
     co_return o;
 }
 

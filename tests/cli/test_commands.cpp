@@ -277,7 +277,8 @@ TEST_F(Commands, VoidFileOfAnulaciones) {
 }
 
 TEST_F(Commands, GuideWaitsForSunatByDefaultAndNotWithNoWait) {
-    emulator_process emu(binary_, dir_, {"--guia-delay", "300"}, {"--today", today});
+    // Accepted 0.8 s after it is issued: the first consult (0.5 s) finds it pending, the next one not.
+    emulator_process emu(binary_, dir_, {"--guia-delay", "800"}, {"--today", today});
     ASSERT_TRUE(emu.ok());
     const auto guia = (examples_ / "guia-remitente-T001-1.json").string();
     auto r = nf({"guide", guia, "--no-store"}, emu.env());
