@@ -847,7 +847,7 @@ class sql_store final : public store {
     void note_claim() {
         if (holding_) return;
         holding_ = true;
-        next_renew_ = std::chrono::steady_clock::now() + opt_.lease / 3;
+        next_renew_ = opt_.steady_now() + opt_.lease / 3;
     }
     std::int64_t lease_us() const {
         return std::chrono::duration_cast<std::chrono::microseconds>(opt_.lease).count();
@@ -861,7 +861,7 @@ class sql_store final : public store {
     // Writer thread only: renews our claims when due, ends the claims of dead owners on this host
     // when another sender's claim stood in our way, and (closing) releases ours.
     void maintain(bool closing) {
-        const auto steady = std::chrono::steady_clock::now();
+        const auto steady = opt_.steady_now();
         const bool renew = holding_ && (closing || steady >= next_renew_);
         const bool sweep = contended_ && !closing && steady >= next_sweep_;
         if (!renew && !sweep) return;
