@@ -31,6 +31,16 @@ struct account {
     std::chrono::system_clock::time_point created_at, updated_at;  // set by the store
 };
 
+// A gateway API key: the ruta and token a tenant's integration uses with `nubefact serve`'s drop-in
+// API, for one account. The token is shown once when the key is made; the store keeps its hash.
+struct api_key {
+    std::string ruta;                                  // public: POST /api/v1/{ruta}
+    std::string account;                               // the account (accounts table) it sends through
+    std::string token_hash;                            // hex SHA-256 of the token (nubefact::payload_hash)
+    std::chrono::system_clock::time_point created_at;  // set by the store
+    std::optional<std::chrono::system_clock::time_point> revoked_at;  // set by revoke_api_key
+};
+
 // "••••…1234": everything but the last 4 characters hidden (all of it when shorter than 8).
 std::string mask_token(std::string_view token);
 
@@ -93,6 +103,13 @@ class store {
     virtual result<std::vector<account>> list_accounts() = 0;
     // Served from a cache revalidated at most every account_cache_check (a version counter).
     virtual result<std::optional<account>> find_account(std::string_view name) = 0;
+
+    // Gateway API keys. add: store_errc::constraint when the ruta exists; revoke: not_found when no
+    // such ruta (revoking twice keeps the first time). find returns revoked keys too (say why).
+    virtual result<void> add_api_key(const api_key& k) = 0;
+    virtual result<std::optional<api_key>> find_api_key(std::string_view ruta) = 0;
+    virtual result<std::vector<api_key>> list_api_keys() = 0;
+    virtual result<void> revoke_api_key(std::string_view ruta) = 0;
 
     // Documents and audit rows, read synchronously (CLI, gateway).
     virtual result<std::vector<intent_record>> find_documents(const document_query& q) = 0;

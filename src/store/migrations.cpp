@@ -218,6 +218,18 @@ ALTER TABLE documents ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE documents ADD COLUMN lease_token BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX documents_owner ON documents (owner) WHERE owner IS NOT NULL;
 )sql"},
+    // Gateway API keys (`nubefact keys`, `nubefact serve`): the drop-in API's ruta (public) and the
+    // SHA-256 of its token (shown once, never stored); revoked_at 0 = valid.
+    {7, R"sql(
+CREATE TABLE api_keys (
+    id {pk},
+    ruta TEXT NOT NULL UNIQUE,
+    account TEXT NOT NULL,
+    token_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT NOT NULL DEFAULT 0
+);
+)sql"},
 };
 
 std::string render(const char* sql, dialect d) {

@@ -472,6 +472,62 @@ class sql_store final : public store {
         return std::optional<account>{it->second};
     }
 
+    // ---- gateway API keys ----
+
+    result<void> add_api_key(const api_key& k) override {
+        value p[] = {k.ruta, k.account, k.token_hash, now_us()};
+        return admin_write([&](detail::connection& c) -> result<void> {
+            auto q = c.execute(
+                "INSERT INTO api_keys (ruta, account, token_hash, created_at) VALUES ($1, $2, $3, $4)", p);
+            if (!q) return q.error();
+            return {};
+        });
+    }
+
+    static api_key parse_api_key(const detail::row& r) {
+        api_key k;
+        k.ruta = r[0].value_or("");
+        k.account = r[1].value_or("");
+        k.token_hash = r[2].value_or("");
+        k.created_at = from_us(as_i64(r[3]));
+        if (auto at = as_i64(r[4]); at != 0) k.revoked_at = from_us(at);
+        return k;
+    }
+
+    result<std::optional<api_key>> find_api_key(std::string_view ruta) override {
+        value p[] = {std::string(ruta)};
+        std::lock_guard lk(admin_mu_);
+        auto r = admin_->query(
+            "SELECT ruta, account, token_hash, created_at, revoked_at FROM api_keys WHERE ruta = $1", p);
+        if (!r) return remember(r.error());
+        if (r->empty()) return std::optional<api_key>{};
+        return std::optional<api_key>{parse_api_key(r->front())};
+    }
+
+    result<std::vector<api_key>> list_api_keys() override {
+        std::lock_guard lk(admin_mu_);
+        auto r = admin_->query(
+            "SELECT ruta, account, token_hash, created_at, revoked_at FROM api_keys ORDER BY account, "
+            "created_at");
+        if (!r) return remember(r.error());
+        std::vector<api_key> out;
+        for (auto& row : *r) out.push_back(parse_api_key(row));
+        return out;
+    }
+
+    result<void> revoke_api_key(std::string_view ruta) override {
+        value p[] = {std::string(ruta), now_us()};
+        return admin_write([&](detail::connection& c) -> result<void> {
+            auto q = c.query(
+                "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN $2 ELSE revoked_at END "
+                "WHERE ruta = $1 RETURNING id",
+                p);
+            if (!q) return q.error();
+            if (q->empty()) return store_errc::not_found;
+            return {};
+        });
+    }
+
     // ---- reads ----
 
     result<std::vector<intent_record>> find_documents(const document_query& q) override {

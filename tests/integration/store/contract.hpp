@@ -49,11 +49,11 @@ TYPED_TEST_SUITE_P(store_contract);
 
 TYPED_TEST_P(store_contract, opens_migrated_and_reopens) {
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 6);
+    EXPECT_EQ(s->schema_version(), 7);
     EXPECT_EQ(s->backend(), TypeParam::is_pg ? "postgresql" : "sqlite");
     s.reset();
     auto again = this->open();  // migrations are not re-applied
-    EXPECT_EQ(again->schema_version(), 6);
+    EXPECT_EQ(again->schema_version(), 7);
 }
 
 TYPED_TEST_P(store_contract, accounts_crud) {
@@ -488,7 +488,7 @@ TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
             "900, 10, 20)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 6);
+    EXPECT_EQ(s->schema_version(), 7);
     auto emit = find_sync(s->journal(), "acme", {1, "F001", 7});
     ASSERT_TRUE(emit);
     ASSERT_TRUE(emit->has_value());
@@ -585,7 +585,7 @@ TYPED_TEST_P(store_contract, migrates_schema_4_state_names) {
             "('acme', 'emit', 1, 'F001', 5, 'generar_comprobante', 'h5', 'unknown', 2, NULL, 1, 1)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 6);
+    EXPECT_EQ(s->schema_version(), 7);
     const doc_state want[] = {doc_state::queued, doc_state::refused, doc_state::failed, doc_state::accepted,
                               doc_state::unknown};
     for (int n = 1; n <= 5; ++n) {
@@ -783,7 +783,7 @@ TYPED_TEST_P(store_contract, migrates_schema_5_without_claims) {
             "('acme', 'emit', 1, 'F001', 2, 'generar_comprobante', 'h2', 'accepted', 1, NULL, 1, 1)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 6);
+    EXPECT_EQ(s->schema_version(), 7);
     auto one = find_sync(s->journal(), "acme", {1, "F001", 1});
     ASSERT_TRUE(one && *one);
     EXPECT_TRUE((*one)->owner.empty());
@@ -799,6 +799,49 @@ TYPED_TEST_P(store_contract, migrates_schema_5_without_claims) {
     EXPECT_EQ(two->record.state, doc_state::accepted);
 }
 
+TYPED_TEST_P(store_contract, api_keys_crud_and_revoke) {
+    auto s = this->open();
+    api_key k;
+    k.ruta = "k_0123456789abcdef";
+    k.account = "acme";
+    k.token_hash = std::string(64, 'a');
+    ASSERT_TRUE(s->add_api_key(k));
+    auto dup = s->add_api_key(k);
+    ASSERT_FALSE(dup);
+    EXPECT_EQ(dup.error(), store_errc::constraint);
+    k.ruta = "k_fedcba9876543210";
+    k.account = "beta";
+    ASSERT_TRUE(s->add_api_key(k));
+
+    auto got = s->find_api_key("k_0123456789abcdef");
+    ASSERT_TRUE(got);
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ((*got)->account, "acme");
+    EXPECT_EQ((*got)->token_hash, std::string(64, 'a'));
+    EXPECT_FALSE((*got)->revoked_at);
+    EXPECT_GT((*got)->created_at.time_since_epoch().count(), 0);
+    auto none = s->find_api_key("k_nope");
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+
+    ASSERT_TRUE(s->revoke_api_key("k_0123456789abcdef"));
+    auto revoked = s->find_api_key("k_0123456789abcdef");
+    ASSERT_TRUE(revoked && revoked->has_value());
+    ASSERT_TRUE((*revoked)->revoked_at);
+    const auto first = *(*revoked)->revoked_at;
+    ASSERT_TRUE(s->revoke_api_key("k_0123456789abcdef"));  // again: the first time stays
+    EXPECT_EQ(*(*s->find_api_key("k_0123456789abcdef"))->revoked_at, first);
+    auto missing = s->revoke_api_key("k_nope");
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error(), store_errc::not_found);
+
+    auto all = s->list_api_keys();
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), 2u);
+    EXPECT_EQ((*all)[0].account, "acme");
+    EXPECT_EQ((*all)[1].account, "beta");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts_crud,
                             token_encrypted_at_rest, account_cache_reloads_after_change,
                             journal_record_is_idempotent, journal_update_and_find,
@@ -808,6 +851,7 @@ REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts
                             completion_dispatch_hands_a_batch_over_at_once,
                             corrected_payload_only_where_nubefact_has_nothing, migrates_schema_4_state_names,
                             claims_one_holder_and_fence_stale_settles, claims_of_a_dead_process_pass_on,
-                            claims_are_renewed_and_released_on_close, migrates_schema_5_without_claims);
+                            claims_are_renewed_and_released_on_close, migrates_schema_5_without_claims,
+                            api_keys_crud_and_revoke);
 
 }  // namespace nubefact::store::testing
