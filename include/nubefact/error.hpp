@@ -32,6 +32,13 @@ const boost::system::error_category& api_category() noexcept;
 inline error_code make_error_code(api_errc e) noexcept {
     return {static_cast<int>(e), api_category()};
 }
+// Nubefact's own text for a codigo ("Este documento ya existe en NubeFacT"), as its manual gives it:
+// what the emulator and the gateway's drop-in API answer. Empty for 21 and 22, whose text explains
+// the case.
+std::string_view api_message(api_errc e) noexcept;
+// The HTTP status Nubefact answers a codigo with (fact sheet §10, best evidence): 401 for 10 and 11,
+// 403 for 50 and 51, 500 for 40, 400 otherwise.
+int api_http_status(api_errc e) noexcept;
 // True for a codigo this library knows (10, 11, 12, 20-24, 40, 50, 51).
 bool is_known_api_codigo(int codigo) noexcept;
 // True for a codigo about the account rather than the document (10 token, 11 ruta, 50/51 suspended):

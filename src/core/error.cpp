@@ -139,6 +139,51 @@ const boost::system::error_category& decimal_category() noexcept {
     return c;
 }
 
+std::string_view api_message(api_errc e) noexcept {
+    switch (e) {
+        case api_errc::token_invalid:
+            return "No se pudo autenticar, token incorrecto o eliminado";
+        case api_errc::ruta_invalid:
+            return "La ruta o URL que estás usando no es correcta o no existe. Revisa en tu cuenta la opción "
+                   "API "
+                   "(Integración)";
+        case api_errc::content_type:
+            return "Solicitud incorrecta: la cabecera (header) no contiene un Content-Type correcto "
+                   "(application/json)";
+        case api_errc::bad_format:
+            return "El archivo enviado no cumple con el formato establecido";
+        case api_errc::already_exists:
+            return "Este documento ya existe en NubeFacT";
+        case api_errc::not_found:
+            return "El documento no existe o no fue enviado a NubeFacT";
+        case api_errc::internal:
+            return "Error interno desconocido";
+        case api_errc::account_suspended:
+            return "La cuenta está suspendida";
+        case api_errc::suspended_nonpayment:
+            return "La cuenta está suspendida por falta de pago";
+        case api_errc::operation_failed:
+        case api_errc::out_of_period:
+            break;
+    }
+    return {};
+}
+
+int api_http_status(api_errc e) noexcept {
+    switch (e) {
+        case api_errc::token_invalid:
+        case api_errc::ruta_invalid:
+            return 401;
+        case api_errc::account_suspended:
+        case api_errc::suspended_nonpayment:
+            return 403;
+        case api_errc::internal:
+            return 500;
+        default:
+            return 400;
+    }
+}
+
 bool is_account_codigo(int c) noexcept {
     return c == static_cast<int>(api_errc::token_invalid) || c == static_cast<int>(api_errc::ruta_invalid) ||
            c == static_cast<int>(api_errc::account_suspended) ||

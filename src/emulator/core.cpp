@@ -20,18 +20,16 @@
 namespace nubefact::emulator::detail {
 namespace {
 
-constexpr std::string_view msg_10 = "No se pudo autenticar, token incorrecto o eliminado";
-constexpr std::string_view msg_11 =
-    "La ruta o URL que estás usando no es correcta o no existe. Revisa en tu cuenta la opción API "
-    "(Integración)";
-constexpr std::string_view msg_12 =
-    "Solicitud incorrecta: la cabecera (header) no contiene un Content-Type correcto (application/json)";
-constexpr std::string_view msg_20 = "El archivo enviado no cumple con el formato establecido";
-constexpr std::string_view msg_23 = "Este documento ya existe en NubeFacT";
-constexpr std::string_view msg_24 = "El documento no existe o no fue enviado a NubeFacT";
-constexpr std::string_view msg_40 = "Error interno desconocido";
-constexpr std::string_view msg_50 = "La cuenta está suspendida";
-constexpr std::string_view msg_51 = "La cuenta está suspendida por falta de pago";
+// Nubefact's texts (one place: nubefact::api_message).
+const std::string_view msg_10 = api_message(api_errc::token_invalid);
+const std::string_view msg_11 = api_message(api_errc::ruta_invalid);
+const std::string_view msg_12 = api_message(api_errc::content_type);
+const std::string_view msg_20 = api_message(api_errc::bad_format);
+const std::string_view msg_23 = api_message(api_errc::already_exists);
+const std::string_view msg_24 = api_message(api_errc::not_found);
+const std::string_view msg_40 = api_message(api_errc::internal);
+const std::string_view msg_50 = api_message(api_errc::account_suspended);
+const std::string_view msg_51 = api_message(api_errc::suspended_nonpayment);
 
 int outcome_for_codigo(int c) {
     switch (c) {
