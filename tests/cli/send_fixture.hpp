@@ -69,7 +69,7 @@ std::map<std::string, int> count_states(const std::vector<json::object>& lines) 
 }
 
 // The summary has the row "NAME   N" (any spacing).
-bool has_row(const std::string& out, const std::string& name, int n) {
+[[maybe_unused]] bool has_row(const std::string& out, const std::string& name, int n) {
     std::istringstream in(out);
     for (std::string line; std::getline(in, line);) {
         std::istringstream w(line);
