@@ -16,6 +16,14 @@
 
 namespace nubefact::store::testing {
 
+// A connection of the store's own driver to the backend's database, no store on top.
+template <class Backend>
+result<std::unique_ptr<detail::connection>> open_raw(const Backend& b, std::string* why) {
+    const std::string url = b.url();
+    return Backend::is_pg ? detail::open_postgresql(url, why)
+                          : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, why);
+}
+
 template <class Backend>
 class store_contract : public ::testing::Test {
   protected:
@@ -41,6 +49,22 @@ class store_contract : public ::testing::Test {
         a.config.total_timeout = std::chrono::milliseconds(90000);
         a.config.auth = auth_scheme::token_token;
         return a;
+    }
+    // A raw connection to the test database, migrated only up to schema `version` (a database left
+    // by an earlier release); the test fails (nullptr) when that cannot be done.
+    std::unique_ptr<detail::connection> at_schema(int version) {
+        std::string why;
+        auto c = open_raw(backend_, &why);
+        if (!c) {
+            ADD_FAILURE() << why;
+            return nullptr;
+        }
+        auto v = detail::migrate(**c, &why, version);
+        if (!v || *v != version) {
+            ADD_FAILURE() << "migrate to " << version << ": " << why;
+            return nullptr;
+        }
+        return std::move(*c);
     }
     Backend backend_;
 };
@@ -465,15 +489,9 @@ TYPED_TEST_P(store_contract, completion_dispatch_hands_a_batch_over_at_once) {
 TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
     const std::string url = this->backend_.url();
     {
-        std::string why;
-        auto c = TypeParam::is_pg
-                     ? detail::open_postgresql(url, &why)
-                     : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, &why);
-        ASSERT_TRUE(c) << why;
-        auto v = detail::migrate(**c, &why, 2);
-        ASSERT_TRUE(v) << why;
-        ASSERT_EQ(*v, 2);
-        ASSERT_TRUE((*c)->exec(
+        auto c = this->at_schema(2);
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(c->exec(
             "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, payload, state, "
             "attempts, enlace, created_at, updated_at) VALUES "
             "('acme', 'emit', 1, 'F001', 7, 'generar_comprobante', 'h7', '{\"numero\":7}', 'accepted', 1, "
@@ -567,15 +585,9 @@ TYPED_TEST_P(store_contract, corrected_payload_only_where_nubefact_has_nothing) 
 TYPED_TEST_P(store_contract, migrates_schema_4_state_names) {
     const std::string url = this->backend_.url();
     {
-        std::string why;
-        auto c = TypeParam::is_pg
-                     ? detail::open_postgresql(url, &why)
-                     : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, &why);
-        ASSERT_TRUE(c) << why;
-        auto v = detail::migrate(**c, &why, 4);
-        ASSERT_TRUE(v) << why;
-        ASSERT_EQ(*v, 4);
-        ASSERT_TRUE((*c)->exec(
+        auto c = this->at_schema(4);
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(c->exec(
             "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, attempts, "
             "codigo, created_at, updated_at) VALUES "
             "('acme', 'emit', 1, 'F001', 1, 'generar_comprobante', 'h1', 'pending', 0, NULL, 1, 1), "
@@ -607,10 +619,7 @@ TYPED_TEST_P(store_contract, migrates_schema_4_state_names) {
 template <class Backend>
 void raw_exec(const Backend& b, const std::string& sql) {
     std::string why;
-    const std::string url = b.url();
-    auto c = Backend::is_pg
-                 ? detail::open_postgresql(url, &why)
-                 : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, &why);
+    auto c = open_raw(b, &why);
     ASSERT_TRUE(c) << why;
     ASSERT_TRUE((*c)->exec(sql)) << sql;
 }
@@ -768,15 +777,9 @@ TYPED_TEST_P(store_contract, claims_are_renewed_and_released_on_close) {
 TYPED_TEST_P(store_contract, migrates_schema_5_without_claims) {
     const std::string url = this->backend_.url();
     {
-        std::string why;
-        auto c = TypeParam::is_pg
-                     ? detail::open_postgresql(url, &why)
-                     : detail::open_sqlite(url.substr(std::string_view("sqlite:").size()), false, &why);
-        ASSERT_TRUE(c) << why;
-        auto v = detail::migrate(**c, &why, 5);
-        ASSERT_TRUE(v) << why;
-        ASSERT_EQ(*v, 5);
-        ASSERT_TRUE((*c)->exec(
+        auto c = this->at_schema(5);
+        ASSERT_TRUE(c);
+        ASSERT_TRUE(c->exec(
             "INSERT INTO documents (account, family, tipo, serie, numero, op, payload_hash, state, attempts, "
             "codigo, created_at, updated_at) VALUES "
             "('acme', 'emit', 1, 'F001', 1, 'generar_comprobante', 'h1', 'sending', 1, NULL, 1, 1), "
