@@ -8,6 +8,8 @@
 #include <nubefact/client_transport.hpp>
 #include <nubefact/clock.hpp>
 
+#include "test_account.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -89,13 +91,7 @@ nubefact::transport::exchange_result refused() {
 }
 
 account_config test_account(std::string name) {
-    account_config c;
-    c.name = std::move(name);
-    c.ruta = "http://127.0.0.1:9/api/v1/demo";
-    c.token = "demo-token";
-    c.rate.requests_per_second = 0;  // unlimited
-    c.retry = retry_config{10, 1ms, 2ms, 120s};
-    c.validate = false;
+    auto c = nubefact::unittest::test_account(std::move(name), 10, 120s);
     c.connect_timeout = 10s;
     c.request_timeout = 60s;
     c.total_timeout = 10s;

@@ -7,6 +7,8 @@
 #include <nubefact/client_memory.hpp>
 #include <nubefact/client_transport.hpp>
 
+#include "test_account.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -156,14 +158,7 @@ class scripted_transport final : public nubefact::transport::transport {
 };
 
 account_config test_account(std::string name) {
-    account_config c;
-    c.name = std::move(name);
-    c.ruta = "http://127.0.0.1:9/api/v1/demo";
-    c.token = "demo-token";
-    c.rate.requests_per_second = 0;  // unlimited
-    c.retry = retry_config{6, 1ms, 2ms, 10s};
-    c.validate = false;
-    return c;
+    return nubefact::unittest::test_account(std::move(name), 6, 10s);
 }
 
 }  // namespace
