@@ -69,7 +69,7 @@ std::chrono::milliseconds parse_duration(std::string_view text);
 //   [defaults]          optional; any account key, applied to every account
 //   [accounts.<name>]   one table per account (ruta, token, rate, burst, min_interval, ...)
 // A file without [accounts] but with a top-level ruta is one account named "default".
-// Unknown keys are errors. Throws config_error with the key path.
+// Unknown keys and out-of-range values are errors. Throws config_error with the key path.
 std::vector<account_config> load_accounts_toml(std::string_view toml_text, std::string_view source = "toml");
 std::vector<account_config> load_accounts_file(const std::string& path);
 
@@ -77,12 +77,10 @@ std::vector<account_config> load_accounts_file(const std::string& path);
 using env_lookup = std::function<std::optional<std::string>(const char*)>;
 env_lookup process_env();
 
-// Applies NUBEFACT_* variables on top of `cfg` (environment wins over the file). Variables:
-// NUBEFACT_ACCOUNT, NUBEFACT_RUTA, NUBEFACT_TOKEN, NUBEFACT_AUTH, NUBEFACT_RATE, NUBEFACT_BURST,
-// NUBEFACT_MIN_INTERVAL, NUBEFACT_CONCURRENCY, NUBEFACT_CONNECT_TIMEOUT, NUBEFACT_REQUEST_TIMEOUT,
-// NUBEFACT_TOTAL_TIMEOUT, NUBEFACT_IDLE_TIMEOUT, NUBEFACT_RETRY_ATTEMPTS, NUBEFACT_RETRY_BASE,
-// NUBEFACT_RETRY_CAP, NUBEFACT_RETRY_DEADLINE, NUBEFACT_CA_FILE, NUBEFACT_AUDIT_BODIES,
-// NUBEFACT_VALIDATE, NUBEFACT_DANGER_DISABLE_TLS_VERIFY. Throws config_error on a bad value.
+// Applies NUBEFACT_* variables on top of `cfg` (environment wins over the file): one per TOML key
+// (docs/client.md lists them: NUBEFACT_RUTA, NUBEFACT_TOKEN, NUBEFACT_RATE, NUBEFACT_CONCURRENCY,
+// NUBEFACT_MAX_RESPONSE_BYTES, NUBEFACT_DANGER_DISABLE_TLS_VERIFICATION, …). Throws config_error
+// naming the variable on a bad or out-of-range value (never showing a token).
 void apply_env(account_config& cfg, const env_lookup& env = process_env());
 
 // The documented order: defaults < TOML file (when path is non-empty) < environment. Picks the

@@ -50,80 +50,206 @@ auth_scheme parse_auth(std::string_view text, const std::string& where) {
     throw config_error(where + ": expected 'bare' or 'token', got '" + std::string(text) + "'");
 }
 
-// One key of an account table, from TOML. Returns false for an unknown key.
-bool apply_toml_key(account_config& c, const std::string& key, const toml::node& n,
-                    const std::string& where) {
-    auto as_string = [&]() -> std::string {
-        if (auto s = n.value<std::string>()) return *s;
-        throw config_error(where + ": expected a string");
-    };
-    auto as_int = [&]() -> long long {
-        if (auto v = n.value_exact<int64_t>()) return *v;
-        throw config_error(where + ": expected an integer");
-    };
-    auto as_bool = [&]() -> bool {
-        if (auto v = n.value_exact<bool>()) return *v;
-        throw config_error(where + ": expected true or false");
-    };
-    auto as_double = [&]() -> double {
-        if (auto v = n.value<double>()) return *v;
-        throw config_error(where + ": expected a number");
-    };
-    auto as_duration = [&]() -> std::chrono::milliseconds {
-        if (auto v = n.value_exact<int64_t>()) return std::chrono::milliseconds(*v);
-        if (auto s = n.value<std::string>()) {
+// ---- The account keys: one row each, for TOML and the environment alike ---------------------
+
+enum class kind { text, integer, number, boolean, duration, auth };
+
+struct value {
+    std::string text;
+    long long integer = 0;
+    double number = 0;
+    bool boolean = false;
+    std::chrono::milliseconds duration{0};
+    auth_scheme auth = auth_scheme::bare;
+};
+
+using ms = std::chrono::milliseconds;
+constexpr double hour = 3'600'000, day = 24 * hour;
+
+// An account key: its TOML name (and another accepted spelling), its NUBEFACT_* variable (and an
+// older one still read), its kind, the range of its value (integers, numbers, durations in ms;
+// inclusive) and where it goes.
+struct key_spec {
+    std::string_view toml, toml_alias, env, env_alias;
+    kind k;
+    double min, max;
+    void (*set)(account_config&, const value&);
+    double (*get)(const account_config&) = nullptr;  // integers, numbers, durations (ms)
+};
+
+constexpr key_spec keys[] = {
+    {"name", "", "", "", kind::text, 0, 0, [](account_config& c, const value& v) { c.name = v.text; }},
+    {"ruta", "", "NUBEFACT_RUTA", "", kind::text, 0, 0,
+     [](account_config& c, const value& v) { c.ruta = v.text; }},
+    {"token", "", "NUBEFACT_TOKEN", "", kind::text, 0, 0,
+     [](account_config& c, const value& v) { c.token = v.text; }},
+    {"auth", "", "NUBEFACT_AUTH", "", kind::auth, 0, 0,
+     [](account_config& c, const value& v) { c.auth = v.auth; }},
+    {"rate", "", "NUBEFACT_RATE", "", kind::number, 0, 1e6,
+     [](account_config& c, const value& v) { c.rate.requests_per_second = v.number; },
+     [](const account_config& c) { return static_cast<double>(c.rate.requests_per_second); }},
+    {"burst", "", "NUBEFACT_BURST", "", kind::integer, 0, 1e6,
+     [](account_config& c, const value& v) { c.rate.burst = static_cast<int>(v.integer); },
+     [](const account_config& c) { return static_cast<double>(c.rate.burst); }},
+    {"min_interval", "", "NUBEFACT_MIN_INTERVAL", "", kind::duration, 0, hour,
+     [](account_config& c, const value& v) { c.rate.min_interval = v.duration; },
+     [](const account_config& c) { return static_cast<double>(c.rate.min_interval.count()); }},
+    {"max_concurrency", "concurrency", "NUBEFACT_CONCURRENCY", "", kind::integer, 1, 100000,
+     [](account_config& c, const value& v) { c.max_concurrency = static_cast<int>(v.integer); },
+     [](const account_config& c) { return static_cast<double>(c.max_concurrency); }},
+    {"connect_timeout", "", "NUBEFACT_CONNECT_TIMEOUT", "", kind::duration, 1, hour,
+     [](account_config& c, const value& v) { c.connect_timeout = v.duration; },
+     [](const account_config& c) { return static_cast<double>(c.connect_timeout.count()); }},
+    {"request_timeout", "", "NUBEFACT_REQUEST_TIMEOUT", "", kind::duration, 1, day,
+     [](account_config& c, const value& v) { c.request_timeout = v.duration; },
+     [](const account_config& c) { return static_cast<double>(c.request_timeout.count()); }},
+    {"total_timeout", "", "NUBEFACT_TOTAL_TIMEOUT", "", kind::duration, 1, 7 * day,
+     [](account_config& c, const value& v) { c.total_timeout = v.duration; },
+     [](const account_config& c) { return static_cast<double>(c.total_timeout.count()); }},
+    {"idle_timeout", "", "NUBEFACT_IDLE_TIMEOUT", "", kind::duration, 1, day,
+     [](account_config& c, const value& v) { c.idle_timeout = v.duration; },
+     [](const account_config& c) { return static_cast<double>(c.idle_timeout.count()); }},
+    {"retry_attempts", "", "NUBEFACT_RETRY_ATTEMPTS", "", kind::integer, 1, 100,
+     [](account_config& c, const value& v) { c.retry.max_attempts = static_cast<int>(v.integer); },
+     [](const account_config& c) { return static_cast<double>(c.retry.max_attempts); }},
+    {"retry_base", "", "NUBEFACT_RETRY_BASE", "", kind::duration, 0, hour,
+     [](account_config& c, const value& v) { c.retry.base = v.duration; },
+     [](const account_config& c) { return static_cast<double>(c.retry.base.count()); }},
+    {"retry_cap", "", "NUBEFACT_RETRY_CAP", "", kind::duration, 0, day,
+     [](account_config& c, const value& v) { c.retry.cap = v.duration; },
+     [](const account_config& c) { return static_cast<double>(c.retry.cap.count()); }},
+    {"retry_deadline", "", "NUBEFACT_RETRY_DEADLINE", "", kind::duration, 0, 7 * day,
+     [](account_config& c, const value& v) { c.retry.total_deadline = v.duration; },
+     [](const account_config& c) { return static_cast<double>(c.retry.total_deadline.count()); }},
+    {"danger_disable_tls_verification", "", "NUBEFACT_DANGER_DISABLE_TLS_VERIFICATION",
+     "NUBEFACT_DANGER_DISABLE_TLS_VERIFY", kind::boolean, 0, 0,
+     [](account_config& c, const value& v) { c.danger_disable_tls_verification = v.boolean; }},
+    {"ca_file", "", "NUBEFACT_CA_FILE", "", kind::text, 0, 0,
+     [](account_config& c, const value& v) { c.ca_file = v.text; }},
+    {"audit_bodies", "", "NUBEFACT_AUDIT_BODIES", "", kind::boolean, 0, 0,
+     [](account_config& c, const value& v) { c.audit_bodies = v.boolean; }},
+    {"validate", "", "NUBEFACT_VALIDATE", "", kind::boolean, 0, 0,
+     [](account_config& c, const value& v) { c.validate = v.boolean; }},
+    {"max_response_bytes", "", "NUBEFACT_MAX_RESPONSE_BYTES", "", kind::integer, 1024, double(1u << 30),
+     [](account_config& c, const value& v) { c.max_response_bytes = static_cast<std::size_t>(v.integer); },
+     [](const account_config& c) { return static_cast<double>(c.max_response_bytes); }},
+};
+
+const key_spec* find_key(std::string_view toml_key) {
+    for (const auto& k : keys)
+        if (k.toml == toml_key || (!k.toml_alias.empty() && k.toml_alias == toml_key)) return &k;
+    return nullptr;
+}
+
+std::string number_text(double v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+}
+
+// A numeric key's value as a number (durations in ms); nullopt for the other kinds.
+std::optional<double> numeric(const key_spec& k, const value& v) {
+    switch (k.k) {
+        case kind::integer:
+            return static_cast<double>(v.integer);
+        case kind::number:
+            return v.number;
+        case kind::duration:
+            return static_cast<double>(v.duration.count());
+        default:
+            return std::nullopt;
+    }
+}
+
+// The range of a numeric key's value `x`, or a config_error naming `where` (text keys have none,
+// so a token never appears in a message).
+void check_range(const key_spec& k, double x, const std::string& where) {
+    if (x >= k.min && x <= k.max) return;  // NaN fails
+    const std::string unit = k.k == kind::duration ? " ms" : "";
+    throw config_error(where + ": must be between " + number_text(k.min) + " and " + number_text(k.max) +
+                       unit + ", got " + number_text(x) + unit);
+}
+void check_range(const key_spec& k, const value& v, const std::string& where) {
+    if (auto x = numeric(k, v)) check_range(k, *x, where);
+}
+
+// A key's value from its text (environment variables).
+value from_text(const key_spec& k, std::string_view text, const std::string& where) {
+    value v;
+    switch (k.k) {
+        case kind::text:
+            v.text = std::string(text);
+            break;
+        case kind::integer:
+            v.integer = parse_int(text, where);
+            break;
+        case kind::number:
+            v.number = parse_double(text, where);
+            break;
+        case kind::boolean:
+            v.boolean = parse_bool(text, where);
+            break;
+        case kind::auth:
+            v.auth = parse_auth(text, where);
+            break;
+        case kind::duration:
             try {
-                return parse_duration(*s);
+                v.duration = parse_duration(text);
             } catch (const config_error& e) {
                 throw config_error(where + ": " + e.what());
             }
-        }
-        throw config_error(where + ": expected a duration (\"500ms\", \"10s\") or milliseconds");
-    };
-    if (key == "name")
-        c.name = as_string();
-    else if (key == "ruta")
-        c.ruta = as_string();
-    else if (key == "token")
-        c.token = as_string();
-    else if (key == "auth")
-        c.auth = parse_auth(as_string(), where);
-    else if (key == "rate")
-        c.rate.requests_per_second = as_double();
-    else if (key == "burst")
-        c.rate.burst = static_cast<int>(as_int());
-    else if (key == "min_interval")
-        c.rate.min_interval = as_duration();
-    else if (key == "max_concurrency" || key == "concurrency")
-        c.max_concurrency = static_cast<int>(as_int());
-    else if (key == "connect_timeout")
-        c.connect_timeout = as_duration();
-    else if (key == "request_timeout")
-        c.request_timeout = as_duration();
-    else if (key == "total_timeout")
-        c.total_timeout = as_duration();
-    else if (key == "idle_timeout")
-        c.idle_timeout = as_duration();
-    else if (key == "retry_attempts")
-        c.retry.max_attempts = static_cast<int>(as_int());
-    else if (key == "retry_base")
-        c.retry.base = as_duration();
-    else if (key == "retry_cap")
-        c.retry.cap = as_duration();
-    else if (key == "retry_deadline")
-        c.retry.total_deadline = as_duration();
-    else if (key == "danger_disable_tls_verification")
-        c.danger_disable_tls_verification = as_bool();
-    else if (key == "ca_file")
-        c.ca_file = as_string();
-    else if (key == "audit_bodies")
-        c.audit_bodies = as_bool();
-    else if (key == "validate")
-        c.validate = as_bool();
-    else if (key == "max_response_bytes")
-        c.max_response_bytes = static_cast<std::size_t>(as_int());
-    else
-        return false;
+            break;
+    }
+    return v;
+}
+
+// A key's value from a TOML node.
+value from_toml(const key_spec& k, const toml::node& n, const std::string& where) {
+    value v;
+    switch (k.k) {
+        case kind::text:
+        case kind::auth:
+            if (auto s = n.value<std::string>())
+                return k.k == kind::text ? value{*s} : from_text(k, *s, where);
+            throw config_error(where + ": expected a string");
+        case kind::integer:
+            if (auto i = n.value_exact<int64_t>()) {
+                v.integer = *i;
+                return v;
+            }
+            throw config_error(where + ": expected an integer");
+        case kind::number:
+            if (auto d = n.value<double>()) {
+                v.number = *d;
+                return v;
+            }
+            throw config_error(where + ": expected a number");
+        case kind::boolean:
+            if (auto b = n.value_exact<bool>()) {
+                v.boolean = *b;
+                return v;
+            }
+            throw config_error(where + ": expected true or false");
+        case kind::duration:
+            if (auto i = n.value_exact<int64_t>()) {
+                check_range(k, static_cast<double>(*i), where);
+                v.duration = ms(*i);
+                return v;
+            }
+            if (auto s = n.value<std::string>()) return from_text(k, *s, where);
+            throw config_error(where + ": expected a duration (\"500ms\", \"10s\") or milliseconds");
+    }
+    return v;
+}
+
+// One key of an account table, from TOML. Returns false for an unknown key.
+bool apply_toml_key(account_config& c, const std::string& key, const toml::node& n,
+                    const std::string& where) {
+    const key_spec* k = find_key(key);
+    if (!k) return false;
+    const value v = from_toml(*k, n, where);
+    check_range(*k, v, where);
+    k->set(c, v);
     return true;
 }
 
@@ -157,6 +283,8 @@ std::chrono::milliseconds parse_duration(std::string_view text) {
         ms = v * 3'600'000;
     else
         throw config_error("bad duration unit in '" + std::string(text) + "' (use ms, s, m, h)");
+    if (!(ms <= 1e15))  // ~31,700 years: beyond, the conversion would overflow
+        throw config_error("duration '" + std::string(text) + "' is too long");
     return std::chrono::milliseconds(static_cast<long long>(ms + 0.5));
 }
 
@@ -214,38 +342,18 @@ env_lookup process_env() {
 }
 
 void apply_env(account_config& c, const env_lookup& env) {
-    auto get = [&](const char* n) { return env(n); };
-    auto dur = [&](const char* n, std::chrono::milliseconds& field) {
-        if (auto v = get(n)) {
-            try {
-                field = parse_duration(*v);
-            } catch (const config_error& e) {
-                throw config_error(std::string(n) + ": " + e.what());
-            }
+    for (const auto& k : keys) {
+        for (auto name : {k.env, k.env_alias}) {
+            if (name.empty()) continue;
+            const std::string var(name);
+            auto text = env(var.c_str());
+            if (!text) continue;
+            const value v = from_text(k, *text, var);
+            check_range(k, v, var);
+            k.set(c, v);
+            break;  // the current name wins over the older one
         }
-    };
-    if (auto v = get("NUBEFACT_RUTA")) c.ruta = *v;
-    if (auto v = get("NUBEFACT_TOKEN")) c.token = *v;
-    if (auto v = get("NUBEFACT_AUTH")) c.auth = parse_auth(*v, "NUBEFACT_AUTH");
-    if (auto v = get("NUBEFACT_RATE")) c.rate.requests_per_second = parse_double(*v, "NUBEFACT_RATE");
-    if (auto v = get("NUBEFACT_BURST")) c.rate.burst = static_cast<int>(parse_int(*v, "NUBEFACT_BURST"));
-    dur("NUBEFACT_MIN_INTERVAL", c.rate.min_interval);
-    if (auto v = get("NUBEFACT_CONCURRENCY"))
-        c.max_concurrency = static_cast<int>(parse_int(*v, "NUBEFACT_CONCURRENCY"));
-    dur("NUBEFACT_CONNECT_TIMEOUT", c.connect_timeout);
-    dur("NUBEFACT_REQUEST_TIMEOUT", c.request_timeout);
-    dur("NUBEFACT_TOTAL_TIMEOUT", c.total_timeout);
-    dur("NUBEFACT_IDLE_TIMEOUT", c.idle_timeout);
-    if (auto v = get("NUBEFACT_RETRY_ATTEMPTS"))
-        c.retry.max_attempts = static_cast<int>(parse_int(*v, "NUBEFACT_RETRY_ATTEMPTS"));
-    dur("NUBEFACT_RETRY_BASE", c.retry.base);
-    dur("NUBEFACT_RETRY_CAP", c.retry.cap);
-    dur("NUBEFACT_RETRY_DEADLINE", c.retry.total_deadline);
-    if (auto v = get("NUBEFACT_CA_FILE")) c.ca_file = *v;
-    if (auto v = get("NUBEFACT_AUDIT_BODIES")) c.audit_bodies = parse_bool(*v, "NUBEFACT_AUDIT_BODIES");
-    if (auto v = get("NUBEFACT_VALIDATE")) c.validate = parse_bool(*v, "NUBEFACT_VALIDATE");
-    if (auto v = get("NUBEFACT_DANGER_DISABLE_TLS_VERIFY"))
-        c.danger_disable_tls_verification = parse_bool(*v, "NUBEFACT_DANGER_DISABLE_TLS_VERIFY");
+    }
 }
 
 account_config load_account(const std::string& toml_path, const std::string& account, const env_lookup& env) {
@@ -283,11 +391,10 @@ void validate_config(const account_config& c) {
     // It goes verbatim into the Authorization header: a CR, LF or other control byte would split it.
     for (unsigned char ch : c.token)
         if (ch < 0x20 || ch == 0x7f) throw config_error(n + "token contains a control character (not shown)");
-    if (c.max_concurrency < 1) throw config_error(n + "max_concurrency must be >= 1");
-    if (c.rate.burst < 0) throw config_error(n + "burst must be >= 0");
-    if (c.retry.max_attempts < 1) throw config_error(n + "retry_attempts must be >= 1");
-    if (c.connect_timeout.count() <= 0 || c.request_timeout.count() <= 0 || c.total_timeout.count() <= 0)
-        throw config_error(n + "timeouts must be positive");
+    for (const auto& k : keys) {
+        if (!k.get) continue;
+        check_range(k, k.get(c), n + std::string(k.toml));
+    }
 }
 
 }  // namespace nubefact

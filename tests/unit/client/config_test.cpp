@@ -280,3 +280,60 @@ TEST(Metrics, PrometheusText) {
     EXPECT_NE(text.find("nubefact_client_events_total{account=\"main\",event=\"retries\"} 2"),
               std::string::npos);
 }
+
+// Every numeric key has a range, the same in TOML, the environment and validate_config; the error
+// names the key and the range, never a token.
+TEST(Config, ValuesOutsideTheirRangeAreRefusedByName) {
+    auto refused = [](const std::map<std::string, std::string>& vars) -> std::string {
+        account_config c;
+        try {
+            apply_env(c, fake_env(vars));
+        } catch (const config_error& e) {
+            return e.what();
+        }
+        return "";
+    };
+    EXPECT_EQ(refused({{"NUBEFACT_RATE", "-1"}}), "NUBEFACT_RATE: must be between 0 and 1e+06, got -1");
+    EXPECT_NE(refused({{"NUBEFACT_RATE", "nan"}}), "");
+    EXPECT_NE(refused({{"NUBEFACT_CONCURRENCY", "0"}}).find("NUBEFACT_CONCURRENCY: must be between 1 and 100000"),
+              std::string::npos);
+    EXPECT_NE(refused({{"NUBEFACT_RETRY_ATTEMPTS", "0"}}), "");
+    EXPECT_NE(refused({{"NUBEFACT_CONNECT_TIMEOUT", "0"}}).find("ms"), std::string::npos);
+    EXPECT_NE(refused({{"NUBEFACT_TOTAL_TIMEOUT", "99999999999999999999h"}}).find("too long"), std::string::npos);
+    EXPECT_NE(refused({{"NUBEFACT_MAX_RESPONSE_BYTES", "10"}}), "");
+    const auto with_token = refused({{"NUBEFACT_TOKEN", "s3cr3t-t0ken"}, {"NUBEFACT_BURST", "-4"}});
+    EXPECT_NE(with_token, "");
+    EXPECT_EQ(with_token.find("s3cr3t"), std::string::npos);
+
+    EXPECT_THROW(load_accounts_toml("[accounts.a]\nburst = -1\n"), config_error);
+    EXPECT_THROW(load_accounts_toml("[accounts.a]\nretry_attempts = 0\n"), config_error);
+    EXPECT_THROW(load_accounts_toml("[accounts.a]\nrequest_timeout = -5\n"), config_error);
+    EXPECT_THROW(load_accounts_toml("[defaults]\nrate = inf\n"), config_error);
+
+    account_config c;
+    c.ruta = "https://api.nubefact.com/api/v1/x";
+    c.token = "t";
+    c.max_response_bytes = 100;
+    try {
+        validate_config(c);
+        ADD_FAILURE() << "validate_config accepted max_response_bytes = 100";
+    } catch (const config_error& e) {
+        EXPECT_NE(std::string(e.what()).find("max_response_bytes: must be between 1024"), std::string::npos)
+            << e.what();
+    }
+}
+
+// Each key has one variable, derived from its TOML name where it can be; the older spelling of
+// the TLS switch is still read.
+TEST(Config, EveryKeyHasItsVariable) {
+    account_config c;
+    apply_env(c, fake_env({{"NUBEFACT_MAX_RESPONSE_BYTES", "65536"},
+                           {"NUBEFACT_DANGER_DISABLE_TLS_VERIFICATION", "true"},
+                           {"NUBEFACT_IDLE_TIMEOUT", "2s"}}));
+    EXPECT_EQ(c.max_response_bytes, 65536u);
+    EXPECT_TRUE(c.danger_disable_tls_verification);
+    EXPECT_EQ(c.idle_timeout, 2s);
+    account_config old;
+    apply_env(old, fake_env({{"NUBEFACT_DANGER_DISABLE_TLS_VERIFY", "1"}}));
+    EXPECT_TRUE(old.danger_disable_tls_verification);
+}
