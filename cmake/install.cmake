@@ -27,3 +27,7 @@ list(TRANSFORM NUBEFACT_LIBRARY_TARGETS PREPEND -l OUTPUT_VARIABLE NUBEFACT_PC_L
 list(JOIN NUBEFACT_PC_LIBS " " NUBEFACT_PC_LIBS)
 configure_file(${PROJECT_SOURCE_DIR}/cmake/nubefact.pc.in ${PROJECT_BINARY_DIR}/nubefact.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/nubefact.pc DESTINATION ${NUBEFACT_LIBDIR}/pkgconfig)
+
+# Everything `cmake --install` copies (scripts/package-test.sh and deb-test.sh build only this).
+add_custom_target(nubefact_install_files)
+add_dependencies(nubefact_install_files nubefact_cli ${NUBEFACT_LIBRARY_TARGETS} nubefact_emulator)
