@@ -31,3 +31,6 @@ install(FILES ${PROJECT_BINARY_DIR}/nubefact.pc DESTINATION ${NUBEFACT_LIBDIR}/p
 # Everything `cmake --install` copies (scripts/package-test.sh and deb-test.sh build only this).
 add_custom_target(nubefact_install_files)
 add_dependencies(nubefact_install_files nubefact_cli ${NUBEFACT_LIBRARY_TARGETS} nubefact_emulator)
+
+# Man pages and bash completion from --help.
+include(${CMAKE_CURRENT_LIST_DIR}/cli-docs.cmake)

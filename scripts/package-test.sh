@@ -39,6 +39,9 @@ cmake --build --preset "$preset" -j "$(nproc)" --target nubefact_install_files
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
 echo "package-test: installed $(wc -l <"$tmp/install.log") files into $prefix"
+for f in share/man/man1/nubefact.1.gz share/man/man1/nubefact-send.1.gz share/bash-completion/completions/nubefact; do
+  [[ -s "$prefix/$f" ]] || fail "$f not installed"
+done
 
 # The consumers, each in its own build directory, seeing only the prefix.
 cmake -S tests/package/cmake -B "$tmp/cmake" -G Ninja -DCMAKE_BUILD_TYPE=Release \
