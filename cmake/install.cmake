@@ -34,3 +34,6 @@ add_dependencies(nubefact_install_files nubefact_cli ${NUBEFACT_LIBRARY_TARGETS}
 
 # Man pages and bash completion from --help.
 include(${CMAKE_CURRENT_LIST_DIR}/cli-docs.cmake)
+
+# The Debian package (CPack).
+include(${CMAKE_CURRENT_LIST_DIR}/deb.cmake)

@@ -34,7 +34,7 @@ sys.exit(0 if src.strip("\n") in doc else 1)
 PY
 done
 
-cmake --preset "$preset" >/dev/null
+cmake --preset "$preset" >"$tmp/configure.log" 2>&1 || { tail -30 "$tmp/configure.log"; fail "cmake --preset $preset"; }
 cmake --build --preset "$preset" -j "$(nproc)" --target nubefact_install_files
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
