@@ -163,7 +163,7 @@ def roff_entries(entries):
     return out
 
 
-def roff_help_body(h, level):
+def roff_help_body(h, level, nested=True):
     """SYNOPSIS/ARGUMENTS/OPTIONS of one command: .SH for a page's own command, .SS for nested ones."""
     out = []
     if level > 0:
@@ -180,7 +180,7 @@ def roff_help_body(h, level):
             out += [".SH COMMANDS"] + roff_entries(h.sections["Subcommands"])
     elif h.footer and h.footer != h.parent_footer:
         out += roff_block(h.footer)
-    for child in h.children:
+    for child in h.children if nested else []:
         child.parent_footer = h.footer
         out += roff_help_body(child, level + 1)
     return out
@@ -190,13 +190,13 @@ def man_page(h, version, top):
     name = "nubefact" + "".join("-" + p for p in h.path)
     title = name.upper()
     out = [
-        f".\\\" Generated from `nubefact {' '.join(h.path)} --help` by scripts/cli-docs.py; do not edit.",
+        f".\\\" Generated from `{' '.join(['nubefact'] + h.path + ['--help'])}` by scripts/cli-docs.py; do not edit.",
         f'.TH "{title}" "1" "" "{version}" "nubefact manual"',
         ".SH NAME",
         roff(name) + " \\- " + roff(h.summary()),
     ]
     h.parent_footer = None
-    out += roff_help_body(h, 0)
+    out += roff_help_body(h, 0, nested=bool(h.path))  # nubefact(1) is the overview: COMMANDS, SEE ALSO
     out.append(".SH SEE ALSO")
     if h.path:
         out.append("\\fBnubefact\\fR(1)")
