@@ -35,5 +35,7 @@ add_dependencies(nubefact_install_files nubefact_cli ${NUBEFACT_LIBRARY_TARGETS}
 # Man pages and bash completion from --help.
 include(${CMAKE_CURRENT_LIST_DIR}/cli-docs.cmake)
 
-# The Debian package (CPack).
-include(${CMAKE_CURRENT_LIST_DIR}/deb.cmake)
+# The Debian package (CPack), unless nubefact is a subdirectory of another project (its packaging).
+if(PROJECT_IS_TOP_LEVEL)
+  include(${CMAKE_CURRENT_LIST_DIR}/deb.cmake)
+endif()
