@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, builds (dev preset), checks formatting, starts a
-# throw-away PostgreSQL cluster, runs every ctest label, then the cli and integration labels again
-# under ASan + UBSan (asan preset, no benchmarks), and stops the cluster again.
+# throw-away PostgreSQL cluster, runs every ctest label, the package tests on the dev build
+# (scripts/package-test.sh, scripts/deb-test.sh), then the cli and integration labels again under
+# ASan + UBSan (asan preset, no benchmarks), and stops the cluster again.
 # Arguments go to the dev ctest run; NUBEFACT_NO_ASAN=1 skips the sanitizer pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,13 @@ fi
 t0=$SECONDS
 ctest --preset dev -j "$(nproc)" --timeout 600 "$@"
 summary="dev build ${t_build} s, dev tests $((SECONDS - t0)) s"
+
+# The installed package and the .deb, from the same dev build (nothing is compiled again but the
+# consumers of tests/package); the .deb is installed and removed again (root or sudo, as apt-get).
+t0=$SECONDS
+bash scripts/package-test.sh --preset dev
+bash scripts/deb-test.sh --preset dev
+summary+=", package tests $((SECONDS - t0)) s"
 
 if [[ "${NUBEFACT_NO_ASAN:-0}" != 1 ]]; then
   # Only what the two labels run: the CLI and the cli / integration test executables.

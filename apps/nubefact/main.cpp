@@ -1,6 +1,8 @@
 // The `nubefact` binary: builds the CLI11 app from the registered subcommands and runs one.
 #include "command.hpp"
 
+#include <nubefact/version.hpp>
+
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -26,7 +28,7 @@ int main(int argc, char** argv) {
         "Exit codes: 0 success, 1 some documents invalid/rejected/failed, 2 usage or input error.",
         "nubefact"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", "nubefact 0.1.0");
+    app.set_version_flag("--version", "nubefact " NUBEFACT_VERSION);
     auto cmds = registry();
     std::stable_sort(cmds.begin(), cmds.end(), [](auto& a, auto& b) { return a.order < b.order; });
     std::function<int()> run;

@@ -5,6 +5,7 @@
 #include <nubefact/clock.hpp>
 #include <nubefact/config.hpp>
 #include <nubefact/error.hpp>
+#include <nubefact/version.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -49,7 +50,7 @@ struct exchange_result {
 // The fixed part of one client's requests, serialized once: request line, Host, Content-Type, Accept,
 // Authorization, User-Agent, Connection. Each request then costs one buffer and one write.
 struct request_head {
-    std::string target, host, authorization, user_agent = "nubefact-cpp/0.1";
+    std::string target, host, authorization, user_agent = "nubefact-cpp/" NUBEFACT_VERSION;
     std::string prefix;  // built by build(): everything before the Content-Length value
     void build();
     // Replaces `out` with the whole request for `body` (its capacity is reused).

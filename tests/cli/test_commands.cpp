@@ -3,6 +3,8 @@
 // errors), status, log filters, and smoke runs of validate, complete, bench and emulator.
 #include "cli_util.hpp"
 
+#include <nubefact/version.hpp>
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
@@ -508,6 +510,12 @@ TEST_F(Commands, StatusAndLogFilters) {
 }
 
 // ---- validate, complete, bench, emulator (smoke) -----------------------------------------------
+
+TEST_F(Commands, VersionIsTheGeneratedOne) {
+    auto r = nf({"--version"});
+    EXPECT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.out, "nubefact " NUBEFACT_VERSION "\n");
+}
 
 TEST_F(Commands, ValidateAndCompleteSmoke) {
     const auto full = write("full.json", factura(1));

@@ -4,6 +4,7 @@
 // GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (custom frame allocator).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include <nubefact/client_transport.hpp>
+#include <nubefact/version.hpp>
 
 #include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
@@ -61,6 +62,14 @@ std::string plain_answer() {
 }
 
 }  // namespace
+
+TEST(Wire, UserAgentCarriesTheGeneratedVersion) {
+    auto h = demo_head();
+    EXPECT_EQ(h.user_agent, std::string("nubefact-cpp/") + nubefact::version);
+    std::string out;
+    h.serialize("{}", out);
+    EXPECT_NE(out.find("\r\nUser-Agent: nubefact-cpp/" NUBEFACT_VERSION "\r\n"), std::string::npos) << out;
+}
 
 TEST(Wire, HeadSerializesLikeBeast) {
     auto h = demo_head();
