@@ -11,11 +11,12 @@ PKGS=(
   curl openssl python3 python3-httpx python3-requests python3-aiohttp wrk
 )
 # Test-only packages: bootstrap.sh --with-postgres (what scripts/test.sh runs) adds a PostgreSQL 15
-# server for the pg tests, faketime for the demo-on-any-day test and man-db for scripts/deb-test.sh
-# (`man nubefact` on the installed .deb; cpack's dpkg-shlibdeps comes with build-essential).
-if [[ "${1:-}" == "--with-postgres" ]]; then PKGS+=(postgresql-15 postgresql-client-15 faketime man-db); fi
-# Optional, not installed by default: the `fuzz` preset (tests/fuzz, libFuzzer) needs
-#   apt-get install clang-14 libclang-rt-14-dev
+# server for the pg tests, faketime for the demo-on-any-day test, man-db for scripts/deb-test.sh
+# (`man nubefact` on the installed .deb; cpack's dpkg-shlibdeps comes with build-essential) and
+# clang-14 with its runtime for the fuzz stage (scripts/fuzz.sh: libFuzzer, ASan, UBSan).
+if [[ "${1:-}" == "--with-postgres" ]]; then
+  PKGS+=(postgresql-15 postgresql-client-15 faketime man-db clang-14 libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

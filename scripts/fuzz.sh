@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (preset `fuzz`: clang-14, ASan + UBSan) and runs them.
+#
+#   scripts/fuzz.sh short [SECONDS]    every target SECONDS (default 60) on its corpus, two at a time
+#                                      (what scripts/test.sh runs); fails on any crash or broken
+#                                      invariant and prints the input's path
+#   scripts/fuzz.sh campaign [RUNS]    every target until RUNS executions (default 10,000,000), one
+#                                      after the other; writes build/fuzz/campaign.md (executions,
+#                                      time, coverage at the start and the end, crashes)
+#
+# Corpora grow in build/fuzz/corpus/<target>, seeded from tests/fuzz/corpus/<target> (and the
+# official examples for codec and input). A crash's input is left in build/fuzz/artifacts/<target>/:
+# copy it to tests/data/fuzz/<target>/ and the unit suite replays it (tests/unit/fuzz).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-short}
+targets=(input codec response config emulator)
+declare -A max_len=([input]=16384 [codec]=8192 [response]=8192 [config]=4096 [emulator]=8192)
+declare -A dict=([input]=json [codec]=json [response]=http [config]=config [emulator]=http)
+
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$(nproc)" --target fuzz_targets
+bin=build/fuzz/tests/fuzz
+
+prepare() {  # $1 target: the working corpus, seeded
+    local t=$1 dir=build/fuzz/corpus/$1
+    mkdir -p "$dir" "build/fuzz/artifacts/$t"
+    cp -n tests/fuzz/corpus/"$t"/* "$dir"/ 2>/dev/null || true
+    if [[ $t == codec || $t == input ]]; then cp -n tests/data/official/*.json "$dir"/ 2>/dev/null || true; fi
+    if [[ -d tests/data/fuzz/$t ]]; then cp -n tests/data/fuzz/"$t"/* "$dir"/ 2>/dev/null || true; fi
+}
+
+flags() {  # $1 target: the libFuzzer options every run shares
+    local t=$1
+    echo "-max_len=${max_len[$t]} -dict=tests/fuzz/dict/${dict[$t]}.dict -timeout=20 -rss_limit_mb=2048" \
+         "-malloc_limit_mb=512 -artifact_prefix=build/fuzz/artifacts/$t/ -print_final_stats=1"
+}
+
+run_one() {  # $1 target, $2 extra options, $3 log
+    local t=$1
+    # shellcheck disable=SC2046
+    "$bin/fuzz_$t" $(flags "$t") $2 "build/fuzz/corpus/$t" >"$3" 2>&1
+}
+
+case $mode in
+short)
+    seconds=${2:-60}
+    pids=() logs=() names=()
+    status=0
+    for t in "${targets[@]}"; do
+        prepare "$t"
+        log=build/fuzz/short-$t.log
+        run_one "$t" "-max_total_time=$seconds" "$log" &
+        pids+=($!) logs+=("$log") names+=("$t")
+        if (( ${#pids[@]} >= $(nproc) )); then
+            wait "${pids[0]}" || { status=1; echo "fuzz.sh: $t broke, see ${logs[0]}"; }
+            pids=("${pids[@]:1}") logs=("${logs[@]:1}") names=("${names[@]:1}")
+        fi
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}" || { status=1; echo "fuzz.sh: ${names[$i]} broke, see ${logs[$i]}"; }
+    done
+    for t in "${targets[@]}"; do
+        log=build/fuzz/short-$t.log
+        runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+        cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
+        echo "fuzz.sh: $t: $runs executions in ${seconds} s, coverage $cov"
+        if grep -q 'invariant broken\|ERROR: AddressSanitizer\|runtime error\|ERROR: libFuzzer' "$log"; then
+            status=1
+            grep -m3 'invariant broken\|ERROR:\|runtime error\|Test unit written' "$log" | sed 's/^/  /'
+        fi
+    done
+    exit $status
+    ;;
+campaign)
+    runs=${2:-10000000}
+    out=build/fuzz/campaign.md
+    {
+        echo "| target | executions | seconds | exec/s | coverage start → end | features | corpus | crashes |"
+        echo "|---|---:|---:|---:|---|---:|---:|---:|"
+    } >"$out"
+    for t in "${targets[@]}"; do
+        prepare "$t"
+        log=build/fuzz/campaign-$t.log
+        start=$SECONDS
+        run_one "$t" "-runs=$runs" "$log" || true
+        took=$((SECONDS - start))
+        n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+        cov0=$(grep -m1 -o 'INITED cov: [0-9]*' "$log" | grep -o '[0-9]*' || echo '?')
+        cov1=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
+        ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
+        corp=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
+        crashes=$(ls "build/fuzz/artifacts/$t" | wc -l)
+        echo "| $t | $n | $took | $(( took > 0 ? n / took : n )) | $cov0 → $cov1 | $ft | $corp | $crashes |" >>"$out"
+        echo "fuzz.sh: $t: $n executions in $took s, coverage $cov0 → $cov1, $crashes crashes"
+    done
+    cat "$out"
+    ;;
+*)
+    echo "usage: scripts/fuzz.sh short [SECONDS] | campaign [RUNS]" >&2
+    exit 2
+    ;;
+esac
