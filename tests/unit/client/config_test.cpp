@@ -295,11 +295,13 @@ TEST(Config, ValuesOutsideTheirRangeAreRefusedByName) {
     };
     EXPECT_EQ(refused({{"NUBEFACT_RATE", "-1"}}), "NUBEFACT_RATE: must be between 0 and 1e+06, got -1");
     EXPECT_NE(refused({{"NUBEFACT_RATE", "nan"}}), "");
-    EXPECT_NE(refused({{"NUBEFACT_CONCURRENCY", "0"}}).find("NUBEFACT_CONCURRENCY: must be between 1 and 100000"),
-              std::string::npos);
+    EXPECT_NE(
+        refused({{"NUBEFACT_CONCURRENCY", "0"}}).find("NUBEFACT_CONCURRENCY: must be between 1 and 100000"),
+        std::string::npos);
     EXPECT_NE(refused({{"NUBEFACT_RETRY_ATTEMPTS", "0"}}), "");
     EXPECT_NE(refused({{"NUBEFACT_CONNECT_TIMEOUT", "0"}}).find("ms"), std::string::npos);
-    EXPECT_NE(refused({{"NUBEFACT_TOTAL_TIMEOUT", "99999999999999999999h"}}).find("too long"), std::string::npos);
+    EXPECT_NE(refused({{"NUBEFACT_TOTAL_TIMEOUT", "99999999999999999999h"}}).find("too long"),
+              std::string::npos);
     EXPECT_NE(refused({{"NUBEFACT_MAX_RESPONSE_BYTES", "10"}}), "");
     const auto with_token = refused({{"NUBEFACT_TOKEN", "s3cr3t-t0ken"}, {"NUBEFACT_BURST", "-4"}});
     EXPECT_NE(with_token, "");
