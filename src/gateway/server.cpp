@@ -326,7 +326,16 @@ struct server::impl {
             std::string label = "other";
             bool keep_alive = false;
             unsigned version = 11;
-            ++in_progress;
+            // Counted until the answer is written, however this iteration ends (drain waits on it).
+            struct progress {
+                impl& s;
+                explicit progress(impl& x) : s(x) { ++s.in_progress; }
+                ~progress() {
+                    --s.in_progress;
+                    s.settled();
+                }
+            };
+            std::optional<progress> counted(std::in_place, *this);
             if (ec) {
                 const int status = status_for_read_error(ec);
                 r.a = error_answer(api_errc::bad_format, status == 400 ? "solicitud HTTP inválida"
@@ -356,6 +365,7 @@ struct server::impl {
             res.keep_alive(keep_alive);
             res.body() = std::move(r.a.body);
             res.prepare_payload();
+            if (!ec && parser.get().method() == http::verb::head) res.body().clear();  // Content-Length stays
             const auto latency =
                 std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
             m.observe(label, r.a.status, latency);
@@ -365,8 +375,7 @@ struct server::impl {
             stream.expires_after(o.limit.write_timeout);
             auto [wec, wn] = co_await http::async_write(stream, res, tok);
             (void)wn;
-            --in_progress;
-            settled();
+            counted.reset();
             if (wec || !keep_alive) {
                 beast::error_code ignore;
                 stream.socket().shutdown(tcp::socket::shutdown_both, ignore);
