@@ -85,7 +85,12 @@ struct server::impl {
     std::condition_variable drain_cv;
     gateway::metrics m;
     // io thread only:
-    std::map<std::string, std::unique_ptr<client>, std::less<>> clients;
+    struct account_client {
+        std::unique_ptr<client> c;
+        std::chrono::system_clock::time_point updated_at;  // of the account it was made from
+    };
+    std::map<std::string, account_client, std::less<>> clients;
+    std::vector<std::unique_ptr<client>> retired;  // replaced after an account change; may still deliver
     std::map<flight_key, std::shared_ptr<flight>> flights;
     std::set<beast::tcp_stream*> streams;
 
@@ -95,8 +100,9 @@ struct server::impl {
     }
 
     // The client of `account`, made on first use; or the answer that says why there is none.
+    // The store's account cache is revalidated every few seconds: a disabled account, a rotated token
+    // or new limits take effect without a restart (the replaced client finishes what it has).
     std::variant<client*, answer> client_for(const std::string& account) {
-        if (auto it = clients.find(account); it != clients.end()) return it->second.get();
         auto a = db.find_account(account);
         if (!a) {
             spdlog::error("gateway: cannot read account '{}': {}", account, a.error().message());
@@ -107,6 +113,8 @@ struct server::impl {
             return transient_answer("la clave del gateway apunta a una cuenta que no existe");
         }
         if (!(*a)->enabled) return error_answer(api_errc::account_suspended);
+        auto it = clients.find(account);
+        if (it != clients.end() && it->second.updated_at == (*a)->updated_at) return it->second.c.get();
         auto cfg = (*a)->config;
         cfg.validate = false;  // prepare() checked the document already
         client_options co;
@@ -115,7 +123,12 @@ struct server::impl {
         try {
             auto c = std::make_unique<client>(ioc.get_executor(), cfg, std::move(co));
             auto* p = c.get();
-            clients.emplace(account, std::move(c));
+            if (it != clients.end()) {
+                retired.push_back(std::move(it->second.c));
+                it->second = {std::move(c), (*a)->updated_at};
+            } else {
+                clients.emplace(account, account_client{std::move(c), (*a)->updated_at});
+            }
             return p;
         } catch (const std::exception& e) {
             spdlog::error("gateway: account '{}' cannot be used: {}", account, e.what());
@@ -477,7 +490,8 @@ bool server::wait_drained(std::chrono::milliseconds limit) {
     // Past the limit: nothing more leaves; what is on the wire finishes or is reconciled next time.
     s.stop_flag = true;
     auto stop_all = [&s] {
-        for (auto& [name, c] : s.clients) c->stop_sending();
+        for (auto& [name, c] : s.clients) c.c->stop_sending();
+        for (auto& c : s.retired) c->stop_sending();
     };
     asio::post(s.ioc, stop_all);
     std::unique_lock lk(s.drain_mu);
@@ -509,6 +523,7 @@ void server::stop() {
     s.ioc.restart();
     s.ioc.poll();
     s.clients.clear();
+    s.retired.clear();
 }
 
 }  // namespace nubefact::gateway
