@@ -58,6 +58,33 @@ TEST_F(ServeCli, EveryAuthorizationFormNubefactTakes) {
     EXPECT_EQ(emulator_->requests("generar_comprobante"), numero);
 }
 
+TEST_F(ServeCli, RetencionAndItsReversionThroughTheEngine) {
+    start_upstream();
+    start_serve();
+    const std::string ret =
+        R"({"operacion":"generar_retencion","serie":"R001","numero":1,"fecha_de_emision":"15-01-2026",)"
+        R"("cliente_tipo_de_documento":6,"cliente_numero_de_documento":"20600695771","cliente_denominacion":"X SAC",)"
+        R"("cliente_direccion":"LIMA","moneda":1,"tipo_de_tasa_de_retencion":1,"total_retenido":"30.00",)"
+        R"("total_pagado":"970.00","items":[{"documento_relacionado_tipo":"01","documento_relacionado_serie":"F001",)"
+        R"("documento_relacionado_numero":1,"documento_relacionado_fecha_de_emision":"15-01-2026",)"
+        R"("documento_relacionado_moneda":1,"documento_relacionado_total":"1000.00","pago_fecha":"15-01-2026",)"
+        R"("pago_numero":"1","pago_total_sin_retencion":"1000.00","importe_retenido":"30.00",)"
+        R"("importe_retenido_fecha":"15-01-2026","importe_pagado_con_retencion":"970.00"}]})";
+    auto g = post(acme_, ret);
+    ASSERT_EQ(g.status, 200) << g.body;
+    EXPECT_TRUE(g.json().at("aceptada_por_sunat").as_bool());
+    EXPECT_EQ(post(acme_, ret).body, g.body);  // a repeat: not sent again
+    EXPECT_EQ(post(acme_, R"({"operacion":"consultar_retencion","serie":"R001","numero":1})").status, 200);
+    auto rv = post(
+        acme_, R"({"operacion":"generar_reversion_retencion","serie":"R001","numero":1,"motivo":"ERROR"})");
+    EXPECT_EQ(rv.status, 200) << rv.body;
+    EXPECT_EQ(
+        post(acme_, R"({"operacion":"consultar_reversion_retencion","serie":"R001","numero":1})").status,
+        200);
+    EXPECT_EQ(emulator_->requests("generar_retencion"), 1);
+    EXPECT_EQ(emulator_->requests("generar_reversion_retencion"), 1);
+}
+
 TEST_F(ServeCli, WrongMissingTokenUnknownRutaAndContentType) {
     start_upstream();
     start_serve();
@@ -94,6 +121,24 @@ TEST_F(ServeCli, RevokedKeyGetsTheDeletedTokenAnswer) {
     EXPECT_EQ(r.status, 401);
     EXPECT_EQ(r.codigo(), 10);
     EXPECT_EQ(post(beta_, factura(2)).status, 200);  // the other key is untouched
+    EXPECT_EQ(emulator_->requests("generar_comprobante"), 2);
+}
+
+TEST_F(ServeCli, DisabledAccountIsSuspendedWithoutARestart) {
+    start_upstream();
+    start_serve();
+    ASSERT_EQ(post(acme_, factura(1)).status, 200);
+    auto d = cli({"accounts", "set", "--store", store_, "--name", "acme", "--disable"});
+    ASSERT_EQ(d.rc, 0) << d.err;
+    // The store's account cache is revalidated every 2 s: consult until the change shows (bounded).
+    http_reply r;
+    for (int i = 0; i < 200 && r.status != 403; ++i) {
+        r = post(acme_, consulta(1));
+        if (r.status != 403) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    EXPECT_EQ(r.status, 403) << r.body;
+    EXPECT_EQ(r.codigo(), 50);
+    EXPECT_EQ(post(beta_, factura(1)).status, 200);  // the other account goes on
     EXPECT_EQ(emulator_->requests("generar_comprobante"), 2);
 }
 
@@ -162,6 +207,9 @@ TEST_F(ServeCli, SlowUpstreamTransientAnswerThenTheFinalOneOnRepeat) {
     EXPECT_EQ(r.status, 500) << r.body;
     EXPECT_EQ(r.codigo(), 40);
     EXPECT_NE(r.head.find("Retry-After: 1"), std::string::npos) << r.head;
+    // Meanwhile the document is in the store (journaled before it was sent), on its way.
+    auto st = cli({"status", "F001-1", "--store", store_, "--json"});
+    EXPECT_NE(st.out.find("\"state\":\"sending\""), std::string::npos) << st.out << st.err;
     // A naive client retries the same request: at most 200 ms each, until the final answer.
     http_reply final;
     for (int i = 0; i < 50 && final.status != 200; ++i) final = post(acme_, factura(1));
@@ -197,7 +245,13 @@ TEST_F(ServeCli, HealthAndMetrics) {
     EXPECT_EQ(http_get_reply(port_, "/readyz").status, 200);
     ASSERT_EQ(post(acme_, factura(1)).status, 200);
     ASSERT_EQ(http_post(port_, acme_.target(), factura(2), "wrong").status, 401);
-    auto m = http_get_reply(port_, "/metrics");
+    // The client writes the final state behind its answer: the gauge shows it a commit later (bounded).
+    const std::string accepted = "nubefact_gateway_documents{account=\"acme\",state=\"accepted\"} 1\n";
+    http_reply m;
+    for (int i = 0; i < 400 && m.body.find(accepted) == std::string::npos; ++i) {
+        if (i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        m = http_get_reply(port_, "/metrics");
+    }
     ASSERT_EQ(m.status, 200);
     EXPECT_NE(m.head.find("text/plain; version=0.0.4"), std::string::npos) << m.head;
     for (const char* line :
@@ -205,8 +259,7 @@ TEST_F(ServeCli, HealthAndMetrics) {
           "nubefact_gateway_http_requests_total{route=\"/api/v1/{ruta}\",code=\"401\"} 1\n",
           "nubefact_gateway_http_requests_total{route=\"/livez\",code=\"200\"} 1\n",
           "nubefact_gateway_http_request_duration_seconds_count{route=\"/api/v1/{ruta}\"} 2\n",
-          "nubefact_gateway_documents{account=\"acme\",state=\"accepted\"} 1\n",
-          "nubefact_gateway_draining 0\n"})
+          accepted.c_str(), "nubefact_gateway_draining 0\n"})
         EXPECT_NE(m.body.find(line), std::string::npos) << line << "\n" << m.body;
     EXPECT_EQ(m.body.find(acme_.ruta), std::string::npos);
 }
