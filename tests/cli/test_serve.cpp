@@ -291,6 +291,22 @@ TEST_F(ServeCli, SigtermDrainsReadinessFirstThenExitsZero) {
     EXPECT_EQ(emulator_->requests("generar_comprobante"), 1);
 }
 
+TEST_F(ServeCli, DrainTimeoutExitsOneAndTheRepeatIsReconciled) {
+    start_upstream({"--latency", "fixed:1500"});
+    start_serve({"--upstream-wait", "100ms", "--drain-timeout", "100ms"});
+    auto r = post(acme_, factura(1));
+    EXPECT_EQ(r.codigo(), 40) << r.body;  // the delivery goes on
+    serve_->signal(SIGTERM);
+    EXPECT_EQ(serve_->wait(), 1) << serve_->err();
+    EXPECT_NE(serve_->err().find("drain timed out"), std::string::npos) << serve_->err();
+    // A new process: the repeat gets the final answer, and the document was sent once.
+    start_serve({"--upstream-wait", "10s"});
+    r = post(acme_, factura(1));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(r.json().at("aceptada_por_sunat").as_bool());
+    EXPECT_EQ(emulator_->requests("generar_comprobante"), 1);
+}
+
 TEST_F(ServeCli, KeysCommandsNeverShowAStoredToken) {
     start_upstream();
     auto c = cli({"keys", "create", "--store", store_, "--account", "acme"});
