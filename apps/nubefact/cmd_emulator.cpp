@@ -1,5 +1,6 @@
 // `nubefact emulator`: runs the local Nubefact emulator until SIGINT/SIGTERM.
 #include "command.hpp"
+#include "listen.hpp"
 
 #include <nubefact/emulator.hpp>
 
@@ -46,22 +47,14 @@ std::string demo_factura() {
 
 int run(const emulator_args& a) {
     emu::options o;
-    auto colon = a.listen.rfind(':');
-    if (colon == std::string::npos) {
-        std::cerr << "nubefact emulator: --listen must be HOST:PORT\n";
+    std::string why;
+    auto listen = nubefact::cli::parse_listen(a.listen, why);
+    if (!listen) {
+        std::cerr << "nubefact emulator: " << why << "\n";
         return nubefact::cli::exit_usage;
     }
-    o.host = a.listen.substr(0, colon);
-    if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']')
-        o.host = o.host.substr(1, o.host.size() - 2);
-    try {
-        auto port = std::stoul(a.listen.substr(colon + 1));
-        if (port > 65535) throw std::out_of_range("port");
-        o.port = static_cast<std::uint16_t>(port);
-    } catch (const std::exception&) {
-        std::cerr << "nubefact emulator: bad port in --listen " << a.listen << "\n";
-        return nubefact::cli::exit_usage;
-    }
+    o.host = listen->host;
+    o.port = listen->port;
     std::string err;
     if (!a.accounts_file.empty()) {
         auto acc = emu::load_accounts(a.accounts_file, &err);

@@ -64,6 +64,7 @@ bool is_generar(operation op) noexcept;
 // "00" for any other.
 std::string_view sunat_document_code(int tipo) noexcept;  // the operations that create a document
 operation consult_for(operation generar) noexcept;        // generar_x -> consultar_x
+operation generar_for(operation consulta) noexcept;       // consultar_x -> generar_x; others as they are
 
 // The identity of a document at Nubefact: unique per (tipo, serie, numero) within an account.
 // For retención/percepción (no tipo on the wire) tipo is 20 / 40 (SUNAT codes) by convention.

@@ -71,6 +71,8 @@ struct outcome {
     std::optional<int> codigo;
     std::optional<response> body;   // Nubefact's answer (sent, consulted or from the journal)
     std::string error;              // one line for people; empty when accepted
+    error_code code;                // why it failed (client_errc, api_errc); empty when answered
+    std::string nubefact_errors;    // Nubefact's own `errors` text, when it answered a codigo
     std::vector<finding> findings;  // the local errors (invalid) or warnings (valid)
 
     std::string_view state_name() const;

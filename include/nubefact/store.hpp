@@ -114,6 +114,14 @@ class store {
     // Documents and audit rows, read synchronously (CLI, gateway).
     virtual result<std::vector<intent_record>> find_documents(const document_query& q) = 0;
     virtual result<std::vector<stored_audit>> query_log(const log_query& q) = 0;
+    // How many documents (both row families) each account has in each state, as committed now
+    // (a gateway's outbox depth). Sorted by account, then state.
+    struct state_count {
+        std::string account;
+        doc_state state = doc_state::queued;
+        std::int64_t documents = 0;
+    };
+    virtual result<std::vector<state_count>> count_documents() = 0;
 
     // The durable seams for the client.
     virtual intent_journal& journal() noexcept = 0;

@@ -187,6 +187,27 @@ operation consult_for(operation op) noexcept {
     }
 }
 
+operation generar_for(operation op) noexcept {
+    switch (op) {
+        case operation::consultar_comprobante:
+            return operation::generar_comprobante;
+        case operation::consultar_anulacion:
+            return operation::generar_anulacion;
+        case operation::consultar_guia:
+            return operation::generar_guia;
+        case operation::consultar_retencion:
+            return operation::generar_retencion;
+        case operation::consultar_reversion_retencion:
+            return operation::generar_reversion_retencion;
+        case operation::consultar_percepcion:
+            return operation::generar_percepcion;
+        case operation::consultar_reversion_percepcion:
+            return operation::generar_reversion_percepcion;
+        default:
+            return op;  // already a generar_*
+    }
+}
+
 std::string document_key::to_string() const {
     std::string s = serie;
     s.push_back('-');

@@ -5,6 +5,7 @@
 
 #include <nubefact/fiscal.hpp>
 #include <nubefact/json.hpp>
+#include <nubefact/wire.hpp>
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -812,15 +813,16 @@ reply core::handle(const request_view& req, rng_t& rng) {
         return r;
     }
     // Token.
-    std::string_view token = req.authorization ? parse_authorization(*req.authorization) : std::string_view{};
+    auto auth = req.authorization ? wire::parse_authorization(*req.authorization) : std::nullopt;
     bool ok = false;
-    if (!token.empty())
-        for (const auto& t : acct->acct.tokens) ok |= equal_ct(token, t);
+    if (auth)
+        for (const auto& t : acct->acct.tokens) ok |= wire::equal_ct(auth->token, t);
     if (!ok) return error(401, 10, msg_10, op_none);
     auto st = static_cast<account_state>(acct->state.load(std::memory_order_relaxed));
     if (st == account_state::suspended) return error(403, 50, msg_50, op_none);
     if (st == account_state::suspended_nonpayment) return error(403, 51, msg_51, op_none);
-    if (!req.content_type || !json_content_type(*req.content_type)) return error(400, 12, msg_12, op_none);
+    if (!req.content_type || !wire::json_content_type(*req.content_type))
+        return error(400, 12, msg_12, op_none);
 
     // Body.
     parsed p;

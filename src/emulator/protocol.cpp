@@ -1,4 +1,4 @@
-// Emulator internals without I/O: header parsing, the top-level JSON scanner, wire formatting.
+// Emulator internals without I/O: the top-level JSON scanner, wire formatting.
 #include "protocol.hpp"
 
 #include <openssl/evp.h>
@@ -10,71 +10,6 @@
 #include <cstring>
 
 namespace nubefact::emulator::detail {
-namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view p) noexcept {
-    return s.size() >= p.size() && iequals(s.substr(0, p.size()), p);
-}
-
-}  // namespace
-
-std::string_view parse_authorization(std::string_view value) noexcept {
-    value = trim(value);
-    auto space = value.find(' ');
-    if (space == std::string_view::npos) return value;  // bare token
-    auto scheme = value.substr(0, space);
-    auto rest = trim(value.substr(space + 1));
-    if (iequals(scheme, "Bearer")) return rest;
-    if (!iequals(scheme, "Token")) return {};
-    if (istarts_with(rest, "token=")) {
-        rest = trim(rest.substr(6));
-        if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"')
-            rest = rest.substr(1, rest.size() - 2);
-    }
-    return rest;
-}
-
-bool json_content_type(std::string_view value) noexcept {
-    auto semi = value.find(';');
-    auto media = trim(value.substr(0, semi));
-    if (!iequals(media, "application/json")) return false;
-    if (semi == std::string_view::npos) return true;
-    // Parameters: only a charset is meaningful; accept utf-8 (any case) and ignore the rest.
-    auto params = value.substr(semi + 1);
-    while (!params.empty()) {
-        auto next = params.find(';');
-        auto p = trim(params.substr(0, next));
-        if (istarts_with(p, "charset=")) {
-            auto cs = trim(p.substr(8));
-            if (cs.size() >= 2 && cs.front() == '"' && cs.back() == '"') cs = cs.substr(1, cs.size() - 2);
-            if (!iequals(cs, "utf-8") && !iequals(cs, "utf8")) return false;
-        }
-        if (next == std::string_view::npos) break;
-        params.remove_prefix(next + 1);
-    }
-    return true;
-}
-
-bool equal_ct(std::string_view a, std::string_view b) noexcept {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    std::size_t n = a.size() < b.size() ? a.size() : b.size();
-    for (std::size_t i = 0; i < n; ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    return diff == 0;
-}
 
 std::optional<date> parse_date(std::string_view s) noexcept {
     auto num = [&](std::size_t pos, std::size_t len) -> int {

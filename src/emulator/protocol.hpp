@@ -1,4 +1,5 @@
-// Emulator internals without I/O: header parsing, the top-level JSON scanner, wire formatting.
+// Emulator internals without I/O: the top-level JSON scanner, wire formatting (the header rules
+// it shares with the gateway are nubefact/wire.hpp).
 #pragma once
 
 #include <nubefact/json.hpp>
@@ -11,16 +12,6 @@
 #include <string_view>
 
 namespace nubefact::emulator::detail {
-
-// Token from an Authorization value: bare, `Token token="x"`, `Token token=x`, `Token x`,
-// `Bearer x` (scheme case-insensitive). Empty when the value carries no token.
-std::string_view parse_authorization(std::string_view value) noexcept;
-
-// True for application/json with optional parameters (charset=utf-8), case-insensitive.
-bool json_content_type(std::string_view value) noexcept;
-
-// Constant-time comparison (tokens).
-bool equal_ct(std::string_view a, std::string_view b) noexcept;
 
 // Appends `s` as a JSON string literal (quotes included).
 inline void append_json_string(std::string& out, std::string_view s) {

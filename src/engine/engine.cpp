@@ -185,6 +185,8 @@ void settle(outcome& o, const client::result_type& r) {
                          : std::variant<doc_state, line_outcome>(e.state);
     o.attempts += e.attempts;
     o.codigo = e.codigo;
+    o.code = e.code;
+    if (e.codigo) o.nubefact_errors = e.message;
     o.error = never_sent && !e.message.empty() ? e.message : e.what();
     o.findings = e.findings;
 }

@@ -551,6 +551,18 @@ class sql_store final : public store {
         return out;
     }
 
+    result<std::vector<state_count>> count_documents() override {
+        std::lock_guard lk(admin_mu_);
+        auto r = admin_->query(
+            "SELECT account, state, COUNT(*) FROM documents GROUP BY account, state ORDER BY account, state",
+            {});
+        if (!r) return remember(r.error());
+        std::vector<state_count> out;
+        for (auto& row : *r)
+            out.push_back({row[0].value_or(""), state_from(row[1].value_or("")), as_i64(row[2])});
+        return out;
+    }
+
     result<std::vector<stored_audit>> query_log(const log_query& q) override {
         std::string sql =
             "SELECT id, at, account, operation, document, attempt, http_status, codigo, outcome, latency_us, "

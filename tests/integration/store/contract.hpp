@@ -211,6 +211,29 @@ TYPED_TEST_P(store_contract, journal_record_is_idempotent) {
         record_sync(j, make_intent("acme", "F001", 1, "h", operation::generar_comprobante, 3))->created);
 }
 
+TYPED_TEST_P(store_contract, counts_documents_by_account_and_state) {
+    auto s = this->open();
+    auto& j = s->journal();
+    ASSERT_TRUE(record_sync(j, make_intent("acme", "F001", 1)));
+    ASSERT_TRUE(record_sync(j, make_intent("acme", "F001", 2)));
+    ASSERT_TRUE(record_sync(j, make_intent("beta", "F001", 1)));
+    state_update done;
+    done.state = doc_state::accepted;
+    ASSERT_TRUE(update_sync(j, "acme", document_key{1, "F001", 2}, done));
+    s->flush();
+    auto c = s->count_documents();
+    ASSERT_TRUE(c) << c.error().message();
+    ASSERT_EQ(c->size(), 3u);
+    auto n = [&](const std::string& acct, doc_state st) -> std::int64_t {
+        for (const auto& x : *c)
+            if (x.account == acct && x.state == st) return x.documents;
+        return 0;
+    };
+    EXPECT_EQ(n("acme", doc_state::queued), 1);
+    EXPECT_EQ(n("acme", doc_state::accepted), 1);
+    EXPECT_EQ(n("beta", doc_state::queued), 1);
+}
+
 TYPED_TEST_P(store_contract, journal_update_and_find) {
     auto s = this->open();
     auto& j = s->journal();
@@ -848,8 +871,9 @@ TYPED_TEST_P(store_contract, api_keys_crud_and_revoke) {
 REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts_crud,
                             token_encrypted_at_rest, account_cache_reloads_after_change,
                             journal_record_is_idempotent, journal_update_and_find,
-                            void_operations_have_their_own_row, audit_rows_written_and_queried,
-                            back_pressure_never_drops, close_flushes_and_later_writes_fail_cleanly,
+                            counts_documents_by_account_and_state, void_operations_have_their_own_row,
+                            audit_rows_written_and_queried, back_pressure_never_drops,
+                            close_flushes_and_later_writes_fail_cleanly,
                             concurrent_records_create_each_key_once, migrates_schema_2_with_its_journal,
                             completion_dispatch_hands_a_batch_over_at_once,
                             corrected_payload_only_where_nubefact_has_nothing, migrates_schema_4_state_names,

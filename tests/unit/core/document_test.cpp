@@ -83,6 +83,15 @@ TEST(Operation, GenerarAndConsult) {
     EXPECT_EQ(nubefact::consult_for(operation::consultar_guia), operation::consultar_guia);
 }
 
+TEST(Operation, GenerarForIsTheInverseOfConsultFor) {
+    for (int i = 0; i <= static_cast<int>(operation::consultar_reversion_percepcion); ++i) {
+        const auto op = static_cast<operation>(i);
+        if (!nubefact::is_generar(op)) continue;
+        EXPECT_EQ(nubefact::generar_for(nubefact::consult_for(op)), op) << nubefact::to_string(op);
+        EXPECT_EQ(nubefact::generar_for(op), op);
+    }
+}
+
 TEST(DocumentKey, Keys) {
     nubefact::comprobante c;
     EXPECT_EQ(c.key(), (nubefact::document_key{0, "", 0}));
