@@ -100,7 +100,10 @@ class response_reader final : public http::basic_parser<false> {
 
   private:
     void on_request_impl(http::verb, beast::string_view, beast::string_view, int, error_code&) override {}
-    void on_response_impl(int code, beast::string_view, int, error_code&) override { status = code; }
+    void on_response_impl(int code, beast::string_view, int, error_code& ec) override {
+        if (code < 100) ec = http::error::bad_status;  // Beast takes any three digits: "000" is no answer
+        status = code;
+    }
     void on_field_impl(http::field name, beast::string_view, beast::string_view value, error_code&) override {
         if (name == http::field::retry_after)
             retry_after = parse_retry_after(std::string_view(value.data(), value.size()));
