@@ -292,14 +292,18 @@ header_figures compute_header(const comprobante& doc, const line_figures* lines,
 
 void compute_extras(const comprobante& doc, header_figures& h) noexcept {
     if (doc.percepcion_tipo) {
-        if (auto r = percepcion_rate(*doc.percepcion_tipo)) {
+        // A base of zero (a total of zero: a sent 0 reads as "not sent") has no amounts: what
+        // complete would write as 0.00 would read back as absent (quirk zero_absent).
+        if (auto r = percepcion_rate(*doc.percepcion_tipo);
+            r && !doc.percepcion_base_imponible.value_or(h.total).is_zero()) {
             h.percepcion_base = doc.percepcion_base_imponible.value_or(h.total);
             h.total_percepcion = percent_of(*h.percepcion_base, *r);
             h.total_incluido_percepcion = h.total + *h.total_percepcion;
         }
     }
     if (doc.retencion_tipo) {
-        if (auto r = retencion_rate(*doc.retencion_tipo)) {
+        if (auto r = retencion_rate(*doc.retencion_tipo);
+            r && !doc.retencion_base_imponible.value_or(h.total).is_zero()) {
             h.retencion_base = doc.retencion_base_imponible.value_or(h.total);
             h.total_retencion = percent_of(*h.retencion_base, *r);
         }
