@@ -54,7 +54,13 @@ verdict account_config(std::string_view bytes) {
         apply_env(a, lookup);
         if (auto v = sane(a)) return v;
     } catch (const config_error& e) {
-        if (token.size() >= 6 && std::string_view(e.what()).find(token) != std::string_view::npos)
+        // The token's text may also be part of another value (a bad NUBEFACT_RETRY_CAP=1x<token>),
+        // which a message may quote: only the token's own value must never be shown.
+        bool elsewhere = toml.find(token) != std::string_view::npos;
+        for (const auto& [name, value] : env)
+            elsewhere |= name != "NUBEFACT_TOKEN" && value.find(token) != std::string::npos;
+        if (token.size() >= 6 && !elsewhere &&
+            std::string_view(e.what()).find(token) != std::string_view::npos)
             return "a configuration error shows NUBEFACT_TOKEN's value";
         if (std::string_view(e.what()).empty()) return "a configuration error without a message";
     } catch (const std::exception& e) {
