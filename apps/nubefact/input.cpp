@@ -309,7 +309,14 @@ std::optional<source_document> csv_reader::next_entry() {
         }
         add(r);
     }
-    if (problem) return entry(problem->first, std::move(problem->second), true);
+    if (problem) {
+        // The document is where its first row is (as a JSON document is where its '{' is); a later
+        // row's problem names that row.
+        if (problem->first != doc_line)
+            problem->second.message =
+                "line " + std::to_string(problem->first) + ": " + problem->second.message;
+        return entry(doc_line, std::move(problem->second), true);
+    }
     if (!doc.contains("operacion")) doc["operacion"] = "generar_comprobante";
     std::string text = boost::json::serialize(doc);
     text.pop_back();  // '}': the items follow
