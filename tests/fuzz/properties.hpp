@@ -32,6 +32,11 @@ verdict account_config(std::string_view bytes);
 // closed, within a bounded time.
 verdict emulator_http(std::string_view bytes);
 
+// Raw bytes sent to a real gateway (`nubefact serve`: SQLite store, one account on the emulator,
+// one API key; the placeholders RUTA_ and TOKEN_ in the input become the key's): the same as the
+// emulator's, and no answer carries the key's token.
+verdict gateway_http(std::string_view bytes);
+
 }  // namespace nubefact::fuzz
 
 // The libFuzzer entry point over one property.

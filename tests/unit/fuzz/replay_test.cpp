@@ -30,6 +30,7 @@ const target targets[] = {
     {"response", nubefact::fuzz::response_reading},
     {"config", nubefact::fuzz::account_config},
     {"emulator", nubefact::fuzz::emulator_http},
+    {"gateway", nubefact::fuzz::gateway_http},
 };
 
 class FuzzReplay : public ::testing::TestWithParam<target> {};
