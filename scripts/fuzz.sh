@@ -15,9 +15,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-short}
-targets=(input codec response config emulator)
-declare -A max_len=([input]=16384 [codec]=8192 [response]=8192 [config]=4096 [emulator]=8192)
-declare -A dict=([input]=json [codec]=json [response]=http [config]=config [emulator]=http)
+targets=(input codec response config emulator gateway)
+declare -A max_len=([input]=16384 [codec]=8192 [response]=8192 [config]=4096 [emulator]=8192 [gateway]=8192)
+# Dictionaries (tests/fuzz/dict/NAME.dict), joined into build/fuzz/dict/<target>.dict.
+declare -A dict=([input]=json [codec]=json [response]=http [config]=config [emulator]=http [gateway]="http gateway")
+# The emulator's OpenSSL context is freed at exit, not per run: not a leak of ours (tests/fuzz/lsan.supp).
+export LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)" --target fuzz_targets
@@ -29,11 +32,15 @@ prepare() {  # $1 target: the working corpus, seeded
     cp -n tests/fuzz/corpus/"$t"/* "$dir"/ 2>/dev/null || true
     if [[ $t == codec || $t == input ]]; then cp -n tests/data/official/*.json "$dir"/ 2>/dev/null || true; fi
     if [[ -d tests/data/fuzz/$t ]]; then cp -n tests/data/fuzz/"$t"/* "$dir"/ 2>/dev/null || true; fi
+    mkdir -p build/fuzz/dict
+    local d
+    : >"build/fuzz/dict/$t.dict"
+    for d in ${dict[$t]}; do cat "tests/fuzz/dict/$d.dict" >>"build/fuzz/dict/$t.dict"; done
 }
 
 flags() {  # $1 target: the libFuzzer options every run shares
     local t=$1
-    echo "-max_len=${max_len[$t]} -dict=tests/fuzz/dict/${dict[$t]}.dict -timeout=20 -rss_limit_mb=2048" \
+    echo "-max_len=${max_len[$t]} -dict=build/fuzz/dict/$t.dict -timeout=20 -rss_limit_mb=2048" \
          "-malloc_limit_mb=512 -artifact_prefix=build/fuzz/artifacts/$t/ -print_final_stats=1"
 }
 
@@ -54,7 +61,7 @@ short)
         run_one "$t" "-max_total_time=$seconds" "$log" &
         pids+=($!) logs+=("$log") names+=("$t")
         if (( ${#pids[@]} >= $(nproc) )); then
-            wait "${pids[0]}" || { status=1; echo "fuzz.sh: $t broke, see ${logs[0]}"; }
+            wait "${pids[0]}" || { status=1; echo "fuzz.sh: ${names[0]} broke, see ${logs[0]}"; }
             pids=("${pids[@]:1}") logs=("${logs[@]:1}") names=("${names[@]:1}")
         fi
     done
@@ -63,7 +70,7 @@ short)
     done
     for t in "${targets[@]}"; do
         log=build/fuzz/short-$t.log
-        runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+        runs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo '?')
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
         echo "fuzz.sh: $t: $runs executions in ${seconds} s, coverage $cov"
         if grep -q 'invariant broken\|ERROR: AddressSanitizer\|runtime error\|ERROR: libFuzzer' "$log"; then
@@ -86,7 +93,7 @@ campaign)
         start=$SECONDS
         run_one "$t" "-runs=$runs" "$log" || true
         took=$((SECONDS - start))
-        n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
+        n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
         cov0=$(grep -m1 -o 'INITED cov: [0-9]*' "$log" | grep -o '[0-9]*' || echo '?')
         cov1=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
         ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')

@@ -2,8 +2,10 @@
 # The whole test suite: installs what it needs, builds (dev preset), checks formatting, starts a
 # throw-away PostgreSQL cluster, runs every ctest label, the package tests on the dev build
 # (scripts/package-test.sh, scripts/deb-test.sh), then the cli and integration labels again under
-# ASan + UBSan (asan preset, no benchmarks), and stops the cluster again.
-# Arguments go to the dev ctest run; NUBEFACT_NO_ASAN=1 skips the sanitizer pass.
+# ASan + UBSan (asan preset, no benchmarks), a short run of every libFuzzer target (scripts/fuzz.sh
+# short: NUBEFACT_FUZZ_SECONDS each, default 60, two at a time), and stops the cluster again.
+# Arguments go to the dev ctest run; NUBEFACT_NO_ASAN=1 skips the sanitizer pass, NUBEFACT_NO_FUZZ=1
+# the fuzz stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,5 +43,11 @@ if [[ "${NUBEFACT_NO_ASAN:-0}" != 1 ]]; then
   t0=$SECONDS
   env -u NUBEFACT_BINARY ctest --preset asan -L 'cli|integration' -j "$(nproc)" --timeout 900
   summary+=", asan tests $((SECONDS - t0)) s"
+fi
+if [[ "${NUBEFACT_NO_FUZZ:-0}" != 1 ]]; then
+  # clang-14 with libFuzzer, ASan and UBSan (preset fuzz); fails on any crash or broken invariant.
+  t0=$SECONDS
+  bash scripts/fuzz.sh short "${NUBEFACT_FUZZ_SECONDS:-60}"
+  summary+=", fuzz build and short run $((SECONDS - t0)) s"
 fi
 echo "test.sh: ${summary}"
