@@ -62,22 +62,44 @@ man -w nubefact-accounts >/dev/null || fail "no man page nubefact-accounts"
 comp=/usr/share/bash-completion/completions/nubefact
 [[ -s "$comp" ]] || fail "$comp missing"
 got=$(bash -c 'source "$1"; COMP_WORDS=(nubefact se); COMP_CWORD=1; _nubefact; echo "${COMPREPLY[*]}"' _ "$comp")
-[[ "$got" == send ]] || fail "bash completion of 'nubefact se' gave '$got'"
+[[ "$got" == "send serve" ]] || fail "bash completion of 'nubefact se' gave '$got'"
 echo "deb-test: man pages and bash completion ok"
 
 [[ "$(pkg-config --modversion nubefact)" == "$want" ]] || fail "pkg-config --modversion nubefact"
 [[ -f /usr/lib/cmake/nubefact/nubefactConfig.cmake ]] || fail "no CMake package config"
 [[ -f /usr/lib/systemd/system/nubefact.service ]] || fail "no systemd unit"
 if command -v systemd-analyze >/dev/null 2>&1; then
-  # Unit syntax only: `nubefact serve` may not exist in this build yet.
   v=$(systemd-analyze verify /usr/lib/systemd/system/nubefact.service 2>&1 | grep -v "bus\|not been booted" || true)
   [[ -z "$v" ]] || fail "systemd-analyze verify nubefact.service: $v"
 fi
+# The unit's ExecStart, as written, with only the address (any free port) and the store (a
+# scratch file) changed: it starts, answers /livez, and SIGTERM stops it with status 0.
+exec_line=$(sed -n 's/^ExecStart=//p' /usr/lib/systemd/system/nubefact.service)
+read -r -a argv <<<"$exec_line"
+for i in "${!argv[@]}"; do
+  case ${argv[$i]} in
+    --listen) argv[$((i + 1))]=127.0.0.1:0 ;;
+    --store) argv[$((i + 1))]=sqlite:$tmp/unit.db ;;
+  esac
+done
+"${argv[@]}" >"$tmp/serve.out" 2>"$tmp/serve.err" &
+serve_pid=$!
+url=
+for _ in $(seq 100); do
+  url=$(head -1 "$tmp/serve.out" 2>/dev/null || true)
+  [[ -n "$url" ]] && break
+  kill -0 "$serve_pid" 2>/dev/null || break
+  sleep 0.1
+done
+[[ -n "$url" ]] || { cat "$tmp/serve.err"; fail "the unit's ExecStart did not start: ${argv[*]}"; }
+[[ "$(curl -s --max-time 5 "$url/livez")" == *ok* ]] || { kill "$serve_pid"; fail "$url/livez"; }
+kill -TERM "$serve_pid"
+wait "$serve_pid" || fail "the unit's ExecStart did not exit 0 on SIGTERM"
 getent passwd nubefact >/dev/null || fail "the postinst did not create the nubefact user"
 # The find_package consumer against /usr, with no prefix given: the packaged CMake files work.
 cmake -S tests/package/cmake -B "$tmp/consumer" -G Ninja >"$tmp/consumer.log" 2>&1 \
   && cmake --build "$tmp/consumer" >>"$tmp/consumer.log" 2>&1 || { tail -30 "$tmp/consumer.log"; fail "consumer against /usr"; }
-echo "deb-test: pkg-config, find_package from /usr (consumer built), systemd unit and user nubefact ok"
+echo "deb-test: pkg-config, find_package from /usr (consumer built), systemd unit (its ExecStart runs) and user nubefact ok"
 
 $SUDO apt-get remove -y -qq nubefact >"$tmp/remove.log" 2>&1 || { tail -30 "$tmp/remove.log"; fail "apt-get remove"; }
 installed && fail "still installed after apt-get remove"
