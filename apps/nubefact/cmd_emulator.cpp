@@ -30,11 +30,7 @@ struct emulator_args {
 
 // A small valid factura dated today (Lima), for the curl line printed at start-up.
 std::string demo_factura() {
-    std::time_t t = std::time(nullptr) - 5 * 3600;
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char fecha[16];
-    std::strftime(fecha, sizeof fecha, "%d-%m-%Y", &tm);
+    const std::string fecha = nubefact::lima_today().to_wire();
     return std::string(
                R"({"operacion":"generar_comprobante","tipo_de_comprobante":1,"serie":"FFF1","numero":1,)"
                R"("sunat_transaction":1,"cliente_tipo_de_documento":6,"cliente_numero_de_documento":"20600695771",)"

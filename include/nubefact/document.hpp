@@ -21,11 +21,18 @@ struct date {
     std::int64_t days_since_epoch() const noexcept;  // for date arithmetic (1970-01-01 = 0)
     static date from_days(std::int64_t days) noexcept;
     std::string to_wire() const;  // "15-01-2026"
+    std::string to_iso() const;   // "2026-01-15" (XML, logs)
     // DD-MM-YYYY (the wire form) or YYYY-MM-DD; nullopt for any other text or a day not in the calendar.
     static std::optional<date> parse(std::string_view text) noexcept;
+    // The same layouts, digits only, the day not checked against the calendar (31-02-2026 is
+    // {2026, 2, 31}): for a reader that tells "not a date" from "no such day". The one date parser.
+    static std::optional<date> parse_layout(std::string_view text) noexcept;
 };
 
-// The calendar day in Lima (UTC-5 all year: Peru has no daylight saving time) at `now`.
+// Lima's offset from UTC, all year: Peru has no daylight saving time.
+inline constexpr std::chrono::hours lima_utc_offset{-5};
+
+// The calendar day in Lima at `now`.
 date lima_today(std::chrono::system_clock::time_point now) noexcept;
 date lima_today() noexcept;  // at system_clock::now()
 

@@ -139,10 +139,10 @@ struct options {
     // generar_* without numero: the next correlativo of that tipo and serie in the account (max + 1) is
     // assigned and answered in `numero`; false = codigo 20.
     bool assign_numero = false;
-    int max_age_days = 7;               // fecha_de_emision older than today - N days -> codigo 22
-    int guia_max_age_days = 1;          // the same for guías (GRE manual: one day)
-    std::chrono::hours utc_offset{-5};  // "today" is computed in Peru's time zone
-    bool allow_duplicates = false;      // benchmarks only: re-creating a key is accepted (counted in stats)
+    int max_age_days = 7;       // fecha_de_emision older than today - N days -> codigo 22
+    int guia_max_age_days = 1;  // the same for guías (GRE manual: one day)
+    std::chrono::hours utc_offset = lima_utc_offset;  // "today" is computed in Peru's time zone
+    bool allow_duplicates = false;  // benchmarks only: re-creating a key is accepted (counted in stats)
 
     // SUNAT behaviour.
     std::vector<reject_rule> sunat_reject;

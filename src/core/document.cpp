@@ -77,7 +77,7 @@ date date::from_days(std::int64_t z) noexcept {
     return date{static_cast<int>(y), static_cast<int>(m), static_cast<int>(d)};
 }
 
-std::optional<date> date::parse(std::string_view s) noexcept {
+std::optional<date> date::parse_layout(std::string_view s) noexcept {
     auto num = [&](std::size_t at, std::size_t n) -> int {
         int v = 0;
         for (std::size_t i = at; i < at + n; ++i) {
@@ -94,13 +94,19 @@ std::optional<date> date::parse(std::string_view s) noexcept {
         d = date{num(0, 4), num(5, 2), num(8, 2)};
     else
         return std::nullopt;
-    if (!d.valid()) return std::nullopt;
+    if (d.year < 0 || d.month < 0 || d.day < 0) return std::nullopt;  // a non-digit
+    return d;
+}
+
+std::optional<date> date::parse(std::string_view s) noexcept {
+    auto d = parse_layout(s);
+    if (!d || !d->valid()) return std::nullopt;
     return d;
 }
 
 date lima_today(std::chrono::system_clock::time_point now) noexcept {
     using namespace std::chrono;
-    return date::from_days(floor<days>(now - hours(5)).time_since_epoch().count());
+    return date::from_days(floor<days>(now + lima_utc_offset).time_since_epoch().count());
 }
 
 date lima_today() noexcept {
@@ -115,6 +121,17 @@ std::string date::to_wire() const {
     put_digits(s, month, 2);
     s.push_back('-');
     put_digits(s, year, 4);
+    return s;
+}
+
+std::string date::to_iso() const {
+    std::string s;
+    s.reserve(10);
+    put_digits(s, year, 4);
+    s.push_back('-');
+    put_digits(s, month, 2);
+    s.push_back('-');
+    put_digits(s, day, 2);
     return s;
 }
 

@@ -898,7 +898,7 @@ reply core::handle(const request_view& req, rng_t& rng) {
     if (typed && p.op) {
         // The fiscal rules, with the emulator's clock as "today".
         fiscal::check_options co;
-        co.today = civil_from_days(today_days());
+        co.today = date::from_days(today_days());
         co.max_age_days = opts_.max_age_days;
         co.guia_max_age_days = opts_.guia_max_age_days;
         const bool sunat = opts_.sunat_tolerance && !opts_.lenient;
@@ -994,7 +994,7 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
                          op == operation::generar_retencion || op == operation::generar_percepcion;
     if (generar) {
         if (!v.fecha) return error(400, 20, std::string(msg_20) + ": fecha_de_emision: falta el campo", opi);
-        auto days = days_from_civil(v.fecha->year, v.fecha->month, v.fecha->day);
+        auto days = v.fecha->days_since_epoch();
         if (!opts_.validate && today_days() - days > opts_.max_age_days)
             return error(400, 22,
                          "El documento fue enviado fuera del plazo permitido: fecha_de_emision " +

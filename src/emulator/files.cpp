@@ -41,16 +41,15 @@ std::string serie_numero(const file_data& d) {
 
 // Lima civil date and time of a UTC instant: "YYYY-MM-DD", "HH:MM:SS".
 void lima(std::int64_t utc_ms, std::string& day, std::string& time, int* dos = nullptr) {
-    std::int64_t s = utc_ms / 1000 - 5 * 3600;
+    std::int64_t s = utc_ms / 1000 + std::chrono::seconds(lima_utc_offset).count();
     std::int64_t days = s / 86400, sec = s % 86400;
     if (sec < 0) {
         sec += 86400;
         --days;
     }
-    date c = civil_from_days(days);
+    const date c = date::from_days(days);
+    day = c.to_iso();
     char b[32];
-    std::snprintf(b, sizeof b, "%04d-%02d-%02d", c.year, c.month, c.day);
-    day = b;
     int h = static_cast<int>(sec / 3600), m = static_cast<int>(sec / 60 % 60), x = static_cast<int>(sec % 60);
     std::snprintf(b, sizeof b, "%02d:%02d:%02d", h, m, x);
     time = b;
@@ -62,11 +61,10 @@ void lima(std::int64_t utc_ms, std::string& day, std::string& time, int* dos = n
     }
 }
 
-// DD-MM-YYYY -> YYYY-MM-DD ("" stays "").
-std::string iso(std::string_view fecha) {
-    if (fecha.size() != 10) return std::string(fecha);
-    return std::string(fecha.substr(6, 4)) + "-" + std::string(fecha.substr(3, 2)) + "-" +
-           std::string(fecha.substr(0, 2));
+// The fecha as YYYY-MM-DD; `otherwise` when it is not a date ("" or unknown).
+std::string iso_or(std::string_view fecha, const std::string& otherwise) {
+    auto d = date::parse(fecha);
+    return d ? d->to_iso() : otherwise;
 }
 
 void xml_text(std::string& o, std::string_view s) {
@@ -318,7 +316,7 @@ std::string make_xml(const file_data& d) {
         element(o, "cbc:CustomizationID", "1.0");
         std::string compact = day.substr(0, 4) + day.substr(5, 2) + day.substr(8, 2);
         element(o, "cbc:ID", (d.kind == "anulacion" ? "RA-" : "RR-") + compact + "-1");
-        element(o, "cbc:ReferenceDate", iso(d.fecha).empty() ? day : iso(d.fecha));
+        element(o, "cbc:ReferenceDate", iso_or(d.fecha, day));
         element(o, "cbc:IssueDate", day);
         party(o, "AccountingSupplierParty", "6", d.ruc);
         o += "<sac:VoidedDocumentsLine>\n";
@@ -350,7 +348,7 @@ std::string make_xml(const file_data& d) {
     element(o, "cbc:UBLVersionID", d.kind == "comprobante" || d.kind == "guia" ? "2.1" : "2.0");
     element(o, "cbc:CustomizationID", d.kind == "comprobante" || d.kind == "guia" ? "2.0" : "1.0");
     element(o, "cbc:ID", serie_numero(d));
-    element(o, "cbc:IssueDate", d.fecha.empty() ? day : iso(d.fecha));
+    element(o, "cbc:IssueDate", iso_or(d.fecha, day));
     if (root == "Invoice") element(o, "cbc:InvoiceTypeCode", sunat_document_code(d.tipo), "listID=\"0101\"");
     if (root == "DespatchAdvice") element(o, "cbc:DespatchAdviceTypeCode", sunat_document_code(d.tipo));
     if (d.kind == "comprobante") element(o, "cbc:DocumentCurrencyCode", d.currency);

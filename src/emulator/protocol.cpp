@@ -11,32 +11,6 @@
 
 namespace nubefact::emulator::detail {
 
-std::optional<date> parse_date(std::string_view s) noexcept {
-    auto num = [&](std::size_t pos, std::size_t len) -> int {
-        int v = 0;
-        for (std::size_t i = pos; i < pos + len; ++i) {
-            if (s[i] < '0' || s[i] > '9') return -1;
-            v = v * 10 + (s[i] - '0');
-        }
-        return v;
-    };
-    if (s.size() != 10) return std::nullopt;
-    date d;
-    if (s[2] == '-' && s[5] == '-') {
-        d = {num(6, 4), num(3, 2), num(0, 2)};
-    } else if (s[4] == '-' && s[7] == '-') {
-        d = {num(0, 4), num(5, 2), num(8, 2)};
-    } else {
-        return std::nullopt;
-    }
-    if (d.year < 1900 || d.month < 1 || d.month > 12 || d.day < 1) return std::nullopt;
-    static constexpr int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (d.year % 4 == 0 && d.year % 100 != 0) || d.year % 400 == 0;
-    int max = mdays[d.month - 1] + (d.month == 2 && leap ? 1 : 0);
-    if (d.day > max) return std::nullopt;
-    return d;
-}
-
 std::optional<std::int64_t> parse_cents(std::string_view s) noexcept {
     bool neg = false;
     if (!s.empty() && (s.front() == '-' || s.front() == '+')) {
@@ -214,7 +188,7 @@ struct scan_handler {
                 break;
             case field::fecha:
                 out->fecha_text.assign(t);
-                out->fecha = parse_date(t);
+                out->fecha = date::parse(t);
                 if (!out->fecha) bad();
                 break;
             case field::total:

@@ -28,16 +28,6 @@ inline void append_json_string(std::string& out, std::string_view s) {
     out.push_back('"');
 }
 
-// Days since 1970-01-01 of a civil date and back (the core's date arithmetic).
-inline std::int64_t days_from_civil(int y, int m, int d) noexcept {
-    return date{y, m, d}.days_since_epoch();
-}
-inline date civil_from_days(std::int64_t days) noexcept {
-    return date::from_days(days);
-}
-// DD-MM-YYYY or YYYY-MM-DD; nullopt when not a real calendar day.
-std::optional<date> parse_date(std::string_view s) noexcept;
-
 // A decimal literal ("708", "23.6", "-1.005") as cents, rounded half-up; nullopt when not a number
 // or out of range. Never passes through double.
 std::optional<std::int64_t> parse_cents(std::string_view s) noexcept;

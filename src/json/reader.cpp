@@ -88,26 +88,10 @@ conv to_int(std::string_view t, std::int64_t& out) {
     return conv::ok;
 }
 
-bool two_digits(std::string_view t, std::size_t at, int& v) {
-    const char a = t[at], b = t[at + 1];
-    if (a < '0' || a > '9' || b < '0' || b > '9') return false;
-    v = (a - '0') * 10 + (b - '0');
-    return true;
-}
-
 conv to_date(std::string_view t, date& out) {
-    if (t.size() != 10) return conv::type;
-    int d = 0, m = 0, y1 = 0, y2 = 0;
-    if (t[2] == '-' && t[5] == '-') {  // DD-MM-YYYY
-        if (!two_digits(t, 0, d) || !two_digits(t, 3, m) || !two_digits(t, 6, y1) || !two_digits(t, 8, y2))
-            return conv::type;
-    } else if (t[4] == '-' && t[7] == '-') {  // YYYY-MM-DD
-        if (!two_digits(t, 0, y1) || !two_digits(t, 2, y2) || !two_digits(t, 5, m) || !two_digits(t, 8, d))
-            return conv::type;
-    } else {
-        return conv::type;
-    }
-    out = date{y1 * 100 + y2, m, d};
+    auto d = date::parse_layout(t);
+    if (!d) return conv::type;
+    out = *d;
     return out.valid() ? conv::ok : conv::range;
 }
 

@@ -48,6 +48,31 @@ TEST(Date, WireForm) {
     EXPECT_EQ((date{987, 3, 4}.to_wire()), "04-03-0987");
 }
 
+TEST(Date, IsoForm) {
+    EXPECT_EQ((date{2026, 1, 15}.to_iso()), "2026-01-15");
+    EXPECT_EQ((date{987, 3, 4}.to_iso()), "0987-03-04");
+}
+
+TEST(Date, ParseTakesBothLayoutsAndOnlyCalendarDays) {
+    EXPECT_EQ(date::parse("15-01-2026"), (date{2026, 1, 15}));
+    EXPECT_EQ(date::parse("2026-01-15"), (date{2026, 1, 15}));
+    EXPECT_EQ(date::parse("29-02-2024"), (date{2024, 2, 29}));
+    EXPECT_FALSE(date::parse("29-02-2025"));
+    EXPECT_FALSE(date::parse("31-02-2026"));
+    EXPECT_FALSE(date::parse("15/01/2026"));
+    EXPECT_FALSE(date::parse("15-01-26"));
+    EXPECT_FALSE(date::parse("1a-01-2026"));
+    EXPECT_FALSE(date::parse(""));
+}
+
+TEST(Date, ParseLayoutLeavesTheCalendarToValid) {
+    EXPECT_EQ(date::parse_layout("31-02-2026"), (date{2026, 2, 31}));
+    EXPECT_EQ(date::parse_layout("2026-13-01"), (date{2026, 13, 1}));
+    EXPECT_FALSE(date::parse_layout("2026-1x-01"));
+    EXPECT_FALSE(date::parse_layout("-1-01-2026"));
+    EXPECT_FALSE(date::parse_layout("2026/01/01"));
+}
+
 TEST(Date, Ordering) {
     EXPECT_LT((date{2025, 12, 31}), (date{2026, 1, 1}));
     EXPECT_LT((date{2026, 1, 1}), (date{2026, 1, 2}));

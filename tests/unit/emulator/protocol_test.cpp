@@ -1,4 +1,4 @@
-// Unit tests of the emulator's pure pieces: JSON scanner, money/date text, option specs.
+// Unit tests of the emulator's pure pieces: JSON scanner, money text, option specs (dates: core).
 #include "../../../src/emulator/protocol.hpp"
 
 #include <nubefact/emulator.hpp>
@@ -7,25 +7,6 @@
 
 namespace emu = nubefact::emulator;
 using namespace nubefact::emulator::detail;
-
-TEST(emulator_protocol, dates) {
-    auto d = parse_date("15-01-2026");
-    ASSERT_TRUE(d);
-    EXPECT_EQ(d->year, 2026);
-    EXPECT_EQ(d->month, 1);
-    EXPECT_EQ(d->day, 15);
-    EXPECT_TRUE(parse_date("2026-01-15"));
-    EXPECT_FALSE(parse_date("31-02-2026"));
-    EXPECT_TRUE(parse_date("29-02-2024"));
-    EXPECT_FALSE(parse_date("29-02-2025"));
-    EXPECT_FALSE(parse_date("15/01/2026"));
-    EXPECT_EQ(days_from_civil(1970, 1, 1), 0);
-    EXPECT_EQ(days_from_civil(2026, 1, 15), 20468);
-    auto back = civil_from_days(20468);
-    EXPECT_EQ(back.year, 2026);
-    EXPECT_EQ(back.month, 1);
-    EXPECT_EQ(back.day, 15);
-}
 
 TEST(emulator_protocol, money_text) {
     EXPECT_EQ(parse_cents("708"), 70800);
