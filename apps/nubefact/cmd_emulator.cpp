@@ -146,7 +146,9 @@ int run(const emulator_args& a) {
                   << srv.ruta_url(acct.ruta_id) << " (tokens not shown)\n";
     }
     if (o.admin)
-        std::cout << "admin: GET " << srv.base_url() << "/__emulator/stats, POST /__emulator/reset\n";
+        std::cout
+            << "admin: GET " << srv.base_url()
+            << "/__emulator/stats, POST /__emulator/reset, /__emulator/hold?after=N, /__emulator/release\n";
     std::cout << "Ctrl-C to stop." << std::endl;
     int sig = 0;
     sigwait(&set, &sig);
@@ -184,7 +186,10 @@ std::function<int()> setup(CLI::App& sub) {
     sub.add_flag("--no-validate", a->no_validate, "skip the codec and fiscal checks (key fields only)");
     sub.add_option("--state", a->state_file, "append-only JSONL state log, replayed at start");
     sub.add_flag("--state-fsync", a->state_fsync, "fsync the state log after every record");
-    sub.add_flag("--admin", a->admin, "enable GET /__emulator/stats and POST /__emulator/reset");
+    sub.add_flag("--admin", a->admin,
+                 "enable GET /__emulator/stats and POST /__emulator/reset, /__emulator/hold?after=N (hold "
+                 "document answers "
+                 "after N more) and /__emulator/release");
     sub.add_option("--max-body", a->max_body, "largest request body in bytes (larger: 413)")
         ->capture_default_str();
     sub.add_option("--sunat-reject", a->sunat_reject,

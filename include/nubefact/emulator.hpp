@@ -255,9 +255,17 @@ class server {
     std::optional<document_info> find(std::string_view ruta_id, const document_key& k) const;
     std::vector<document_info> documents(std::string_view ruta_id) const;
 
-    // Forgets every document and counter and clears the scripted faults (accounts stay; the state
-    // file, if any, is truncated).
+    // Forgets every document and counter, clears the scripted faults and releases held answers
+    // (accounts stay; the state file, if any, is truncated).
     void reset();
+
+    // Held answers, to drive a race without sleeping (also POST /__emulator/hold?after=N and
+    // /__emulator/release): after hold_answers(n), n more document answers go out, then each
+    // document is processed (created, consulted) but its answer waits until release_answers() or
+    // options::max_stall. held_answers(): how many wait now (stats "held").
+    void hold_answers(std::uint64_t after);
+    void release_answers();
+    std::uint64_t held_answers() const;
 
     struct impl;
 

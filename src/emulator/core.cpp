@@ -1183,6 +1183,22 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
 
 // ---- admin ------------------------------------------------------------------------------------------
 
+void core::hold_answers(std::uint64_t after) {
+    hold_budget_.store(static_cast<std::int64_t>(std::min<std::uint64_t>(after, INT64_MAX)));
+}
+
+void core::release_answers() {
+    hold_budget_.store(-1);
+    release_gen_.fetch_add(1);
+}
+
+bool core::take_hold() {
+    auto b = hold_budget_.load();
+    while (b > 0)
+        if (hold_budget_.compare_exchange_weak(b, b - 1)) return false;
+    return b == 0;
+}
+
 reply core::admin(const request_view& req) {
     auto target = req.target;
     auto q = target.find('?');
@@ -1208,6 +1224,33 @@ reply core::admin(const request_view& req) {
         }
         reset();
         r.body = "{\"reset\":true}";
+        return r;
+    }
+    if (target == "/__emulator/hold" || target == "/__emulator/release") {
+        if (req.method != "POST") {
+            r = error(405, 20, "Método no permitido: use POST", op_admin);
+            r.allow_post = true;
+            r.outcome = out_h405;
+            return r;
+        }
+        if (target == "/__emulator/release") {
+            release_answers();
+            r.body = "{\"released\":true}";
+            return r;
+        }
+        std::uint64_t after = 0;
+        if (auto at = query.find("after="); at != std::string_view::npos) {
+            auto v = query.substr(at + 6);
+            v = v.substr(0, v.find('&'));
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), after);
+            if (ec != std::errc() || end != v.data() + v.size()) {
+                r = error(400, 20, "after: se espera un número entero no negativo", op_admin);
+                r.outcome = out_h400;
+                return r;
+            }
+        }
+        hold_answers(after);
+        r.body = "{\"holding_after\":" + std::to_string(after) + "}";
         return r;
     }
     r = error(404, 11, msg_11, op_admin);
@@ -1438,6 +1481,7 @@ std::string core::stats_json(bool with_documents) const {
     o["in_flight"] = s.in_flight;
     o["open_connections"] = s.open_connections;
     o["connections_accepted"] = s.connections_accepted;
+    o["held"] = held.load();
     if (with_documents) {
         boost::json::object docs;
         std::shared_lock lk(accounts_mu_);
@@ -1466,6 +1510,7 @@ void core::reset() {
         }
     }
     clear_faults();
+    release_answers();
     for (auto& row : requests_)
         for (auto& c : row) c.store(0);
     for (auto& c : faults_) c.store(0);

@@ -253,7 +253,20 @@ class core {
     std::atomic<std::uint64_t> open_connections{0};
     std::atomic<std::uint64_t> connections_accepted{0};
 
+    // Held answers (tests drive races with them, not with sleeps): after hold_answers(n), the next
+    // n document answers go out, then each is held (the document is processed, the answer not
+    // written) until release_answers() or max_stall. take_hold() says whether this answer waits;
+    // a held answer waits while release_generation() is the one it saw.
+    void hold_answers(std::uint64_t after);
+    void release_answers();
+    bool take_hold();
+    std::uint64_t release_generation() const noexcept { return release_gen_.load(); }
+    std::atomic<std::uint64_t> held{0};  // answers waiting now
+
   private:
+    std::atomic<std::int64_t> hold_budget_{-1};  // -1: not holding
+    std::atomic<std::uint64_t> release_gen_{0};
+
     struct parsed;
     std::shared_ptr<account_slot> find_account(std::string_view ruta) const;
     std::optional<fault_kind> pick_fault(int op, rng_t& rng, const dyn_config& cfg);

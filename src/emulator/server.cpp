@@ -475,9 +475,24 @@ task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
         const bool keep_alive = parser.keep_alive() && !rep.close;
         const unsigned version = parser.version;
 
-        if (rep.delay.count() > 0 || (rep.fault && *rep.fault == fault_kind::stall)) {
+        // A held answer (core::take_hold, for tests): the document is processed, its answer waits
+        // for /__emulator/release (or max_stall, so nothing waits forever).
+        const bool hold = rep.op < detail::op_count && !rep.fault && s.core.take_hold();
+        if (hold || rep.delay.count() > 0 || (rep.fault && *rep.fault == fault_kind::stall)) {
             // Waiting: the connection holds no buffers meanwhile (unless pipelined bytes wait).
             release();
+        }
+        if (hold) {
+            c.expires_never();
+            counter_guard held(s.core.held);
+            const auto gen = s.core.release_generation();
+            const auto until = std::chrono::steady_clock::now() + o.max_stall;
+            asio::steady_timer timer(w.ctx.get_executor());
+            while (s.core.release_generation() == gen && std::chrono::steady_clock::now() < until) {
+                timer.expires_after(std::chrono::milliseconds(5));
+                co_await timer.async_wait(tuple_awaitable);
+                if (!io.lowest().is_open()) co_return;
+            }
         }
         if (rep.delay.count() > 0 && std::chrono::steady_clock::now() < arrived + rep.delay) {
             c.expires_never();
@@ -741,6 +756,18 @@ std::vector<document_info> server::documents(std::string_view ruta_id) const {
 }
 void server::reset() {
     impl_->core.reset();
+}
+
+void server::hold_answers(std::uint64_t after) {
+    impl_->core.hold_answers(after);
+}
+
+void server::release_answers() {
+    impl_->core.release_answers();
+}
+
+std::uint64_t server::held_answers() const {
+    return impl_->core.held.load();
 }
 
 }  // namespace nubefact::emulator

@@ -688,3 +688,39 @@ TEST_F(emulator_test, busy_connection_parked_when_quiet_still_answers) {
 }
 
 }  // namespace
+
+namespace {
+
+// Held answers: after hold_answers(1) the first document is answered, the second is created but
+// its answer waits (held_answers() == 1) until release_answers(); HTTP /__emulator/hold and
+// /release do the same, and a bad `after` is a 400.
+TEST_F(emulator_test, held_answers_wait_for_release) {
+    start();
+    srv->hold_answers(1);
+    EXPECT_EQ(send(factura(1, test_today)).status, 200);
+    std::atomic<int> second{0};
+    std::thread t([&] { second = send(factura(2, test_today)).status; });
+    for (int i = 0; i < 4000 && srv->held_answers() < 1; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(srv->held_answers(), 1u);
+    EXPECT_EQ(second.load(), 0);                       // not answered yet
+    EXPECT_EQ(srv->snapshot().documents_created, 2u);  // but created
+    srv->release_answers();
+    t.join();
+    EXPECT_EQ(second.load(), 200);
+    EXPECT_EQ(srv->held_answers(), 0u);
+    EXPECT_EQ(send(factura(3, test_today)).status, 200);  // released: no longer holding
+
+    EXPECT_EQ(post(srv->port(), "/__emulator/hold?after=x", "", {}).status, 400);
+    EXPECT_EQ(post(srv->port(), "/__emulator/hold?after=0", "", {}).status, 200);
+    std::thread t2([&] { second = send(factura(4, test_today)).status; });
+    for (int i = 0; i < 4000 && srv->held_answers() < 1; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(srv->held_answers(), 1u);
+    EXPECT_NE(srv->stats_json().find("\"held\":1"), std::string::npos) << srv->stats_json();
+    EXPECT_EQ(post(srv->port(), "/__emulator/release", "", {}).status, 200);
+    t2.join();
+    EXPECT_EQ(second.load(), 200);
+}
+
+}  // namespace
