@@ -183,16 +183,21 @@ class background {
         return detail::exit_code(*status_);
     }
 
-    // Polls stdout until it contains `text` (bounded). False on timeout or exit.
-    bool wait_for_output(const std::string& text,
-                         std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+    // Polls stdout (stderr: `on_err`) until it contains `text` (bounded). False on timeout or exit.
+    bool wait_for_output(const std::string& text, std::chrono::milliseconds limit = std::chrono::seconds(10),
+                         bool on_err = false) {
+        auto has = [&] { return (on_err ? err() : out()).find(text) != std::string::npos; };
         const auto end = std::chrono::steady_clock::now() + limit;
         while (std::chrono::steady_clock::now() < end) {
-            if (out().find(text) != std::string::npos) return true;
-            if (!running()) return out().find(text) != std::string::npos;
+            if (has()) return true;
+            if (!running()) return has();
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
         return false;
+    }
+    bool wait_for_error_output(const std::string& text,
+                               std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        return wait_for_output(text, limit, true);
     }
 
   private:
@@ -213,36 +218,80 @@ inline std::string value_after(const std::string& text, const std::string& label
     return v;
 }
 
-// GET http://127.0.0.1:port/target with Connection: close; the body, or nullopt on any error.
-// Bounded by socket timeouts (5 s).
-inline std::optional<std::string> http_get(int port, const std::string& target) {
+struct http_reply {
+    int status = 0;  // 0: no answer (connection closed, timeout)
+    std::string head, body;
+    boost::json::object json() const {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(body, ec);
+        return !ec && v.is_object() ? v.as_object() : boost::json::object{};
+    }
+    std::int64_t codigo() const {
+        auto o = json();
+        return o.contains("codigo") ? o.at("codigo").to_number<std::int64_t>() : -1;
+    }
+    std::string errors() const {
+        auto o = json();
+        return o.contains("errors") ? std::string(o.at("errors").as_string()) : std::string();
+    }
+};
+
+// Sends `raw` to 127.0.0.1:port and reads until the server closes (bounded by `timeout_s`).
+inline http_reply http_raw(int port, const std::string& raw, int timeout_s = 10) {
+    http_reply r;
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return std::nullopt;
-    timeval tv{5, 0};
+    if (fd < 0) return r;
+    timeval tv{timeout_s, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    std::optional<std::string> body;
+    std::string resp;
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-        const std::string req = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-        if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-            std::string resp;
-            char buf[16384];
-            for (;;) {
-                const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-                if (n <= 0) break;
-                resp.append(buf, static_cast<std::size_t>(n));
-            }
-            if (const auto h = resp.find("\r\n\r\n");
-                h != std::string::npos && resp.rfind("HTTP/1.1 200", 0) == 0)
-                body = resp.substr(h + 4);
+        std::size_t sent = 0;
+        while (sent < raw.size()) {
+            const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
+            if (n <= 0) break;
+            sent += static_cast<std::size_t>(n);
+        }
+        char buf[16384];
+        for (;;) {
+            const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) break;
+            resp.append(buf, static_cast<std::size_t>(n));
         }
     }
     ::close(fd);
-    return body;
+    const auto h = resp.find("\r\n\r\n");
+    if (h == std::string::npos || resp.rfind("HTTP/1.", 0) != 0) return r;
+    r.status = std::atoi(resp.c_str() + 9);
+    r.head = resp.substr(0, h);
+    r.body = resp.substr(h + 4);
+    return r;
+}
+
+// A POST as a Nubefact client sends it; `authorization` empty: no header.
+inline http_reply http_post(int port, const std::string& target, const std::string& body,
+                            const std::string& authorization,
+                            const std::string& content_type = "application/json") {
+    std::string req = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+    if (!authorization.empty()) req += "Authorization: " + authorization + "\r\n";
+    if (!content_type.empty()) req += "Content-Type: " + content_type + "\r\n";
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return http_raw(port, req);
+}
+
+inline http_reply http_get_reply(int port, const std::string& target) {
+    return http_raw(port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+}
+
+// GET http://127.0.0.1:port/target; the body of a 200, or nullopt (no answer, another status).
+inline std::optional<std::string> http_get(int port, const std::string& target) {
+    auto r = http_get_reply(port, target);
+    if (r.status != 200) return std::nullopt;
+    return r.body;
 }
 
 // One JSON object per non-empty line.
@@ -283,6 +332,25 @@ struct emulator_process {
     boost::json::object stats() const {
         auto body = http_get(port, "/__emulator/stats");
         return body ? boost::json::parse(*body).as_object() : boost::json::object{};
+    }
+    // Held answers (docs/emulator.md): after hold(n), n more document answers go out, then each
+    // waits; held() says how many wait; release() sends them. wait_held(k): until k wait (or 20 s).
+    bool hold(int after) const {
+        return http_post(port, "/__emulator/hold?after=" + std::to_string(after), "", "", "").status == 200;
+    }
+    bool release() const { return http_post(port, "/__emulator/release", "", "", "").status == 200; }
+    std::int64_t held() const {
+        auto st = stats();
+        return st.contains("held") ? st.at("held").to_number<std::int64_t>() : -1;
+    }
+    bool wait_held(std::int64_t k) const {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (std::chrono::steady_clock::now() < end)
+            if (held() >= k)
+                return true;
+            else
+                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        return false;
     }
     // Requests the emulator answered for `op` (every outcome); -1 when the stats cannot be read.
     std::int64_t requests(const std::string& op) const {

