@@ -4,9 +4,13 @@
 #   scripts/fuzz.sh short [SECONDS]    every target SECONDS (default 60) on its corpus, two at a time
 #                                      (what scripts/test.sh runs); fails on any crash or broken
 #                                      invariant and prints the input's path
-#   scripts/fuzz.sh campaign [RUNS]    every target until RUNS executions (default 10,000,000), one
-#                                      after the other; writes build/fuzz/campaign.md (executions,
-#                                      time, coverage at the start and the end, crashes)
+#   scripts/fuzz.sh campaign [RUNS [SECONDS]]
+#                                      every target until RUNS executions (default 10,000,000) or
+#                                      SECONDS (default: no limit), two at a time; writes
+#                                      build/fuzz/campaign.md (executions, time, coverage at the start
+#                                      and the end, crashes) and appends each run to
+#                                      build/fuzz/ledger.tsv, whose totals add campaigns up (the
+#                                      corpus carries over, so runs continue each other)
 #
 # Corpora grow in build/fuzz/corpus/<target>, seeded from tests/fuzz/corpus/<target> (and the
 # official examples for codec and input). A crash's input is left in build/fuzz/artifacts/<target>/:
@@ -82,30 +86,40 @@ short)
     ;;
 campaign)
     runs=${2:-10000000}
-    out=build/fuzz/campaign.md
-    {
-        echo "| target | executions | seconds | exec/s | coverage start → end | features | corpus | crashes |"
-        echo "|---|---:|---:|---:|---|---:|---:|---:|"
-    } >"$out"
+    limit=${3:-0}
+    out=build/fuzz/campaign.md ledger=build/fuzz/ledger.tsv
+    [[ -f $ledger ]] || printf 'date\ttarget\texecutions\tseconds\tcov_start\tcov_end\tcrashes\n' >"$ledger"
+    extra="-runs=$runs"
+    (( limit > 0 )) && extra+=" -max_total_time=$limit"
+    pids=()
     for t in "${targets[@]}"; do
         prepare "$t"
-        log=build/fuzz/campaign-$t.log
-        start=$SECONDS
-        run_one "$t" "-runs=$runs" "$log" || true
-        took=$((SECONDS - start))
-        n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
-        cov0=$(grep -m1 -o 'INITED cov: [0-9]*' "$log" | grep -o '[0-9]*' || echo '?')
-        cov1=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-        ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-        corp=$(grep -o 'corp: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-        crashes=$(ls "build/fuzz/artifacts/$t" | wc -l)
-        echo "| $t | $n | $took | $(( took > 0 ? n / took : n )) | $cov0 → $cov1 | $ft | $corp | $crashes |" >>"$out"
-        echo "fuzz.sh: $t: $n executions in $took s, coverage $cov0 → $cov1, $crashes crashes"
+        ( start=$SECONDS
+          log=build/fuzz/campaign-$t.log
+          run_one "$t" "$extra" "$log" || true
+          took=$((SECONDS - start))
+          n=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+          cov0=$(grep -m1 -o 'INITED cov: [0-9]*' "$log" | grep -o '[0-9]*' || echo '?')
+          cov1=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
+          crashes=$(find "build/fuzz/artifacts/$t" -type f | wc -l)
+          printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$n" "$took" "$cov0" "$cov1" \
+              "$crashes" >>"$ledger"
+          echo "fuzz.sh: $t: $n executions in $took s, coverage $cov0 → $cov1, $crashes crash files" ) &
+        pids+=($!)
+        if (( ${#pids[@]} >= $(nproc) )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
     done
+    wait
+    {
+        echo "| target | executions (all campaigns) | seconds | exec/s | coverage first → last | crash files |"
+        echo "|---|---:|---:|---:|---|---:|"
+        awk -F'\t' 'NR > 1 { n[$2] += $3; s[$2] += $4; if (!($2 in c0)) c0[$2] = $5; c1[$2] = $6; k[$2] = $7 }
+            END { for (t in n) printf "| %s | %d | %d | %d | %s → %s | %s |\n", t, n[t], s[t],
+                  s[t] ? n[t] / s[t] : 0, c0[t], c1[t], k[t] }' "$ledger" | sort
+    } >"$out"
     cat "$out"
     ;;
 *)
-    echo "usage: scripts/fuzz.sh short [SECONDS] | campaign [RUNS]" >&2
+    echo "usage: scripts/fuzz.sh short [SECONDS] | campaign [RUNS [SECONDS]]" >&2
     exit 2
     ;;
 esac
