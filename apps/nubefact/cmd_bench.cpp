@@ -318,7 +318,7 @@ std::optional<bool> probe_validation(const bench_args& a, const target& t, const
             auto r = co_await std::move(task);
             if (r)
                 answer = false;
-            else if (r.error().codigo && *r.error().codigo == 20)
+            else if (codigo_is(r.error().codigo, api_errc::bad_format))
                 answer = true;
         };
         asio::co_spawn(ioc, std::move(probe), asio::detached);

@@ -3,6 +3,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -41,6 +42,11 @@ std::string_view api_message(api_errc e) noexcept;
 int api_http_status(api_errc e) noexcept;
 // True for a codigo this library knows (10, 11, 12, 20-24, 40, 50, 51).
 bool is_known_api_codigo(int codigo) noexcept;
+// Whether an answer's codigo (absent when it had none) is `e`: how code compares codigos, never
+// with the bare number.
+constexpr bool codigo_is(const std::optional<int>& codigo, api_errc e) noexcept {
+    return codigo && *codigo == static_cast<int>(e);
+}
 // True for a codigo about the account rather than the document (10 token, 11 ruta, 50/51 suspended):
 // every other document of that account would get the same answer.
 bool is_account_codigo(int codigo) noexcept;

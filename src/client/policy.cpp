@@ -70,7 +70,8 @@ bool token_bucket::admit(time_point now, duration& wait) {
 // ---- retry_policy ------------------------------------------------------------------------------
 
 bool is_permanent_codigo(int codigo) noexcept {
-    return codigo != 40 && codigo != 23;
+    return codigo != static_cast<int>(api_errc::internal) &&
+           codigo != static_cast<int>(api_errc::already_exists);
 }
 
 retry_policy::retry_policy(const retry_config& cfg, std::uint64_t seed) : cfg_(cfg), rng_(seed) {}
@@ -88,7 +89,7 @@ bool retry_policy::retryable(const attempt_view& a) noexcept {
         case verdict::permanent:
             return false;
         case verdict::api_error:
-            return a.codigo && *a.codigo == 40;
+            return codigo_is(a.codigo, api_errc::internal);
         case verdict::ambiguous:
         case verdict::not_delivered:
         case verdict::throttled:
@@ -286,7 +287,7 @@ delivery::step delivery::on_send(const attempt_view& a, time_point now) {
         case verdict::permanent:
             return finish(maybe_exists_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
         case verdict::api_error:
-            if (a.codigo && *a.codigo == 23 && exactly_once_) {
+            if (codigo_is(a.codigo, api_errc::already_exists) && exactly_once_) {
                 // The intent with this payload is journaled before any send: the number may be ours
                 // (another sender's, a crashed run's, or our own first attempt committed late).
                 // Consult, and let the caller compare what Nubefact holds.
@@ -296,7 +297,7 @@ delivery::step delivery::on_send(const attempt_view& a, time_point now) {
                 ++consults_;
                 return {kind::consult};
             }
-            if (a.codigo && *a.codigo == 40) break;  // internal error: treated as ambiguous below
+            if (codigo_is(a.codigo, api_errc::internal)) break;  // internal error: treated as ambiguous below
             return finish(maybe_exists_ ? outcome::unknown : outcome::failed, a.error, a.codigo);
         case verdict::ambiguous:
             break;
@@ -318,7 +319,7 @@ delivery::step delivery::on_consult(const attempt_view& a, time_point now) {
         case verdict::success:
             return finish(outcome::adopted, {}, std::nullopt);
         case verdict::api_error:
-            if (a.codigo && *a.codigo == 24) {
+            if (codigo_is(a.codigo, api_errc::not_found)) {
                 if (duplicate_seen_) {
                     // Nubefact said "exists" and then "not found": ask again, never resend blindly.
                     ++not_found_after_duplicate_;
@@ -331,7 +332,7 @@ delivery::step delivery::on_consult(const attempt_view& a, time_point now) {
                 maybe_exists_ = false;
                 return retry_send(a, now);
             }
-            if (a.codigo && *a.codigo == 40) return retry_consult(a, now);
+            if (codigo_is(a.codigo, api_errc::internal)) return retry_consult(a, now);
             return finish(outcome::unknown, a.error, a.codigo);
         case verdict::ambiguous:
         case verdict::not_delivered:

@@ -185,28 +185,19 @@ int api_http_status(api_errc e) noexcept {
 }
 
 bool is_account_codigo(int c) noexcept {
-    return c == static_cast<int>(api_errc::token_invalid) || c == static_cast<int>(api_errc::ruta_invalid) ||
-           c == static_cast<int>(api_errc::account_suspended) ||
-           c == static_cast<int>(api_errc::suspended_nonpayment);
+    for (auto e : {api_errc::token_invalid, api_errc::ruta_invalid, api_errc::account_suspended,
+                   api_errc::suspended_nonpayment})
+        if (c == static_cast<int>(e)) return true;
+    return false;
 }
 
 bool is_known_api_codigo(int c) noexcept {
-    switch (c) {
-        case 10:
-        case 11:
-        case 12:
-        case 20:
-        case 21:
-        case 22:
-        case 23:
-        case 24:
-        case 40:
-        case 50:
-        case 51:
-            return true;
-        default:
-            return false;
-    }
+    for (auto e :
+         {api_errc::token_invalid, api_errc::ruta_invalid, api_errc::content_type, api_errc::bad_format,
+          api_errc::operation_failed, api_errc::out_of_period, api_errc::already_exists, api_errc::not_found,
+          api_errc::internal, api_errc::account_suspended, api_errc::suspended_nonpayment})
+        if (c == static_cast<int>(e)) return true;
+    return false;
 }
 
 }  // namespace nubefact

@@ -32,29 +32,29 @@ const std::string_view msg_40 = api_message(api_errc::internal);
 const std::string_view msg_50 = api_message(api_errc::account_suspended);
 const std::string_view msg_51 = api_message(api_errc::suspended_nonpayment);
 
-int outcome_for_codigo(int c) {
+int outcome_for_codigo(api_errc c) {
     switch (c) {
-        case 10:
+        case api_errc::token_invalid:
             return out_c10;
-        case 11:
+        case api_errc::ruta_invalid:
             return out_c11;
-        case 12:
+        case api_errc::content_type:
             return out_c12;
-        case 20:
+        case api_errc::bad_format:
             return out_c20;
-        case 21:
+        case api_errc::operation_failed:
             return out_c21;
-        case 22:
+        case api_errc::out_of_period:
             return out_c22;
-        case 23:
+        case api_errc::already_exists:
             return out_c23;
-        case 24:
+        case api_errc::not_found:
             return out_c24;
-        case 40:
+        case api_errc::internal:
             return out_c40;
-        case 50:
+        case api_errc::account_suspended:
             return out_c50;
-        case 51:
+        case api_errc::suspended_nonpayment:
             return out_c51;
     }
     return out_c40;
@@ -537,14 +537,14 @@ std::chrono::microseconds core::sample_latency(int op, rng_t& rng, const dyn_con
 
 // ---- replies --------------------------------------------------------------------------------------
 
-reply core::error(unsigned status, int codigo, std::string_view message, int op) const {
+reply core::error(unsigned status, api_errc codigo, std::string_view message, int op) const {
     reply r;
     r.status = status;
     r.body.reserve(64 + message.size());
     r.body = "{\"errors\":";
     append_json_string(r.body, message);
     r.body += ",\"codigo\":";
-    r.body += std::to_string(codigo);
+    r.body += std::to_string(static_cast<int>(codigo));
     r.body.push_back('}');
     r.op = op;
     r.outcome = outcome_for_codigo(codigo);
@@ -552,7 +552,7 @@ reply core::error(unsigned status, int codigo, std::string_view message, int op)
 }
 
 reply core::http_error(unsigned status, std::string_view message) const {
-    reply r = error(status, 20, message, op_none);
+    reply r = error(status, api_errc::bad_format, message, op_none);
     r.close = true;
     r.outcome = status == 413 ? out_h413 : status == 431 ? out_h431 : out_h400;
     return r;
@@ -792,7 +792,7 @@ reply core::handle(const request_view& req, rng_t& rng) {
     if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     if (target.starts_with("/__emulator/")) {
         if (opts_.admin) return admin(req);
-        auto r = error(404, 11, msg_11, op_admin);
+        auto r = error(404, api_errc::ruta_invalid, msg_11, op_admin);
         r.outcome = out_c11;
         return r;
     }
@@ -806,9 +806,9 @@ reply core::handle(const request_view& req, rng_t& rng) {
     if (!ruta.empty() && ruta.find('/') == std::string_view::npos) acct = find_account(ruta);
     // The manual lists only 200, 400, 401 and 500, and clients read codigo 11 from a 401 ("token or URL
     // wrong"): a wrong ruta is 401 (docs/emulator.md), a wrong method on a ruta 400 with codigo 20.
-    if (!acct) return error(401, 11, msg_11, op_none);
+    if (!acct) return error(401, api_errc::ruta_invalid, msg_11, op_none);
     if (req.method != "POST") {
-        auto r = error(400, 20, std::string(msg_20) + ": use el método POST", op_none);
+        auto r = error(400, api_errc::bad_format, std::string(msg_20) + ": use el método POST", op_none);
         r.allow_post = true;
         return r;
     }
@@ -817,16 +817,18 @@ reply core::handle(const request_view& req, rng_t& rng) {
     bool ok = false;
     if (auth)
         for (const auto& t : acct->acct.tokens) ok |= wire::equal_ct(auth->token, t);
-    if (!ok) return error(401, 10, msg_10, op_none);
+    if (!ok) return error(401, api_errc::token_invalid, msg_10, op_none);
     auto st = static_cast<account_state>(acct->state.load(std::memory_order_relaxed));
-    if (st == account_state::suspended) return error(403, 50, msg_50, op_none);
-    if (st == account_state::suspended_nonpayment) return error(403, 51, msg_51, op_none);
+    if (st == account_state::suspended) return error(403, api_errc::account_suspended, msg_50, op_none);
+    if (st == account_state::suspended_nonpayment)
+        return error(403, api_errc::suspended_nonpayment, msg_51, op_none);
     if (!req.content_type || !wire::json_content_type(*req.content_type))
-        return error(400, 12, msg_12, op_none);
+        return error(400, api_errc::content_type, msg_12, op_none);
 
     // Body.
     parsed p;
-    if (req.body.empty()) return error(400, 20, std::string(msg_20) + ": el cuerpo está vacío", op_none);
+    if (req.body.empty())
+        return error(400, api_errc::bad_format, std::string(msg_20) + ": el cuerpo está vacío", op_none);
     std::optional<json::read_result> typed;
     if (opts_.validate) {
         // The codec reads the body once; its findings name the field.
@@ -845,7 +847,7 @@ reply core::handle(const request_view& req, rng_t& rng) {
             if (!p.op || first) {
                 finding generic{"operacion", "required", severity::error,
                                 "falta el campo o su valor es desconocido"};
-                return error(400, 20, format_message(first ? *first : generic),
+                return error(400, api_errc::bad_format, format_message(first ? *first : generic),
                              p.op ? static_cast<int>(*p.op) : op_none);
             }
         }
@@ -853,7 +855,7 @@ reply core::handle(const request_view& req, rng_t& rng) {
     } else {
         std::string scan_error;
         if (!scan_body(req.body, p.v, scan_error))
-            return error(400, 20, std::string(msg_20) + ": " + scan_error, op_none);
+            return error(400, api_errc::bad_format, std::string(msg_20) + ": " + scan_error, op_none);
         p.op = operation_from_string(p.v.operacion);
         p.canonical = req.body;
     }
@@ -869,10 +871,12 @@ reply core::handle(const request_view& req, rng_t& rng) {
         (*fault == fault_kind::http_500 || *fault == fault_kind::http_429 || *fault == fault_kind::http_503 ||
          *fault == fault_kind::reset || *fault == fault_kind::stall)) {
         reply r;
-        if (*fault == fault_kind::http_500) r = error(500, 40, msg_40, op);
+        if (*fault == fault_kind::http_500) r = error(500, api_errc::internal, msg_40, op);
         if (*fault == fault_kind::http_429)
-            r = error(429, 40, "Demasiadas solicitudes: reintente después de unos segundos", op);
-        if (*fault == fault_kind::http_503) r = error(503, 40, "Servicio no disponible temporalmente", op);
+            r = error(429, api_errc::internal, "Demasiadas solicitudes: reintente después de unos segundos",
+                      op);
+        if (*fault == fault_kind::http_503)
+            r = error(503, api_errc::internal, "Servicio no disponible temporalmente", op);
         if (r.status == 429 || r.status == 503)
             r.retry_after = static_cast<unsigned>(std::max<std::int64_t>(0, opts_.retry_after.count()));
         r.op = op;
@@ -928,9 +932,9 @@ reply core::handle(const request_view& req, rng_t& rng) {
         }
         reply r;
         if (first)
-            r = error(400, 20, format_message(*first), op);
+            r = error(400, api_errc::bad_format, format_message(*first), op);
         else if (period)
-            r = error(400, 22,
+            r = error(400, api_errc::out_of_period,
                       "El documento fue enviado fuera del plazo permitido: " + period->path + " " +
                           period->actual + " (se acepta " + period->expected + ")",
                       op);
@@ -945,7 +949,7 @@ reply core::handle(const request_view& req, rng_t& rng) {
 
     reply r;
     if (!p.op) {
-        r = error(400, 20,
+        r = error(400, api_errc::bad_format,
                   p.v.operacion.empty() ? std::string(msg_20) + ": operacion: falta el campo"
                                         : std::string(msg_20) + ": operacion: valor desconocido '" +
                                               p.v.operacion.substr(0, 40) + "'",
@@ -965,7 +969,8 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
     const doc_view& v = pin.v;
 
     if (!v.bad_field.empty())
-        return error(400, 20, std::string(msg_20) + ": " + v.bad_field + ": tipo o formato inválido", opi);
+        return error(400, api_errc::bad_format,
+                     std::string(msg_20) + ": " + v.bad_field + ": tipo o formato inválido", opi);
 
     // The key of the document the operation is about.
     document_key key;
@@ -974,38 +979,48 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
     else if (is_percepcion_op(op))
         key.tipo = 40;
     else if (!v.tipo)
-        return error(400, 20, std::string(msg_20) + ": tipo_de_comprobante: falta el campo", opi);
+        return error(400, api_errc::bad_format, std::string(msg_20) + ": tipo_de_comprobante: falta el campo",
+                     opi);
     else
         key.tipo = static_cast<int>(*v.tipo);
     if (is_comprobante_op(op) && (key.tipo < 1 || key.tipo > 4))
-        return error(400, 20, std::string(msg_20) + ": tipo_de_comprobante: debe ser 1, 2, 3 o 4", opi);
+        return error(400, api_errc::bad_format,
+                     std::string(msg_20) + ": tipo_de_comprobante: debe ser 1, 2, 3 o 4", opi);
     if (is_guia_op(op) && key.tipo != 7 && key.tipo != 8)
-        return error(400, 20, std::string(msg_20) + ": tipo_de_comprobante: debe ser 7 u 8", opi);
-    if (!v.serie) return error(400, 20, std::string(msg_20) + ": serie: falta el campo", opi);
+        return error(400, api_errc::bad_format, std::string(msg_20) + ": tipo_de_comprobante: debe ser 7 u 8",
+                     opi);
+    if (!v.serie)
+        return error(400, api_errc::bad_format, std::string(msg_20) + ": serie: falta el campo", opi);
     if (v.serie->size() != 4)
-        return error(400, 20, std::string(msg_20) + ": serie: debe tener exactamente 4 caracteres", opi);
+        return error(400, api_errc::bad_format,
+                     std::string(msg_20) + ": serie: debe tener exactamente 4 caracteres", opi);
     if (!v.numero && !pin.assign)
-        return error(400, 20, std::string(msg_20) + ": numero: falta el campo", opi);
+        return error(400, api_errc::bad_format, std::string(msg_20) + ": numero: falta el campo", opi);
     if (v.numero && (*v.numero < 1 || *v.numero > 99'999'999))
-        return error(400, 20, std::string(msg_20) + ": numero: debe estar entre 1 y 99999999", opi);
+        return error(400, api_errc::bad_format,
+                     std::string(msg_20) + ": numero: debe estar entre 1 y 99999999", opi);
     key.serie = *v.serie;
     key.numero = v.numero.value_or(0);
     const bool generar = op == operation::generar_comprobante || op == operation::generar_guia ||
                          op == operation::generar_retencion || op == operation::generar_percepcion;
     if (generar) {
-        if (!v.fecha) return error(400, 20, std::string(msg_20) + ": fecha_de_emision: falta el campo", opi);
+        if (!v.fecha)
+            return error(400, api_errc::bad_format,
+                         std::string(msg_20) + ": fecha_de_emision: falta el campo", opi);
         auto days = v.fecha->days_since_epoch();
         if (!opts_.validate && today_days() - days > opts_.max_age_days)
-            return error(400, 22,
+            return error(400, api_errc::out_of_period,
                          "El documento fue enviado fuera del plazo permitido: fecha_de_emision " +
                              v.fecha_text + " tiene más de " + std::to_string(opts_.max_age_days) + " días",
                          opi);
     }
     if ((op == operation::generar_anulacion) && v.motivo.empty())
-        return error(400, 20, std::string(msg_20) + ": motivo: falta el campo", opi);
+        return error(400, api_errc::bad_format, std::string(msg_20) + ": motivo: falta el campo", opi);
 
     auto packed = pack_key(key);
-    if (!packed) return error(400, 20, std::string(msg_20) + ": tipo_de_comprobante: valor desconocido", opi);
+    if (!packed)
+        return error(400, api_errc::bad_format,
+                     std::string(msg_20) + ": tipo_de_comprobante: valor desconocido", opi);
     reply r;
     r.op = opi;
     std::unique_lock lk(a.mu);
@@ -1013,10 +1028,12 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
         // The next correlativo of this tipo and serie (packed with numero 0).
         auto& last = a.last_numero[*packed];
         if (last >= 99'999'999)
-            return error(400, 20, std::string(msg_20) + ": numero: la serie está agotada", opi);
+            return error(400, api_errc::bad_format, std::string(msg_20) + ": numero: la serie está agotada",
+                         opi);
         key.numero = last + 1;
         packed = pack_key(key);
-        if (!packed) return error(400, 20, std::string(msg_20) + ": numero: fuera de rango", opi);
+        if (!packed)
+            return error(400, api_errc::bad_format, std::string(msg_20) + ": numero: fuera de rango", opi);
     }
     const std::uint64_t ks = *packed;
     record* it = a.docs.find(ks);
@@ -1026,13 +1043,13 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
             if (u != a.by_unico.end() && (u->second != ks || !opts_.allow_duplicates)) {
                 if (it) ++it->duplicates;
                 duplicates_.fetch_add(1, std::memory_order_relaxed);
-                return error(400, 23, msg_23, opi);
+                return error(400, api_errc::already_exists, msg_23, opi);
             }
         }
         if (it && !opts_.allow_duplicates) {
             ++it->duplicates;
             duplicates_.fetch_add(1, std::memory_order_relaxed);
-            return error(400, 23, msg_23, opi);
+            return error(400, api_errc::already_exists, msg_23, opi);
         }
         bool fresh = !it;
         record& rec = fresh ? a.docs[ks] : *it;
@@ -1120,16 +1137,16 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
             r.body = retper_body(rec, false);
         return r;
     }
-    if (!it) return error(400, 24, msg_24, opi);
+    if (!it) return error(400, api_errc::not_found, msg_24, opi);
     record& rec = *it;
     switch (op) {
         case operation::consultar_comprobante:
-            if (rec.kind != "comprobante") return error(400, 24, msg_24, opi);
+            if (rec.kind != "comprobante") return error(400, api_errc::not_found, msg_24, opi);
             r.body = comprobante_body(a, rec, true);
             return r;
         case operation::generar_anulacion:
             if (!rec.reject_code.empty())
-                return error(400, 21,
+                return error(400, api_errc::operation_failed,
                              "No se pudo completar la operación: el documento " + key_text(key) +
                                  " fue rechazado por la SUNAT y no puede anularse",
                              opi);
@@ -1150,7 +1167,7 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
             }
             return r;
         case operation::consultar_anulacion:
-            if (!rec.anulacion) return error(400, 24, msg_24, opi);
+            if (!rec.anulacion) return error(400, api_errc::not_found, msg_24, opi);
             r.body = anulacion_body(rec, false);
             return r;
         case operation::consultar_guia:
@@ -1172,13 +1189,13 @@ reply core::process(account_slot& a, const parsed& pin, rng_t& rng, const dyn_co
             return r;
         case operation::consultar_reversion_retencion:
         case operation::consultar_reversion_percepcion:
-            if (!rec.reversed) return error(400, 24, msg_24, opi);
+            if (!rec.reversed) return error(400, api_errc::not_found, msg_24, opi);
             r.body = retper_body(rec, true);
             return r;
         default:
             break;
     }
-    return error(400, 20, msg_20, opi);
+    return error(400, api_errc::bad_format, msg_20, opi);
 }
 
 // ---- admin ------------------------------------------------------------------------------------------
@@ -1208,7 +1225,7 @@ reply core::admin(const request_view& req) {
     r.op = op_admin;
     if (target == "/__emulator/stats") {
         if (req.method != "GET") {
-            r = error(405, 20, "Método no permitido: use GET", op_admin);
+            r = error(405, api_errc::bad_format, "Método no permitido: use GET", op_admin);
             r.outcome = out_h405;
             return r;
         }
@@ -1217,7 +1234,7 @@ reply core::admin(const request_view& req) {
     }
     if (target == "/__emulator/reset") {
         if (req.method != "POST") {
-            r = error(405, 20, "Método no permitido: use POST", op_admin);
+            r = error(405, api_errc::bad_format, "Método no permitido: use POST", op_admin);
             r.allow_post = true;
             r.outcome = out_h405;
             return r;
@@ -1228,7 +1245,7 @@ reply core::admin(const request_view& req) {
     }
     if (target == "/__emulator/hold" || target == "/__emulator/release") {
         if (req.method != "POST") {
-            r = error(405, 20, "Método no permitido: use POST", op_admin);
+            r = error(405, api_errc::bad_format, "Método no permitido: use POST", op_admin);
             r.allow_post = true;
             r.outcome = out_h405;
             return r;
@@ -1244,7 +1261,8 @@ reply core::admin(const request_view& req) {
             v = v.substr(0, v.find('&'));
             auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), after);
             if (ec != std::errc() || end != v.data() + v.size()) {
-                r = error(400, 20, "after: se espera un número entero no negativo", op_admin);
+                r = error(400, api_errc::bad_format, "after: se espera un número entero no negativo",
+                          op_admin);
                 r.outcome = out_h400;
                 return r;
             }
@@ -1253,7 +1271,7 @@ reply core::admin(const request_view& req) {
         r.body = "{\"holding_after\":" + std::to_string(after) + "}";
         return r;
     }
-    r = error(404, 11, msg_11, op_admin);
+    r = error(404, api_errc::ruta_invalid, msg_11, op_admin);
     r.outcome = out_h404;
     return r;
 }
@@ -1263,7 +1281,7 @@ reply core::admin(const request_view& req) {
 reply core::download(const request_view& req) {
     auto target = req.target;
     if (auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    reply nf = error(404, 24, "El archivo no existe", op_files);
+    reply nf = error(404, api_errc::not_found, "El archivo no existe", op_files);
     nf.outcome = out_h404;
     // /<kind>/<uuid>.<ext>
     if (target.size() < 2 || target[0] != '/') return nf;

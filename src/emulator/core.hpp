@@ -271,7 +271,7 @@ class core {
     std::shared_ptr<account_slot> find_account(std::string_view ruta) const;
     std::optional<fault_kind> pick_fault(int op, rng_t& rng, const dyn_config& cfg);
     std::chrono::microseconds sample_latency(int op, rng_t& rng, const dyn_config& cfg) const;
-    reply error(unsigned status, int codigo, std::string_view message, int op) const;
+    reply error(unsigned status, api_errc codigo, std::string_view message, int op) const;
     reply admin(const request_view& req);
     reply download(const request_view& req);
     reply process(account_slot& a, const parsed& p, rng_t& rng, const dyn_config& cfg);
