@@ -63,15 +63,35 @@ enum class operation {
     generar_reversion_percepcion,
     consultar_reversion_percepcion,
 };
-std::string_view to_string(operation op) noexcept;
+
+// What kind of document an operation is about: a comprobante (its anulación included), a guía, a
+// retención or a percepción (their reversiones included).
+enum class document_family { comprobante, guia, retencion, percepcion };
+
+// Every property of an operation, one row each (the one table, src/core/document.cpp): client,
+// engine, store, emulator and CLI ask it instead of listing operations themselves.
+struct operation_traits {
+    operation op;
+    std::string_view name;   // the `operacion` field
+    bool generar;            // creates something (generar_*), or reads it (consultar_*)
+    operation pair;          // generar_x <-> consultar_x
+    document_family family;  // which document, and so which key convention (document_key)
+    bool voids;              // anulación or reversión: acts on an existing document, its own journal row
+};
+const operation_traits& traits(operation op) noexcept;
+
+std::string_view to_string(operation op) noexcept;  // traits(op).name
 std::optional<operation> operation_from_string(std::string_view s) noexcept;
-bool is_generar(operation op) noexcept;
+bool is_generar(operation op) noexcept;              // traits(op).generar
+operation consult_for(operation generar) noexcept;   // generar_x -> consultar_x; consultas as they are
+operation generar_for(operation consulta) noexcept;  // consultar_x -> generar_x; others as they are
+// The tipo a document_key carries for a retención (20) or percepción (40), which have no
+// tipo_de_comprobante on the wire; nullopt for the families that send theirs.
+std::optional<int> fixed_key_tipo(document_family f) noexcept;
 // SUNAT's catálogo 01 code of a tipo_de_comprobante (1 -> "01" factura, 2 -> "03" boleta, 3 -> "07",
 // 4 -> "08", 7 -> "09" guía remitente, 8 -> "31" guía transportista; 20 / 40 retención / percepción);
 // "00" for any other.
 std::string_view sunat_document_code(int tipo) noexcept;  // the operations that create a document
-operation consult_for(operation generar) noexcept;        // generar_x -> consultar_x
-operation generar_for(operation consulta) noexcept;       // consultar_x -> generar_x; others as they are
 
 // The identity of a document at Nubefact: unique per (tipo, serie, numero) within an account.
 // For retención/percepción (no tipo on the wire) tipo is 20 / 40 (SUNAT codes) by convention.

@@ -103,17 +103,7 @@ struct state_update {
 // Anulaciones/reversiones share the key of the document they void, so the journal keeps them in a
 // separate row family: "void" for those operations, "emit" for every other one.
 inline bool is_void_operation(operation op) noexcept {
-    switch (op) {
-        case operation::generar_anulacion:
-        case operation::consultar_anulacion:
-        case operation::generar_reversion_retencion:
-        case operation::consultar_reversion_retencion:
-        case operation::generar_reversion_percepcion:
-        case operation::consultar_reversion_percepcion:
-            return true;
-        default:
-            return false;
-    }
+    return traits(op).voids;
 }
 
 // Completion callbacks may run on any thread (the store's writer thread); the caller re-dispatches

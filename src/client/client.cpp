@@ -259,26 +259,10 @@ asio::any_io_executor engine_executor(asio::any_io_executor ex) {
     return asio::make_strand(std::move(ex));
 }
 
-bool is_retper_family(operation op) {
-    switch (op) {
-        case operation::generar_retencion:
-        case operation::consultar_retencion:
-        case operation::generar_reversion_retencion:
-        case operation::consultar_reversion_retencion:
-        case operation::generar_percepcion:
-        case operation::consultar_percepcion:
-        case operation::generar_reversion_percepcion:
-        case operation::consultar_reversion_percepcion:
-            return true;
-        default:
-            return false;
-    }
-}
-
 std::string consult_body(operation op, const document_key& key) {
     consulta c;
     c.op = consult_for(op);
-    if (!is_retper_family(op)) c.tipo_de_comprobante = key.tipo;
+    if (!fixed_key_tipo(traits(op).family)) c.tipo_de_comprobante = key.tipo;
     c.serie = key.serie;
     c.numero = key.numero;
     return json::write(json::request{std::move(c)});
@@ -1009,10 +993,7 @@ std::optional<client_error> validate(const account_config& cfg, const Doc& doc, 
 }
 
 document_key retper_key(operation op, const std::string& serie, std::int64_t numero) {
-    bool per = op == operation::generar_percepcion || op == operation::consultar_percepcion ||
-               op == operation::generar_reversion_percepcion ||
-               op == operation::consultar_reversion_percepcion;
-    return document_key{per ? 40 : 20, serie, numero};
+    return document_key{fixed_key_tipo(traits(op).family).value_or(0), serie, numero};
 }
 
 }  // namespace

@@ -29,22 +29,44 @@ void put_digits(std::string& out, std::int64_t sv, int width) {
     while (n > 0) out.push_back(buf[--n]);
 }
 
-constexpr std::array<std::string_view, 14> operation_names = {
-    "generar_comprobante",
-    "consultar_comprobante",
-    "generar_anulacion",
-    "consultar_anulacion",
-    "generar_guia",
-    "consultar_guia",
-    "generar_retencion",
-    "consultar_retencion",
-    "generar_reversion_retencion",
-    "consultar_reversion_retencion",
-    "generar_percepcion",
-    "consultar_percepcion",
-    "generar_reversion_percepcion",
-    "consultar_reversion_percepcion",
-};
+using F = document_family;
+
+// In the enum's order (checked below).
+constexpr std::array<operation_traits, 14> operation_table = {{
+    {operation::generar_comprobante, "generar_comprobante", true, operation::consultar_comprobante,
+     F::comprobante, false},
+    {operation::consultar_comprobante, "consultar_comprobante", false, operation::generar_comprobante,
+     F::comprobante, false},
+    {operation::generar_anulacion, "generar_anulacion", true, operation::consultar_anulacion, F::comprobante,
+     true},
+    {operation::consultar_anulacion, "consultar_anulacion", false, operation::generar_anulacion,
+     F::comprobante, true},
+    {operation::generar_guia, "generar_guia", true, operation::consultar_guia, F::guia, false},
+    {operation::consultar_guia, "consultar_guia", false, operation::generar_guia, F::guia, false},
+    {operation::generar_retencion, "generar_retencion", true, operation::consultar_retencion, F::retencion,
+     false},
+    {operation::consultar_retencion, "consultar_retencion", false, operation::generar_retencion, F::retencion,
+     false},
+    {operation::generar_reversion_retencion, "generar_reversion_retencion", true,
+     operation::consultar_reversion_retencion, F::retencion, true},
+    {operation::consultar_reversion_retencion, "consultar_reversion_retencion", false,
+     operation::generar_reversion_retencion, F::retencion, true},
+    {operation::generar_percepcion, "generar_percepcion", true, operation::consultar_percepcion,
+     F::percepcion, false},
+    {operation::consultar_percepcion, "consultar_percepcion", false, operation::generar_percepcion,
+     F::percepcion, false},
+    {operation::generar_reversion_percepcion, "generar_reversion_percepcion", true,
+     operation::consultar_reversion_percepcion, F::percepcion, true},
+    {operation::consultar_reversion_percepcion, "consultar_reversion_percepcion", false,
+     operation::generar_reversion_percepcion, F::percepcion, true},
+}};
+
+constexpr bool table_in_enum_order() {
+    for (std::size_t i = 0; i < operation_table.size(); ++i)
+        if (static_cast<std::size_t>(operation_table[i].op) != i) return false;
+    return true;
+}
+static_assert(table_in_enum_order());
 
 }  // namespace
 
@@ -135,14 +157,19 @@ std::string date::to_iso() const {
     return s;
 }
 
+const operation_traits& traits(operation op) noexcept {
+    const auto i = static_cast<std::size_t>(op);
+    return operation_table[i < operation_table.size() ? i : 0];
+}
+
 std::string_view to_string(operation op) noexcept {
     const auto i = static_cast<std::size_t>(op);
-    return i < operation_names.size() ? operation_names[i] : std::string_view{};
+    return i < operation_table.size() ? operation_table[i].name : std::string_view{};
 }
 
 std::optional<operation> operation_from_string(std::string_view s) noexcept {
-    for (std::size_t i = 0; i < operation_names.size(); ++i)
-        if (operation_names[i] == s) return static_cast<operation>(i);
+    for (const auto& t : operation_table)
+        if (t.name == s) return t.op;
     return std::nullopt;
 }
 
@@ -169,60 +196,21 @@ std::string_view sunat_document_code(int tipo) noexcept {
 }
 
 bool is_generar(operation op) noexcept {
-    switch (op) {
-        case operation::generar_comprobante:
-        case operation::generar_anulacion:
-        case operation::generar_guia:
-        case operation::generar_retencion:
-        case operation::generar_reversion_retencion:
-        case operation::generar_percepcion:
-        case operation::generar_reversion_percepcion:
-            return true;
-        default:
-            return false;
-    }
+    return traits(op).generar;
 }
 
 operation consult_for(operation op) noexcept {
-    switch (op) {
-        case operation::generar_comprobante:
-            return operation::consultar_comprobante;
-        case operation::generar_anulacion:
-            return operation::consultar_anulacion;
-        case operation::generar_guia:
-            return operation::consultar_guia;
-        case operation::generar_retencion:
-            return operation::consultar_retencion;
-        case operation::generar_reversion_retencion:
-            return operation::consultar_reversion_retencion;
-        case operation::generar_percepcion:
-            return operation::consultar_percepcion;
-        case operation::generar_reversion_percepcion:
-            return operation::consultar_reversion_percepcion;
-        default:
-            return op;  // already a consulta
-    }
+    return traits(op).generar ? traits(op).pair : op;
+}
+
+std::optional<int> fixed_key_tipo(document_family f) noexcept {
+    if (f == document_family::retencion) return 20;
+    if (f == document_family::percepcion) return 40;
+    return std::nullopt;
 }
 
 operation generar_for(operation op) noexcept {
-    switch (op) {
-        case operation::consultar_comprobante:
-            return operation::generar_comprobante;
-        case operation::consultar_anulacion:
-            return operation::generar_anulacion;
-        case operation::consultar_guia:
-            return operation::generar_guia;
-        case operation::consultar_retencion:
-            return operation::generar_retencion;
-        case operation::consultar_reversion_retencion:
-            return operation::generar_reversion_retencion;
-        case operation::consultar_percepcion:
-            return operation::generar_percepcion;
-        case operation::consultar_reversion_percepcion:
-            return operation::generar_reversion_percepcion;
-        default:
-            return op;  // already a generar_*
-    }
+    return traits(op).generar ? op : traits(op).pair;
 }
 
 std::string document_key::to_string() const {

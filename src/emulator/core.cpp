@@ -83,19 +83,16 @@ std::string_view tipo_name(int tipo) {
 }
 
 bool is_comprobante_op(operation op) {
-    return op == operation::generar_comprobante || op == operation::consultar_comprobante ||
-           op == operation::generar_anulacion || op == operation::consultar_anulacion;
+    return traits(op).family == document_family::comprobante;
 }
 bool is_guia_op(operation op) {
-    return op == operation::generar_guia || op == operation::consultar_guia;
+    return traits(op).family == document_family::guia;
 }
 bool is_retencion_op(operation op) {
-    return op == operation::generar_retencion || op == operation::consultar_retencion ||
-           op == operation::generar_reversion_retencion || op == operation::consultar_reversion_retencion;
+    return traits(op).family == document_family::retencion;
 }
 bool is_percepcion_op(operation op) {
-    return op == operation::generar_percepcion || op == operation::consultar_percepcion ||
-           op == operation::generar_reversion_percepcion || op == operation::consultar_reversion_percepcion;
+    return traits(op).family == document_family::percepcion;
 }
 
 // Field names are literals that need no escaping: written as they are.

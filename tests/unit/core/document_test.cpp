@@ -78,6 +78,30 @@ TEST(Date, Ordering) {
     EXPECT_LT((date{2026, 1, 1}), (date{2026, 1, 2}));
 }
 
+TEST(Operation, TraitsPairEachGenerarWithItsConsulta) {
+    for (int i = 0; i <= static_cast<int>(operation::consultar_reversion_percepcion); ++i) {
+        const auto op = static_cast<operation>(i);
+        const auto& t = nubefact::traits(op);
+        EXPECT_EQ(t.op, op);
+        EXPECT_EQ(t.name.starts_with("generar_"), t.generar) << t.name;
+        const auto& p = nubefact::traits(t.pair);
+        EXPECT_EQ(p.pair, op) << t.name;
+        EXPECT_NE(p.generar, t.generar) << t.name;
+        EXPECT_EQ(p.family, t.family) << t.name;
+        EXPECT_EQ(p.voids, t.voids) << t.name;
+        EXPECT_EQ(nubefact::consult_for(op), t.generar ? t.pair : op);
+        EXPECT_EQ(nubefact::generar_for(op), t.generar ? op : t.pair);
+    }
+    using nubefact::document_family;
+    EXPECT_TRUE(nubefact::traits(operation::generar_anulacion).voids);
+    EXPECT_EQ(nubefact::traits(operation::generar_anulacion).family, document_family::comprobante);
+    EXPECT_TRUE(nubefact::traits(operation::consultar_reversion_percepcion).voids);
+    EXPECT_FALSE(nubefact::traits(operation::generar_guia).voids);
+    EXPECT_EQ(nubefact::fixed_key_tipo(document_family::retencion), 20);
+    EXPECT_EQ(nubefact::fixed_key_tipo(document_family::percepcion), 40);
+    EXPECT_FALSE(nubefact::fixed_key_tipo(document_family::guia));
+}
+
 TEST(Operation, NamesRoundTrip) {
     for (int i = 0; i <= static_cast<int>(operation::consultar_reversion_percepcion); ++i) {
         const auto op = static_cast<operation>(i);
