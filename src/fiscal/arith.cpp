@@ -308,7 +308,9 @@ void compute_extras(const comprobante& doc, header_figures& h) noexcept {
             h.total_retencion = percent_of(*h.retencion_base, *r);
         }
     }
-    if (doc.detraccion_porcentaje) h.detraccion_total = percent_of(h.total, *doc.detraccion_porcentaje);
+    // As above: a zero amount would be written as 0 and read back as "not sent".
+    if (doc.detraccion_porcentaje)
+        if (auto t = percent_of(h.total, *doc.detraccion_porcentaje); !t.is_zero()) h.detraccion_total = t;
 }
 
 }  // namespace detail
