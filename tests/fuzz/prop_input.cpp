@@ -147,9 +147,16 @@ verdict split(const reading& whole, std::string_view bytes) {
             e.line += b.line - 1;
             joined.push_back(std::move(e));
         }
-        if (joined != es) {
-            std::size_t i = 0;
-            while (i < joined.size() && i < es.size() && joined[i] == es[i]) ++i;
+        // The same documents up to the first error, which is at the same line with the same code.
+        // How far an error's recovery reaches depends on the shape the reader saw first (a file
+        // that starts with a one-line object is read as JSONL, where a broken string ends at its
+        // line; objects in a row have no lines to stop at), so what follows an error may differ.
+        std::size_t i = 0;
+        while (i < joined.size() && i < es.size() && joined[i] == es[i] && es[i].code.empty()) ++i;
+        const bool same_error = i < joined.size() && i < es.size() && !es[i].code.empty() &&
+                                joined[i].line == es[i].line && joined[i].code == es[i].code;
+        const bool both_ended = i == joined.size() && i == es.size();
+        if (!same_error && !both_ended) {
             return fmt::format(
                 "split at line {} (offset {}): {} entries whole, {} + {} split; first difference at "
                 "entry {} (whole: line {} code '{}' {} bytes; split: {})",
