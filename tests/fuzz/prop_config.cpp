@@ -70,7 +70,9 @@ verdict account_config(std::string_view bytes) {
     // The token never shows: with NUBEFACT_TOKEN set to a marker no message of ours contains (the
     // fuzzer's own token text may be a word of a fixed message, or part of another bad value), no
     // error quotes the marker.
-    if (env.count("NUBEFACT_TOKEN")) {
+    // (The fuzzer learns the marker from this very comparison: an input that holds it elsewhere
+    // is not a leak.)
+    if (env.count("NUBEFACT_TOKEN") && bytes.find("zq-fuzz-token-marker-zq") == std::string_view::npos) {
         auto marked = env;
         marked["NUBEFACT_TOKEN"] = "zq-fuzz-token-marker-zq";
         auto second = load(marked);

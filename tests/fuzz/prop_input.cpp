@@ -92,10 +92,17 @@ verdict common(const reading& rd, std::string_view bytes, std::size_t text_facto
     std::string_view body = bytes;
     if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
     std::size_t skipped_lines = 0;
-    if (header) {  // a CSV's first line names the columns: the rows after it are the documents
-        const auto nl = body.find('\n');
-        body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
-        skipped_lines = 1;
+    if (header) {  // a CSV's first row names the columns (a quoted cell may span lines)
+        bool quoted = false;
+        std::size_t nl = 0;
+        for (; nl < body.size(); ++nl) {
+            if (body[nl] == '"') quoted = !quoted;
+            if (body[nl] == '\n') {
+                ++skipped_lines;
+                if (!quoted) break;
+            }
+        }
+        body = nl >= body.size() ? std::string_view() : body.substr(nl + 1);
     }
     auto first = std::find_if(body.begin(), body.end(), [](char c) { return !blank(c); });
     if (first != body.end()) {

@@ -59,8 +59,8 @@ verdict response_reading(std::string_view bytes) {
         if (c.outcome.empty()) return "classify gave no outcome";
         if (c.view.what == sansio::verdict::success && (!c.resp || r.status != 200))
             return "success without a parsed 200 answer";
-        if (c.view.codigo && (*c.view.codigo < 0 || *c.view.codigo > 1000000))
-            return fmt::format("codigo {}", *c.view.codigo);
+        // Any codigo an answer carries (an int: the reader refuses what does not fit) is reported
+        // as it came; an unknown one is Nubefact's to explain, not a reading failure.
     } catch (const std::exception& e) {
         return std::string("exception: ") + e.what();
     }
