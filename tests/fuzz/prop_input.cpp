@@ -27,6 +27,7 @@ struct entry {
 struct reading {
     std::vector<entry> entries;
     bool array = false;
+    json::input_shape shape = json::input_shape::object;  // as the reader saw it
     bool runaway = false;  // more entries than the input could hold: no progress
 };
 
@@ -60,6 +61,7 @@ reading read_json(std::string_view bytes) {
     json::document_reader r(f.get(), max_document);
     auto out = read_all(r, bytes, [](json::document_reader& rd) { return rd.next(); });
     out.array = r.shape() == json::input_shape::array;
+    out.shape = r.shape();
     return out;
 }
 
@@ -145,6 +147,14 @@ verdict split(const reading& whole, std::string_view bytes) {
             continue;
         auto one = read_json(bytes.substr(0, off));
         auto two = read_json(bytes.substr(off));
+        // Each part is framed by the shape its first document shows (JSONL when it is on one
+        // line, objects in a row otherwise), and so is each error's recovery: the parts are
+        // compared with the whole only when all three were read in the same shape.
+        auto one_line = [](const reading& r) {
+            return !r.entries.empty() && r.entries.front().text.find('\n') == std::string::npos;
+        };
+        if (one.shape != whole.shape || two.shape != whole.shape || one_line(two) != one_line(whole))
+            return std::nullopt;
         std::vector<entry> joined = one.entries;
         for (auto e : two.entries) {
             e.line += b.line - 1;
