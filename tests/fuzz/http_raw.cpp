@@ -15,6 +15,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <vector>
 
 namespace nubefact::fuzz {
@@ -58,8 +59,12 @@ verdict raw_http_exchange(std::uint16_t port, std::string_view bytes, std::strin
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
-        return "cannot connect to the server";
+    if (::connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        // This side out of ports (tens of thousands of connections a minute leave TIME_WAITs)
+        // is not the server's fault; a refusal is.
+        if (errno == EADDRNOTAVAIL || errno == EAGAIN) return std::nullopt;
+        return fmt::format("cannot connect to the server: {}", std::strerror(errno));
+    }
 
     // Write everything (the server may answer and close early: then the rest is not wanted),
     // reading alongside so a large answer cannot block both sides.

@@ -94,6 +94,12 @@ verdict common(const reading& rd, std::string_view bytes, std::size_t text_facto
     std::string_view body = bytes;
     if (body.substr(0, 3) == "\xEF\xBB\xBF") body.remove_prefix(3);
     std::size_t skipped_lines = 0;
+    if (rd.array) {  // an array's entries are its elements: they start after the '['
+        const auto open = body.find('[');
+        if (open == std::string_view::npos) return std::nullopt;
+        skipped_lines = static_cast<std::size_t>(std::count(body.begin(), body.begin() + open, '\n'));
+        body = body.substr(open + 1);
+    }
     if (header) {  // a CSV's first row names the columns
         const auto nl = body.find('\n');
         // A quote in it may make the header span lines, by the reader's quoting rules (a quote
