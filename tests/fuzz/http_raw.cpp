@@ -62,7 +62,7 @@ verdict raw_http_exchange(std::uint16_t port, std::string_view bytes, std::strin
     if (::connect(s.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
         // This side out of ports (tens of thousands of connections a minute leave TIME_WAITs)
         // is not the server's fault; a refusal is.
-        if (errno == EADDRNOTAVAIL || errno == EAGAIN) return std::nullopt;
+        if (errno == EADDRNOTAVAIL || errno == EAGAIN || errno == EINTR) return std::nullopt;
         return fmt::format("cannot connect to the server: {}", std::strerror(errno));
     }
 
