@@ -103,13 +103,21 @@ verdict common(const reading& rd, std::string_view bytes, std::size_t text_facto
         skipped_lines = static_cast<std::size_t>(std::count(body.begin(), body.begin() + open, '\n'));
         body = body.substr(open + 1);
     }
-    if (header) {  // a CSV's first row names the columns
+    if (header) {  // a CSV's first row names the columns (blank lines before it are skipped)
+        while (!body.empty()) {
+            const auto end = body.find('\n');
+            const auto line = body.substr(0, end);
+            if (line.find_first_not_of(" \t\r") != std::string_view::npos || end == std::string_view::npos)
+                break;
+            body.remove_prefix(end + 1);
+            ++skipped_lines;
+        }
         const auto nl = body.find('\n');
         // A quote in it may make the header span lines, by the reader's quoting rules (a quote
         // opens only at a cell's start): not re-implemented here, the check is left out then.
         if (body.substr(0, nl).find('"') != std::string_view::npos) return std::nullopt;
         body = nl == std::string_view::npos ? std::string_view() : body.substr(nl + 1);
-        skipped_lines = 1;
+        skipped_lines += 1;
     }
     auto first = std::find_if(body.begin(), body.end(), [](char c) { return !blank(c); });
     if (first != body.end()) {
