@@ -102,11 +102,11 @@ verdict common(const reading& rd, std::string_view bytes, std::size_t text_facto
         if (open == std::string_view::npos) return std::nullopt;
         skipped_lines = static_cast<std::size_t>(std::count(body.begin(), body.begin() + open, '\n'));
         body = body.substr(open + 1);
-        // An empty array ("[]") holds no entry: what follows its ']' is the first to cover.
-        if (const auto k = body.find_first_not_of(" \t\r\n"); k != std::string_view::npos && body[k] == ']') {
-            skipped_lines += static_cast<std::size_t>(std::count(body.begin(), body.begin() + k, '\n'));
-            body = body.substr(k + 1);
-        }
+        // An empty array ("[]") holds no entry, and a stray ',' is no element (the reader reports
+        // the elements, not the separators): what follows them is the first to cover.
+        const auto k = std::min(body.find_first_not_of(" \t\r\n,]"), body.size());
+        skipped_lines += static_cast<std::size_t>(std::count(body.begin(), body.begin() + k, '\n'));
+        body = body.substr(k);
     }
     if (header) {  // a CSV's first row names the columns (blank lines before it are skipped)
         while (!body.empty()) {
