@@ -135,26 +135,24 @@ date lima_today() noexcept {
     return lima_today(std::chrono::system_clock::now());
 }
 
-std::string date::to_wire() const {
+// Three numbers joined by '-', zero-filled to their widths: the wire form and the ISO form.
+static std::string dashed(int a, int wa, int b, int c, int wc) {
     std::string s;
     s.reserve(10);
-    put_digits(s, day, 2);
+    put_digits(s, a, wa);
     s.push_back('-');
-    put_digits(s, month, 2);
+    put_digits(s, b, 2);
     s.push_back('-');
-    put_digits(s, year, 4);
+    put_digits(s, c, wc);
     return s;
 }
 
+std::string date::to_wire() const {
+    return dashed(day, 2, month, year, 4);
+}
+
 std::string date::to_iso() const {
-    std::string s;
-    s.reserve(10);
-    put_digits(s, year, 4);
-    s.push_back('-');
-    put_digits(s, month, 2);
-    s.push_back('-');
-    put_digits(s, day, 2);
-    return s;
+    return dashed(year, 4, month, day, 2);
 }
 
 const operation_traits& traits(operation op) noexcept {
