@@ -1,7 +1,7 @@
 // CPU cost of the emulator's request handling without sockets (routing, auth, codec, fiscal::check,
 // state, response), per request, measured with getrusage so other load on the machine matters less.
 // Build (release libs): see docs/performance/emulator.md.
-#include "../../src/emulator/core.hpp"
+#include "emulator/core.hpp"
 
 #include <sys/resource.h>
 

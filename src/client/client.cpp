@@ -4,8 +4,8 @@
 #include <nubefact/client.hpp>
 #include <nubefact/client_memory.hpp>
 #include <nubefact/client_policy.hpp>
-#include <nubefact/client_transport.hpp>
 #include <nubefact/json.hpp>
+#include "client/transport.hpp"
 
 #include <fmt/format.h>
 #include <openssl/evp.h>

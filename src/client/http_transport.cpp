@@ -2,7 +2,7 @@
 // GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (custom frame allocator).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include <nubefact/client_policy.hpp>
-#include <nubefact/client_transport.hpp>
+#include "client/transport.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

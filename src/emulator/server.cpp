@@ -2,6 +2,7 @@
 #include <nubefact/emulator.hpp>
 
 #include "core.hpp"
+#include "net/chunked_guard.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -416,7 +417,7 @@ task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
             c.expires_after(o.idle_timeout);
         std::optional<counter_guard> busy;
         for (;;) {
-            if (b->in.size() > 0) {
+            if (b->in.size() > 0 && !net::wait_for_chunk_bytes(parser, b->in.size())) {
                 boost::system::error_code ec;
                 std::size_t used = parser.put(asio::buffer(b->in.data(), b->in.size()), ec);
                 b->in.consume(used);

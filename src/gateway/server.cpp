@@ -17,8 +17,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
+
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include "net/chunked_guard.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -308,6 +310,34 @@ struct server::impl {
                              : fmt::format("las cabeceras exceden el límite de {} bytes", l.max_header);
     }
 
+    // http::async_read, with the chunked-body guard (net/chunked_guard.hpp) Beast's own loop lacks:
+    // empty on a whole request, else the parser's error, end_of_stream (closed before a byte),
+    // timeout or the socket's.
+    static asio::awaitable<beast::error_code> read_request(beast::tcp_stream& stream, beast::flat_buffer& buf,
+                                                           http::request_parser<http::string_body>& parser) {
+        parser.eager(true);
+        for (;;) {
+            if (buf.size() > 0 && !net::wait_for_chunk_bytes(parser, buf.size())) {
+                beast::error_code ec;
+                const std::size_t used = parser.put(buf.data(), ec);
+                buf.consume(used);
+                if (ec && ec != http::error::need_more) co_return ec;
+                if (parser.is_done()) co_return beast::error_code{};
+                if (!ec && used > 0) continue;
+            }
+            auto [rec, n] = co_await stream.async_read_some(buf.prepare(4096), tok);
+            buf.commit(n);
+            if (rec == asio::error::eof && n == 0) {
+                if (!parser.got_some()) co_return http::error::end_of_stream;
+                beast::error_code ec;
+                parser.put_eof(ec);
+                if (!ec && !parser.is_done()) ec = http::error::partial_message;
+                co_return ec;
+            }
+            if (rec && n == 0) co_return rec;
+        }
+    }
+
     asio::awaitable<void> session(tcp::socket sock) {
         beast::tcp_stream stream(std::move(sock));
         streams.insert(&stream);
@@ -329,8 +359,7 @@ struct server::impl {
             parser.header_limit(static_cast<std::uint32_t>(o.limit.max_header));
             parser.body_limit(o.limit.max_body);
             stream.expires_after(o.limit.read_timeout);
-            auto [ec, n] = co_await http::async_read(stream, buf, parser, tok);
-            (void)n;
+            const auto ec = co_await read_request(stream, buf, parser);
             const auto t0 = std::chrono::steady_clock::now();
             if (ec == beast::error::timeout || ec == http::error::end_of_stream || ec == asio::error::eof ||
                 ec == asio::error::operation_aborted || ec == asio::error::connection_reset)

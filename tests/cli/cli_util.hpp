@@ -237,7 +237,9 @@ struct http_reply {
 };
 
 // Sends `raw` to 127.0.0.1:port and reads until the server closes (bounded by `timeout_s`).
-inline http_reply http_raw(int port, const std::string& raw, int timeout_s = 10) {
+// One connection: `pieces` written in order, 30 ms apart (so that the server reads them apart),
+// then everything the server answers until it closes or `timeout_s` passes.
+inline http_reply http_raw_pieces(int port, const std::vector<std::string>& pieces, int timeout_s = 10) {
     http_reply r;
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return r;
@@ -250,11 +252,15 @@ inline http_reply http_raw(int port, const std::string& raw, int timeout_s = 10)
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     std::string resp;
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-        std::size_t sent = 0;
-        while (sent < raw.size()) {
-            const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
-            if (n <= 0) break;
-            sent += static_cast<std::size_t>(n);
+        for (std::size_t i = 0; i < pieces.size(); ++i) {
+            if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            const std::string& raw = pieces[i];
+            std::size_t sent = 0;
+            while (sent < raw.size()) {
+                const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL);
+                if (n <= 0) break;
+                sent += static_cast<std::size_t>(n);
+            }
         }
         char buf[16384];
         for (;;) {
@@ -270,6 +276,10 @@ inline http_reply http_raw(int port, const std::string& raw, int timeout_s = 10)
     r.head = resp.substr(0, h);
     r.body = resp.substr(h + 4);
     return r;
+}
+
+inline http_reply http_raw(int port, const std::string& raw, int timeout_s = 10) {
+    return http_raw_pieces(port, {raw}, timeout_s);
 }
 
 // A POST as a Nubefact client sends it; `authorization` empty: no header.

@@ -237,6 +237,22 @@ TEST_F(ServeCli, BodyAndHeaderLimitsAndSlowClients) {
     EXPECT_EQ(http_get_reply(port_, "/livez").status, 200);  // the server is fine
 }
 
+// A chunked body whose last chunk arrives in pieces: Boost 1.74's parser asserted on its 4th byte
+// (src/net/chunked_guard.hpp), which aborted a build with assertions. A clear answer, and the
+// server lives on.
+TEST_F(ServeCli, ChunkedBodyWhoseEndTricklesIn) {
+    start_upstream();
+    start_serve();
+    const std::string head = "POST " + acme_.target() +
+                             " HTTP/1.1\r\nHost: x\r\nAuthorization: " + acme_.auth() +
+                             "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                             "Connection: close\r\n\r\n";
+    auto r = http_raw_pieces(port_, {head + "0\r\n", "\r", "\n"});
+    EXPECT_EQ(r.status, 400) << r.head << serve_->err();
+    EXPECT_EQ(r.codigo(), 20) << r.body;
+    EXPECT_EQ(http_get_reply(port_, "/livez").status, 200);
+}
+
 TEST_F(ServeCli, HealthAndMetrics) {
     start_upstream();
     start_serve();

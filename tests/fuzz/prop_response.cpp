@@ -2,7 +2,7 @@
 #include "properties.hpp"
 
 #include <nubefact/client_policy.hpp>
-#include <nubefact/client_transport.hpp>
+#include "client/transport.hpp"
 
 #include <fmt/format.h>
 

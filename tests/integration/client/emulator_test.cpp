@@ -3,7 +3,7 @@
 #include "support.hpp"
 
 #include <nubefact/client_memory.hpp>
-#include <nubefact/client_transport.hpp>
+#include "client/transport.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -75,6 +75,26 @@ TEST_F(hostile_test, chunked_body_over_limit_is_413) {
     expect_alive();
 }
 
+// The last chunk of a chunked body in pieces: Boost 1.74's parser asserted on its 4th byte
+// (src/net/chunked_guard.hpp). A clear answer, and the server lives on.
+TEST_F(hostile_test, chunked_body_whose_end_trickles_in) {
+    start();
+    connection c(srv->port());
+    boost::system::error_code ec;
+    c.write_raw(
+        "POST /api/v1/demo HTTP/1.1\r\nHost: x\r\nAuthorization: demo-token\r\nContent-Type: "
+        "application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+        ec);
+    for (const char* piece : {"\r", "\n"}) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));  // read apart by the server
+        c.write_raw(piece, ec);
+    }
+    auto r = c.read_response(ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(r.status, 400) << r.body;
+    expect_alive();
+}
+
 TEST_F(hostile_test, slow_headers_are_cut) {
     emu::options o;
     o.header_timeout = std::chrono::milliseconds(300);

@@ -2,8 +2,8 @@
 // NUBEFACT_TEST_PG_URL is set). Instantiated in contract_sqlite.cpp and ../pg/contract_pg.cpp.
 #pragma once
 
-#include "../../../src/store/db.hpp"
 #include "integration/store/support.hpp"
+#include "store/db.hpp"
 
 #include <gtest/gtest.h>
 

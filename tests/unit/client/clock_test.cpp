@@ -5,8 +5,8 @@
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include <nubefact/client.hpp>
 #include <nubefact/client_memory.hpp>
-#include <nubefact/client_transport.hpp>
 #include <nubefact/clock.hpp>
+#include "client/transport.hpp"
 
 #include "test_account.hpp"
 

@@ -3,8 +3,8 @@
 // one-buffer exchange, including a fault at every read and write step.
 // GCC 12 reports a false -Wmismatched-new-delete on Asio coroutine frames (custom frame allocator).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#include <nubefact/client_transport.hpp>
 #include <nubefact/version.hpp>
+#include "client/transport.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>

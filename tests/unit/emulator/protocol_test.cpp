@@ -1,5 +1,5 @@
 // Unit tests of the emulator's pure pieces: JSON scanner, money text, option specs (dates: core).
-#include "../../../src/emulator/protocol.hpp"
+#include "emulator/protocol.hpp"
 
 #include <nubefact/emulator.hpp>
 

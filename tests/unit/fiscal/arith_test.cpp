@@ -1,6 +1,6 @@
 // Internal arithmetic of fiscal: the exact product and the fast 2-decimal rounding agree with decimal.
-#include "../../../src/fiscal/detail.hpp"
 #include "builders.hpp"
+#include "fiscal/detail.hpp"
 
 #include <random>
 

@@ -1,7 +1,7 @@
 // Hostile inputs for the codec: huge numbers and strings, deep nesting, bad UTF-8, truncation, wrong types.
 #include <nubefact/json.hpp>
 
-#include "../../../src/json/schema.hpp"
+#include "json/schema.hpp"
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,6 @@
 // Unit tests of the store's pure pieces: token masking, URL redaction and parsing, token cipher.
-#include "../../../src/store/crypto.hpp"
-#include "../../../src/store/db.hpp"
+#include "store/crypto.hpp"
+#include "store/db.hpp"
 
 #include <nubefact/store.hpp>
 

@@ -1,6 +1,10 @@
-// The client's HTTP layer: one request/response over any Beast stream, and the transport seam
-// (real keep-alive pool over TCP/TLS, or a test double) the engine sends through.
+// Internal (not installed): the client's HTTP layer: one request/response over any Beast stream,
+// and the transport seam (real keep-alive pool over TCP/TLS, or a test double) the engine sends
+// through. It carries a Beast parser and read loops, so only the client's sources and the tests
+// include it.
 #pragma once
+
+#include "net/chunked_guard.hpp"
 
 #include <nubefact/clock.hpp>
 #include <nubefact/config.hpp>
@@ -138,12 +142,7 @@ inline void read_finish(response_reader& p, exchange_result& r) {
 }
 
 inline read_progress read_feed(response_reader& p, beast::flat_buffer& buf, exchange_result& r) {
-    if (buf.size() == 0) return read_progress::more;
-    // Boost 1.74's chunked parser asserts that a chunk header it parses again has 5 bytes (it
-    // returns need_more correctly without the assert; fixed upstream in 2024): a body trickled in
-    // pieces of 1-4 bytes aborted a build with assertions (found by fuzz_response). Any chunked
-    // message still has at least 5 bytes to come ("0\r\n\r\n"), so waiting for them is safe.
-    if (p.is_header_done() && p.chunked() && !p.is_done() && buf.size() < 5) return read_progress::more;
+    if (buf.size() == 0 || net::wait_for_chunk_bytes(p, buf.size())) return read_progress::more;
     error_code ec;
     auto used = p.put(buf.data(), ec);
     buf.consume(used);
