@@ -84,6 +84,11 @@ enum class store_errc {
     bad_url,
     crypto,  // token encryption or decryption failed (wrong NUBEFACT_SECRET_KEY)
     closed,
+    // What the database said of its storage, so that a failure names its cause by itself:
+    disk_full,  // no space left (SQLITE_FULL, SQLSTATE 53100)
+    io_error,   // the disk refused a read or write (SQLITE_IOERR, SQLSTATE 58030; also a file size limit)
+    read_only,  // the file or the server is read-only (SQLITE_READONLY, SQLSTATE 25006)
+    corrupt,    // the file is not a database or is damaged (SQLITE_CORRUPT/NOTADB, SQLSTATE XX001)
 };
 const boost::system::error_category& store_category() noexcept;
 inline error_code make_error_code(store_errc e) noexcept {

@@ -97,6 +97,14 @@ class store_cat final : public boost::system::error_category {
                 return "token encryption/decryption failed (check NUBEFACT_SECRET_KEY)";
             case store_errc::closed:
                 return "store closed";
+            case store_errc::disk_full:
+                return "the store's disk is full";
+            case store_errc::io_error:
+                return "store disk I/O error (a full disk, a file size limit or a failing disk)";
+            case store_errc::read_only:
+                return "the store is read-only";
+            case store_errc::corrupt:
+                return "the store's file is not a database or is damaged";
         }
         return "unknown store error";
     }

@@ -12,7 +12,8 @@
 namespace nubefact::store::detail {
 namespace {
 
-// SQLSTATE classes: 23 integrity, 40001 serialization, 40P01 deadlock, 55P03 lock not available.
+// SQLSTATE classes: 23 integrity, 40001 serialization, 40P01 deadlock, 55P03 lock not available,
+// 08 connection; 53100 disk full, 58030 I/O error, 25006 read-only transaction, XX001/XX002 corrupt.
 error_code map_sqlstate(const char* state) {
     if (!state) return store_errc::query_failed;
     if (std::strncmp(state, "23", 2) == 0) return store_errc::constraint;
@@ -20,6 +21,10 @@ error_code map_sqlstate(const char* state) {
         std::strcmp(state, "55P03") == 0)
         return store_errc::busy;
     if (std::strncmp(state, "08", 2) == 0) return store_errc::closed;
+    if (std::strcmp(state, "53100") == 0) return store_errc::disk_full;
+    if (std::strcmp(state, "58030") == 0) return store_errc::io_error;
+    if (std::strcmp(state, "25006") == 0) return store_errc::read_only;
+    if (std::strcmp(state, "XX001") == 0 || std::strcmp(state, "XX002") == 0) return store_errc::corrupt;
     return store_errc::query_failed;
 }
 

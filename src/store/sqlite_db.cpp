@@ -54,6 +54,15 @@ error_code map_sqlite(int rc) {
         case SQLITE_BUSY:
         case SQLITE_LOCKED:
             return store_errc::busy;
+        case SQLITE_FULL:
+            return store_errc::disk_full;
+        case SQLITE_IOERR:
+            return store_errc::io_error;
+        case SQLITE_READONLY:
+            return store_errc::read_only;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+            return store_errc::corrupt;
         default:
             return store_errc::query_failed;
     }
