@@ -165,7 +165,7 @@ int run_add(const account_args& a, CLI::App& cmd) {
     if (cmd.count("--token"))
         std::cerr << "nubefact accounts: note: --token leaves the token in your shell history; prefer "
                      "--token-env or --token-stdin\n";
-    auto s = store_cli::open(a.store_url, "accounts");
+    auto s = store_cli::open(a.store_url, "accounts", store_cli::opening::may_create);
     if (!s) return exit_usage;
     int rc = report(s->add_account(acc), *s, a.name);
     if (rc == exit_ok)

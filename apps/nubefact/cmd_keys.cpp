@@ -32,7 +32,7 @@ The store keeps only the token's SHA-256: a lost token cannot be shown again; cr
 Exit status: 0 done, 1 no such account / key, 2 usage or store error.)";
 
 int run_create(const keys_args& a) {
-    auto s = store_cli::open(a.store_url, "keys");
+    auto s = store_cli::open(a.store_url, "keys", store_cli::opening::may_create);
     if (!s) return exit_usage;
     auto all = s->list_accounts();
     if (!all) {

@@ -1,6 +1,8 @@
 // --listen HOST:PORT as the serving subcommands (emulator, serve) read it.
 #pragma once
 
+#include <arpa/inet.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,8 +14,9 @@ struct listen_address {
     std::uint16_t port = 0;
 };
 
-// "127.0.0.1:8000", "[::1]:0", "0.0.0.0:443": the host and port; nullopt with `why` (a sentence for
-// the user) when the text is not HOST:PORT with a port from 0 to 65535.
+// "127.0.0.1:8000", "[::1]:0", "0.0.0.0:443", "localhost:8000" (as 127.0.0.1): the host and port;
+// nullopt with `why` (a sentence for the user) when the text is not HOST:PORT with an IP address
+// and a port from 0 to 65535.
 inline std::optional<listen_address> parse_listen(const std::string& text, std::string& why) {
     auto colon = text.rfind(':');
     if (colon == std::string::npos || colon == 0) {
@@ -34,6 +37,12 @@ inline std::optional<listen_address> parse_listen(const std::string& text, std::
         return std::nullopt;
     }
     a.port = static_cast<std::uint16_t>(v);
+    if (a.host == "localhost") a.host = "127.0.0.1";
+    unsigned char ip[16];
+    if (::inet_pton(AF_INET, a.host.c_str(), ip) != 1 && ::inet_pton(AF_INET6, a.host.c_str(), ip) != 1) {
+        why = "not an IP address in --listen: '" + a.host + "' (e.g. 127.0.0.1, 0.0.0.0 or ::1)";
+        return std::nullopt;
+    }
     return a;
 }
 

@@ -16,17 +16,31 @@
 namespace nubefact::cli::store_cli {
 
 inline constexpr const char* store_option_help =
-    "Store URL: sqlite:PATH or postgresql://user@host/db (default: env NUBEFACT_STORE, else "
+    "Store: a SQLite file (PATH or sqlite:PATH) or postgresql://user@host/db (default: env "
+    "NUBEFACT_STORE, else "
     "sqlite:./nubefact.db)";
 
+// Whether a command may start a new store (accounts add, keys create) or needs an existing one
+// (everything that reads, changes or serves what is there: a mistyped path is then an error, not a
+// new empty file).
+enum class opening { may_create, must_exist };
+
 // Opens the store or prints why not (password redacted) and returns null.
-inline std::unique_ptr<store::store> open(const std::string& url_arg, const char* cmd) {
+inline std::unique_ptr<store::store> open(const std::string& url_arg, const char* cmd,
+                                          opening how = opening::must_exist) {
     std::string url = url_arg.empty() ? store::default_store_url() : url_arg;
     std::string why;
-    auto s = store::open_store(url, {}, &why);
+    store::store_options o;
+    o.create_if_missing = how == opening::may_create;
+    auto s = store::open_store(url, o, &why);
     if (!s) {
+        // "cannot open the store X: could not open the store: …" says it twice: the reason alone then.
+        const bool opening_failed = s.error() == store_errc::open_failed && !why.empty();
         std::cerr << "nubefact " << cmd << ": cannot open the store " << store::redact_url(url) << ": "
-                  << s.error().message() << (why.empty() ? "" : ": ") << why << "\n";
+                  << (opening_failed ? why : s.error().message() + (why.empty() ? "" : ": ") + why) << "\n";
+        if (how == opening::must_exist && opening_failed && why.starts_with("no such file"))
+            std::cerr << "  (check --store or NUBEFACT_STORE; `nubefact send` and `nubefact accounts add` "
+                         "start a store)\n";
         return nullptr;
     }
     return std::move(*s);

@@ -80,6 +80,9 @@ struct store_options {
     // (at once when its owner was a process of this host that is gone).
     std::chrono::milliseconds lease{30000};
     std::optional<std::string> secret_key;  // default: env NUBEFACT_SECRET_KEY; empty = no encryption
+    // false: a SQLite file that does not exist yet is an error (open_failed) instead of a new, empty
+    // store (what a command that only reads wants when the path is mistyped).
+    bool create_if_missing = true;
     std::function<std::chrono::steady_clock::time_point()> steady_now;  // default steady_clock::now
 };
 
@@ -143,7 +146,8 @@ class store {
 };
 
 // Opens (creating if needed) and migrates a store:
-//   sqlite:PATH | sqlite://PATH  (WAL, busy_timeout; ?synchronous=normal|full, default normal:
+//   PATH | sqlite:PATH | sqlite://PATH  (a bare path has no "scheme:"; WAL, busy_timeout;
+//   ?synchronous=normal|full, default normal:
 //     a commit survives a crash of the process (kill -9), not of the OS or power; `full` fsyncs
 //     every commit — see docs/store.md)
 //   postgresql://… | postgres://… (a libpq URI)

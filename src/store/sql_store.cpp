@@ -17,6 +17,7 @@
 #include <charconv>
 #include <condition_variable>
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
@@ -1541,16 +1542,42 @@ std::string redact_url(std::string_view url) {
     return s;
 }
 
+namespace {
+// "scheme:" at the start (RFC 3986: a letter, then letters, digits, '+', '-' or '.'), of two or
+// more characters so that a Windows-style "C:..." is not taken for one.
+bool has_url_scheme(std::string_view url) {
+    const auto colon = url.find(':');
+    if (colon == std::string_view::npos || colon < 2) return false;
+    const auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    if (!is_alpha(url[0])) return false;
+    for (std::size_t i = 1; i < colon; ++i) {
+        const char c = url[i];
+        if (!is_alpha(c) && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.') return false;
+    }
+    return true;
+}
+}  // namespace
+
 result<std::unique_ptr<store>> open_store(std::string_view url, store_options options,
                                           std::string* diagnostic) {
     std::string diag;
     std::unique_ptr<detail::connection> writer, admin;
+    // A bare path (no scheme: "nubefact.db", "./data/s.db", "/var/lib/x.db") is a SQLite file.
+    std::string as_sqlite;
+    if (!url.empty() && !has_url_scheme(url)) {
+        as_sqlite = "sqlite:" + std::string(url);
+        url = as_sqlite;
+    }
     if (url.starts_with("sqlite:")) {
         auto u = parse_sqlite_url(url.substr(7));
         if (!u) {
             if (diagnostic)
                 *diagnostic = "expected sqlite:PATH[?synchronous=full|normal] (a file, not :memory:)";
             return store_errc::bad_url;
+        }
+        if (!options.create_if_missing && !std::filesystem::exists(u->path)) {
+            if (diagnostic) *diagnostic = "no such file (nothing has been stored there yet)";
+            return store_errc::open_failed;
         }
         auto w = detail::open_sqlite(u->path, u->synchronous_full, &diag);
         if (!w) {
@@ -1579,7 +1606,7 @@ result<std::unique_ptr<store>> open_store(std::string_view url, store_options op
         }
         admin = std::move(*a);
     } else {
-        if (diagnostic) *diagnostic = "expected sqlite:PATH or postgresql://…";
+        if (diagnostic) *diagnostic = "expected a file path, sqlite:PATH or postgresql://…";
         return store_errc::bad_url;
     }
     auto v = detail::migrate(*writer, &diag);

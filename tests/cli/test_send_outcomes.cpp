@@ -219,6 +219,32 @@ TEST_F(SendOutcomes, StoreErrorsGoToStderrAndNameTheProblem) {
     EXPECT_EQ(r.rc, 1) << r.err.substr(0, 2000);
 }
 
+// What a newcomer types: --store with a plain file name. It is a SQLite file, and `status` reads
+// it back under the same name; a string with another scheme is refused with the accepted forms.
+TEST_F(SendOutcomes, StoreGivenAsAPlainFileName) {
+    const auto in = write("two.jsonl", jsonl(1, 2));
+    auto r = send({in.string(), "--emulator", "--store", "plain.db", "--json"});
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "plain.db"));
+    auto st = run(binary_, {"status", "F001-2", "--store", "plain.db"}, dir_, "", spawn_options{dir_});
+    EXPECT_EQ(st.rc, 0) << st.out << st.err << r.out;
+    EXPECT_NE(st.out.find("accepted"), std::string::npos) << st.out;
+    // A mistyped name in a command that reads: an error, and no new empty store left behind.
+    for (std::vector<std::string> cmd : {std::vector<std::string>{"status", "F001-2", "--store", "plian.db"},
+                                         {"log", "--store", "plian.db"},
+                                         {"keys", "list", "--store", "plian.db"},
+                                         {"accounts", "list", "--store", "plian.db"}}) {
+        auto miss = run(binary_, cmd, dir_, "", spawn_options{dir_});
+        EXPECT_EQ(miss.rc, 2) << cmd[0] << ": " << miss.out << miss.err;
+        EXPECT_NE(miss.err.find("plian.db: no such file"), std::string::npos) << miss.err;
+        EXPECT_NE(miss.err.find("check --store"), std::string::npos) << miss.err;
+        EXPECT_FALSE(std::filesystem::exists(dir_ / "plian.db")) << cmd[0];
+    }
+    r = send({in.string(), "--emulator", "--store", "mysql://db/x"});
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("a file path, sqlite:PATH or postgresql://"), std::string::npos) << r.err;
+}
+
 // --results naming one of the inputs is refused before anything is touched; the input stays whole.
 TEST_F(SendOutcomes, ResultsFileThatIsAnInputIsRefused) {
     const auto in = write("same.jsonl", jsonl(1, 3));

@@ -6,7 +6,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 
 namespace nubefact::store {
@@ -39,6 +42,22 @@ TEST(open_store, rejects_bad_urls) {
     auto missing_dir = open_store("sqlite:/nonexistent-dir-nubefact/x.db", {}, &why);
     ASSERT_FALSE(missing_dir);
     EXPECT_EQ(missing_dir.error(), store_errc::open_failed);
+}
+
+// What a newcomer types first: a file name. A string with another scheme is still refused.
+TEST(open_store, a_bare_path_is_a_sqlite_file) {
+    const auto dir = std::filesystem::temp_directory_path() / ("nubefact-bare-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto file = (dir / "plain.db").string();
+    store_options o;
+    o.secret_key = "";
+    auto r = open_store(file, o);
+    ASSERT_TRUE(r) << r.error().message();
+    r->reset();
+    EXPECT_TRUE(std::filesystem::exists(file));
+    EXPECT_EQ(open_store("mysql:x").error(), store_errc::bad_url);
+    EXPECT_EQ(open_store("ftp://host/x.db").error(), store_errc::bad_url);
+    std::filesystem::remove_all(dir);
 }
 
 TEST(open_store, postgres_failure_does_not_echo_the_password) {
