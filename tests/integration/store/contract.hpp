@@ -187,28 +187,22 @@ TYPED_TEST_P(store_contract, account_cache_reloads_after_change) {
     EXPECT_EQ((*reader->find_account("cached"))->config.rate.burst, 9);
 }
 
-TYPED_TEST_P(store_contract, journal_record_is_idempotent) {
+TYPED_TEST_P(store_contract, find_documents_sees_the_journal) {
     auto s = this->open();
     auto& j = s->journal();
-    auto i = make_intent("acme", "F001", 1, "hash-a");
-    auto first = record_sync(j, i);
-    ASSERT_TRUE(first) << first.error().message();
-    EXPECT_TRUE(first->created);
-    EXPECT_EQ(first->record.state, doc_state::queued);
-    auto again = record_sync(j, i);
-    ASSERT_TRUE(again);
-    EXPECT_FALSE(again->created);
-    EXPECT_EQ(again->record.what.payload_hash, "hash-a");
-    EXPECT_EQ(again->record.what.payload, i.payload);
-    EXPECT_EQ(again->record.created_at, first->record.created_at);
-    auto other = record_sync(j, make_intent("acme", "F001", 1, "hash-b"));
-    ASSERT_TRUE(other);
-    EXPECT_FALSE(other->created);
-    EXPECT_EQ(other->record.what.payload_hash, "hash-a");  // the caller sees the conflict
-    // Same key, another account or tipo: a different document.
-    EXPECT_TRUE(record_sync(j, make_intent("other", "F001", 1))->created);
-    EXPECT_TRUE(
-        record_sync(j, make_intent("acme", "F001", 1, "h", operation::generar_comprobante, 3))->created);
+    auto i = make_intent("acme", "F001", 7);
+    ASSERT_TRUE(record_sync(j, i));
+    state_update done;
+    done.state = doc_state::accepted;
+    ASSERT_TRUE(update_sync(j, "acme", i.key, done));
+    s->flush();
+    document_query q;
+    q.serie = "F001";
+    q.numero = 7;
+    auto docs = s->find_documents(q);
+    ASSERT_TRUE(docs);
+    ASSERT_EQ(docs->size(), 1u);
+    EXPECT_EQ((*docs)[0].state, doc_state::accepted);
 }
 
 TYPED_TEST_P(store_contract, counts_documents_by_account_and_state) {
@@ -232,92 +226,6 @@ TYPED_TEST_P(store_contract, counts_documents_by_account_and_state) {
     EXPECT_EQ(n("acme", doc_state::queued), 1);
     EXPECT_EQ(n("acme", doc_state::accepted), 1);
     EXPECT_EQ(n("beta", doc_state::queued), 1);
-}
-
-TYPED_TEST_P(store_contract, journal_update_and_find) {
-    auto s = this->open();
-    auto& j = s->journal();
-    auto i = make_intent("acme", "F001", 7);
-    ASSERT_TRUE(record_sync(j, i));
-    state_update u;
-    u.state = doc_state::sending;
-    u.count_attempt = true;
-    ASSERT_TRUE(update_sync(j, "acme", i.key, u));
-    state_update done;
-    done.state = doc_state::accepted;
-    done.aceptada_por_sunat = true;
-    done.sunat_responsecode = "0";
-    done.sunat_description = "La Factura numero F001-7, ha sido aceptada";
-    done.enlace = "https://www.nubefact.com/cpe/abc";
-    done.enlace_del_pdf = "https://www.nubefact.com/cpe/abc.pdf";
-    done.enlace_del_xml = "https://www.nubefact.com/cpe/abc.xml";
-    done.enlace_del_cdr = "https://www.nubefact.com/cpe/abc.cdr";
-    ASSERT_TRUE(update_sync(j, "acme", i.key, done));
-    state_update note_only;
-    note_only.state = doc_state::accepted;
-    note_only.sunat_note = "obs";
-    ASSERT_TRUE(update_sync(j, "acme", i.key, note_only));
-
-    auto f = find_sync(j, "acme", i.key);
-    ASSERT_TRUE(f && *f);
-    const auto& d = **f;
-    EXPECT_EQ(d.state, doc_state::accepted);
-    EXPECT_EQ(d.attempts, 1);
-    EXPECT_EQ(d.aceptada_por_sunat, true);
-    EXPECT_EQ(d.sunat_responsecode, "0");  // kept: later updates leave it alone
-    EXPECT_EQ(d.sunat_description, "La Factura numero F001-7, ha sido aceptada");
-    EXPECT_EQ(d.sunat_note, "obs");
-    EXPECT_EQ(d.enlace_del_cdr, "https://www.nubefact.com/cpe/abc.cdr");
-    EXPECT_FALSE(d.codigo.has_value());
-    EXPECT_EQ(d.what.op, operation::generar_comprobante);
-    EXPECT_GE(d.updated_at, d.created_at);
-
-    // Forward only: accepted is final, a later rejected changes nothing.
-    state_update rej;
-    rej.state = doc_state::rejected;
-    rej.codigo = 21;
-    rej.error = "codigo 21: El numero de RUC del receptor no es valido";
-    auto late = update_sync(j, "acme", i.key, rej);
-    ASSERT_FALSE(late);
-    EXPECT_EQ(late.error(), store_errc::not_found);
-    auto f2 = find_sync(j, "acme", i.key);
-    EXPECT_EQ((*f2)->state, doc_state::accepted);
-    EXPECT_FALSE((*f2)->codigo);
-
-    auto missing = update_sync(j, "acme", {1, "F001", 999}, u);
-    ASSERT_FALSE(missing);
-    EXPECT_EQ(missing.error(), store_errc::not_found);
-    auto nf = find_sync(j, "acme", {1, "F001", 999});
-    ASSERT_TRUE(nf);
-    EXPECT_FALSE(nf->has_value());
-
-    document_query q;
-    q.serie = "F001";
-    q.numero = 7;
-    auto docs = s->find_documents(q);
-    ASSERT_TRUE(docs);
-    ASSERT_EQ(docs->size(), 1u);
-    EXPECT_EQ((*docs)[0].state, doc_state::accepted);
-}
-
-TYPED_TEST_P(store_contract, void_operations_have_their_own_row) {
-    auto s = this->open();
-    auto& j = s->journal();
-    auto cpe = make_intent("acme", "F001", 3, "h-cpe");
-    auto baja = make_intent("acme", "F001", 3, "h-baja", operation::generar_anulacion);
-    EXPECT_TRUE(record_sync(j, cpe)->created);
-    EXPECT_TRUE(record_sync(j, baja)->created);
-    state_update u;
-    u.state = doc_state::accepted;
-    u.op = operation::generar_anulacion;
-    ASSERT_TRUE(update_sync(j, "acme", baja.key, u));
-    auto emit = find_sync(j, "acme", cpe.key);
-    EXPECT_EQ((*emit)->state, doc_state::queued);
-    auto v = find_sync(j, "acme", baja.key, operation::generar_anulacion);
-    ASSERT_TRUE(v && *v);
-    EXPECT_EQ((*v)->state, doc_state::accepted);
-    EXPECT_EQ((*v)->what.op, operation::generar_anulacion);
-    EXPECT_EQ((*v)->what.payload_hash, "h-baja");
 }
 
 TYPED_TEST_P(store_contract, audit_rows_written_and_queried) {
@@ -563,45 +471,6 @@ TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
     ASSERT_TRUE(log);
     ASSERT_EQ(log->size(), 1u);
     EXPECT_EQ((*log)[0].record.document, "F001-7");
-}
-
-// A payload for a number Nubefact said it does not hold (refused, failed) replaces the old one: a new
-// attempt under the same number. Where Nubefact may hold it, the journaled payload stays.
-TYPED_TEST_P(store_contract, corrected_payload_only_where_nubefact_has_nothing) {
-    auto s = this->open();
-    auto& j = s->journal();
-    for (auto st : all_doc_states) {
-        const auto n = static_cast<std::int64_t>(st) + 100;
-        auto first = make_intent("acme", "F001", n, "old");
-        first.sending = true;
-        ASSERT_TRUE(record_sync(j, first));
-        state_update u;
-        u.state = st;
-        u.codigo = 22;
-        u.error = "codigo 22: fuera de plazo";
-        ASSERT_TRUE(update_sync(j, "acme", first.key, u));
-        auto fixed = make_intent("acme", "F001", n, "new");
-        fixed.payload = R"({"fixed":true})";
-        fixed.sending = true;
-        auto r = record_sync(j, fixed);
-        ASSERT_TRUE(r) << to_string(st);
-        const bool allowed = st == doc_state::refused || st == doc_state::failed;
-        EXPECT_EQ(r->created, allowed) << to_string(st);
-        auto now = find_sync(j, "acme", first.key);
-        ASSERT_TRUE(now && now->has_value());
-        if (allowed) {
-            EXPECT_EQ((*now)->what.payload_hash, "new");
-            EXPECT_EQ((*now)->what.payload, R"({"fixed":true})");
-            EXPECT_EQ((*now)->state, doc_state::sending);
-            EXPECT_EQ((*now)->attempts, 2);  // the first attempt stays counted
-            EXPECT_FALSE((*now)->codigo);
-            EXPECT_EQ((*now)->error, "");
-        } else {
-            EXPECT_EQ(r->record.what.payload_hash, "old") << to_string(st);
-            EXPECT_EQ((*now)->what.payload_hash, "old");
-            EXPECT_EQ((*now)->state, st);
-        }
-    }
 }
 
 // Schema 4 used 'pending' and reported a codigo refusal as 'failed': the migration renames them.
@@ -870,13 +739,11 @@ TYPED_TEST_P(store_contract, api_keys_crud_and_revoke) {
 
 REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts_crud,
                             token_encrypted_at_rest, account_cache_reloads_after_change,
-                            journal_record_is_idempotent, journal_update_and_find,
-                            counts_documents_by_account_and_state, void_operations_have_their_own_row,
+                            find_documents_sees_the_journal, counts_documents_by_account_and_state,
                             audit_rows_written_and_queried, back_pressure_never_drops,
                             close_flushes_and_later_writes_fail_cleanly,
                             concurrent_records_create_each_key_once, migrates_schema_2_with_its_journal,
-                            completion_dispatch_hands_a_batch_over_at_once,
-                            corrected_payload_only_where_nubefact_has_nothing, migrates_schema_4_state_names,
+                            completion_dispatch_hands_a_batch_over_at_once, migrates_schema_4_state_names,
                             claims_one_holder_and_fence_stale_settles, claims_of_a_dead_process_pass_on,
                             claims_are_renewed_and_released_on_close, migrates_schema_5_without_claims,
                             api_keys_crud_and_revoke);
