@@ -129,13 +129,21 @@ line_figures compute_line(const item& it, const doc_context& ctx) noexcept {
         (!it.valor_unitario && !it.precio_unitario) || f.cls == igv_class::unknown)
         return f;
     const decimal cantidad = *it.cantidad;
+    // Price entered with taxes: the value without them, half-up at 10 decimals.
+    const auto value_of_price = [&](decimal precio) {
+        decimal v = safe_div(precio, safe_mul(tax_factor, isc_factor));
+        if (!isc_by_rate && it.isc && !cantidad.is_zero()) v = v - safe_div(*it.isc, cantidad);
+        return v;
+    };
     if (it.valor_unitario) {
         f.valor_unitario = *it.valor_unitario;
+        // Both given, the value being the price's own (a document completed from its price, read
+        // again): the price stays the source, so completing twice changes nothing (found by
+        // fuzz_codec: 590 at 38 % gave 427.5362318841, which gave 590.0000000001 back).
+        if (is_taxed && it.precio_unitario && value_of_price(*it.precio_unitario) == *it.valor_unitario)
+            f.valor_from_precio = true;
     } else if (is_taxed) {
-        // Price entered with taxes: the value without them, half-up at 10 decimals.
-        f.valor_unitario = safe_div(*it.precio_unitario, safe_mul(tax_factor, isc_factor));
-        if (!isc_by_rate && it.isc && !cantidad.is_zero())
-            f.valor_unitario = f.valor_unitario - safe_div(*it.isc, cantidad);
+        f.valor_unitario = value_of_price(*it.precio_unitario);
         f.valor_from_precio = true;
     } else {
         f.valor_unitario = *it.precio_unitario;
