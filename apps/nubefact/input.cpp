@@ -152,7 +152,8 @@ bool csv_reader::read_row(row& r) {
             // tolerate CRLF
         } else if (c == '\n') {
             r.cells.push_back(std::move(cell));
-            if (r.cells.size() == 1 && r.cells[0].empty()) {  // a blank line
+            // A blank line (not `""`: a row with one empty value, reported like any other row).
+            if (r.cells.size() == 1 && r.cells[0].empty() && !was_quoted) {
                 r.cells.clear();
                 cell.clear();
                 raw_.clear();
