@@ -274,11 +274,19 @@ int run_send(send_options o) {
         signals.cancel();
         s->close();
     }
+    // Stopped (Ctrl-C, SIGTERM) before the whole input was read: documents were never read, so the
+    // batch is not done whatever the others became. Stopped after: only the outcomes count.
     const bool stopped = run.stopping();
+    const bool unread_left = stopped && !counters.total_final.load();
     progress.stop();
+    // Success: every document accepted (or with SUNAT's answer pending), or valid in a dry run, and
+    // none left unread.
+    const std::size_t fine = counters.count(doc_state::accepted) + counters.count(doc_state::pending_sunat) +
+                             counters.count(line_outcome::valid);
 
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const auto total = counters.done.load();
+    const bool done = fine == total && !unread_left;
     const double per_s = secs > 0 ? static_cast<double>(total) / secs : 0.0;
     const bool results_ok = !results || results->commit();
     if (!results_ok)
@@ -341,7 +349,7 @@ int run_send(send_options o) {
         if (s && s->db())
             std::printf("audit log: %s  (nubefact log --store %s)\n", s->store_url().c_str(),
                         s->store_url().c_str());
-        if (stopped)
+        if (stopped && !done)
             std::printf(
                 "interrupted: run the same command again to resume; accepted documents are skipped, "
                 "uncertain ones are reconciled with Nubefact before any resend.\n");
@@ -349,11 +357,7 @@ int run_send(send_options o) {
     }
     std::fflush(stdout);
     if (unreadable.load() || !results_ok) return exit_usage;
-    // Success: every document accepted (or with SUNAT's answer pending), or valid in a dry run. An
-    // interrupted batch is not done (documents were never read): never report success for it.
-    const std::size_t fine = counters.count(doc_state::accepted) + counters.count(doc_state::pending_sunat) +
-                             counters.count(line_outcome::valid);
-    return (fine != total || stopped) ? exit_failed : exit_ok;
+    return done ? exit_ok : exit_failed;
 }
 
 registrar reg{

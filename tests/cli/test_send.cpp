@@ -504,4 +504,27 @@ TEST_F(SendCli, InterruptStopsTakingDocumentsAndTheRerunFinishes) {
     EXPECT_EQ(num(s, "created_twice"), 0) << json::serialize(s);
 }
 
+// Ctrl-C once the whole input was read, every document in flight: they finish accepted, so the
+// batch is done (exit 0) and the summary does not ask for a rerun. (The reader reaches the end of
+// the file as it hands over the 8th document, long before that one is journaled and sent.)
+TEST_F(SendCli, InterruptAfterTheLastDocumentWasReadEndsDone) {
+    constexpr int n = 8;
+    emulator_process emu(binary_, dir_);
+    ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
+    const auto in = write("few.jsonl", jsonl(1, n));
+    const std::vector<std::string> args{"send",   in.string(),     "--store",       store_, "--results",
+                                        results_, "--no-progress", "--concurrency", "16"};
+    ASSERT_TRUE(emu.hold(0));
+    background sender(binary_, args, dir_, "sender", spawn_options{dir_, emu.env()});
+    ASSERT_TRUE(emu.wait_held(n)) << sender.out() << sender.err();
+    sender.signal(SIGINT);
+    ASSERT_TRUE(sender.wait_for_error_output("stopping: no new documents")) << sender.err();
+    ASSERT_TRUE(emu.release());
+    EXPECT_EQ(sender.wait(), 0) << sender.out() << sender.err();
+    EXPECT_EQ(sender.out().find("interrupted: run the same command again"), std::string::npos)
+        << sender.out();
+    EXPECT_NE(sender.out().find("8 documents: 8 accepted"), std::string::npos) << sender.out();
+    EXPECT_EQ(count_states(results())["accepted"], n);
+}
+
 }  // namespace
