@@ -259,12 +259,12 @@ std::optional<input_document> document_reader::scan_value() {
                     case '{':
                     case '[':
                         if (++depth <= max_tracked_depth) containers_.push_back(c);
-                        last_significant = c;
+                        last_significant = static_cast<unsigned char>(c);
                         break;
                     case '}':
                     case ']':
                         if (depth <= max_tracked_depth && !containers_.empty()) containers_.pop_back();
-                        last_significant = c;
+                        last_significant = static_cast<unsigned char>(c);
                         closed = --depth == 0;
                         break;
                     case ' ':
