@@ -195,15 +195,13 @@ asio::awaitable<void> read_response(Stream& stream, beast::flat_buffer& buf, std
     }
 }
 
-// Writes `req` and reads one response on a connected stream (tcp_stream, ssl_stream, test::stream).
-// Timeouts are the stream's business (tcp_stream::expires_after); bodies over body_limit fail.
+// What follows a request's write, however it was written: the response, unless the write failed.
 template <class Stream>
-asio::awaitable<exchange_result> run_exchange(Stream& stream, beast::flat_buffer& buf, const request& req,
-                                              std::size_t body_limit) {
+asio::awaitable<exchange_result> after_write(Stream& stream, beast::flat_buffer& buf, std::size_t body_limit,
+                                             error_code wec, std::size_t written) {
     exchange_result r;
-    auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
-    r.request_bytes = wn;
-    r.written = wn > 0;
+    r.request_bytes = written;
+    r.written = written > 0;
     if (wec) {
         r.ec = wec;
         co_return r;
@@ -212,21 +210,22 @@ asio::awaitable<exchange_result> run_exchange(Stream& stream, beast::flat_buffer
     co_return r;
 }
 
+// Writes `req` and reads one response on a connected stream (tcp_stream, ssl_stream, test::stream).
+// Timeouts are the stream's business (tcp_stream::expires_after); bodies over body_limit fail.
+template <class Stream>
+asio::awaitable<exchange_result> run_exchange(Stream& stream, beast::flat_buffer& buf, const request& req,
+                                              std::size_t body_limit) {
+    auto [wec, wn] = co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
+    co_return co_await after_write(stream, buf, body_limit, wec, wn);
+}
+
 // The same with the request already serialized (one buffer, one write): the engine's fast path.
 template <class Stream>
 asio::awaitable<exchange_result> run_wire_exchange(Stream& stream, beast::flat_buffer& buf,
                                                    std::string_view bytes, std::size_t body_limit) {
-    exchange_result r;
     auto [wec, wn] = co_await asio::async_write(stream, asio::const_buffer(bytes.data(), bytes.size()),
                                                 asio::as_tuple(asio::use_awaitable));
-    r.request_bytes = wn;
-    r.written = wn > 0;
-    if (wec) {
-        r.ec = wec;
-        co_return r;
-    }
-    co_await read_response(stream, buf, body_limit, r);
-    co_return r;
+    co_return co_await after_write(stream, buf, body_limit, wec, wn);
 }
 
 // The parts of a RUTA URL.
