@@ -10,7 +10,6 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <vector>
 
 namespace nubefact {
@@ -48,53 +47,11 @@ class memory_journal final : public intent_journal {
     // Makes record()/update() fail with client_errc::journal (to test that nothing is sent).
     void fail_writes(bool on);
 
+    ~memory_journal() override;
+
   private:
-    struct row_key {
-        std::size_t hash = 0;  // of the fields below, computed once (make_key): the table's walks
-                               // compare it before the strings and never rehash a key
-        std::string account;
-        bool void_family = false;
-        document_key key;
-        bool operator==(const row_key&) const = default;
-    };
-    struct row_key_hash {
-        std::size_t operator()(const row_key& k) const noexcept { return k.hash; }
-    };
-    static row_key make_key(const std::string& account, bool void_family, const document_key& key);
-    // What a settled row drops when it gets old: the answer's eight texts in one allocation (their
-    // end offsets, then the characters), instead of eight strings.
-    struct answer_text {
-        static constexpr std::size_t fields = 8;
-        std::unique_ptr<char[]> data;
-        std::string_view get(std::size_t i) const noexcept;
-    };
-    struct row {
-        operation op = operation::generar_comprobante;
-        doc_state state = doc_state::queued;
-        int attempts = 0;
-        std::optional<int> codigo;
-        std::optional<bool> aceptada_por_sunat;
-        std::string payload_hash;
-        std::chrono::system_clock::time_point created_at, updated_at;
-        answer_text text;
-        std::uint64_t settle = 0;      // the number of its latest entry in settled_ (0: never settled)
-        std::int64_t lease_token = 0;  // the latest claim's fencing token
-        bool held = false;             // claimed by a call in flight (released by its settle)
-    };
-    using node = std::pair<const row_key, row>;  // the map's nodes never move (rehash included)
-    struct settled_entry {
-        node* at;
-        std::uint64_t settle;  // acted on only while it is the row's latest
-    };
-    static intent_record to_record(const row_key& k, const row& r);
-    void settled_locked(node& n);
-    std::shared_ptr<const clock_source> clock_;
-    mutable std::mutex mu_;
-    std::unordered_map<row_key, row, row_key_hash> rows_;
-    std::deque<settled_entry> settled_;  // rows that reached accepted/rejected, oldest first
-    std::uint64_t settles_ = 0;
-    std::size_t max_rows_, details_kept_;
-    bool fail_ = false;
+    struct table;  // the rows, their bound and lock (src/client/memory.cpp)
+    std::unique_ptr<table> t_;
 };
 
 // Bounded queue of audit records. try_write() fails when `capacity` records are waiting; drain()

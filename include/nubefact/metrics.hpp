@@ -4,11 +4,9 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <map>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <string_view>
-#include <tuple>
 
 namespace nubefact {
 
@@ -37,32 +35,14 @@ class client_metrics {
     // Prometheus text exposition format (version 0.0.4).
     std::string prometheus() const;
 
+    client_metrics();
+    ~client_metrics();
+    client_metrics(const client_metrics&) = delete;
+    client_metrics& operator=(const client_metrics&) = delete;
+
   private:
-    struct histogram {
-        std::array<std::uint64_t, bucket_bounds.size() + 1> buckets{};
-        std::uint64_t count = 0;
-        double sum = 0;
-        void observe(std::chrono::microseconds d);
-    };
-    using key3 = std::tuple<std::string, std::string, std::string>;
-    using key2 = std::tuple<std::string, std::string>;
-    // Transparent comparison of string or string_view tuples: lookups with string_view keys allocate
-    // only for a new series (compared as views: clang 14 lacks mixed-type tuple <=>).
-    struct key_less {
-        using is_transparent = void;
-        template <class... T>
-        static auto views(const std::tuple<T...>& t) {
-            return std::apply([](const auto&... p) { return std::make_tuple(std::string_view(p)...); }, t);
-        }
-        template <class A, class B>
-        bool operator()(const A& a, const B& b) const {
-            return views(a) < views(b);
-        }
-    };
-    mutable std::mutex mu_;
-    std::map<key3, std::uint64_t, key_less> exchanges_, calls_;
-    std::map<key2, histogram, key_less> exchange_latency_, call_latency_;
-    std::map<key2, std::uint64_t, key_less> counters_;
+    struct series;  // the maps and their lock (src/client/metrics.cpp)
+    std::unique_ptr<series> s_;
 };
 
 // The process-wide instance clients use unless told otherwise.

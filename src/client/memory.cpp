@@ -1,6 +1,8 @@
 // In-memory intent journal and audit sink; also the doc_state names shared with the store.
 #include <nubefact/client_memory.hpp>
 
+#include <unordered_map>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -58,17 +60,114 @@ bool may_resend_corrected(doc_state s) noexcept {
 
 // ---- memory_journal --------------------------------------------------------------------------
 
+struct memory_journal::table {
+    table(std::shared_ptr<const clock_source> clock, std::size_t max_rows, std::size_t details_kept)
+        : clock_(clock ? std::move(clock) : real_clock()),
+          max_rows_(max_rows == 0 ? 1 : max_rows),
+          details_kept_(details_kept) {}
+    void record(const intent& what, std::function<void(result<record_result>)> done);
+    void update(const std::string& account, const document_key& key, const state_update& u,
+                std::function<void(result<void>)> done);
+    std::optional<intent_record> get(const std::string& account, const document_key& key, operation op) const;
+    std::vector<intent_record> all() const;
+    std::size_t size() const;
+    void fail_writes(bool on);
+
+    struct row_key {
+        std::size_t hash = 0;  // of the fields below, computed once (make_key): the table's walks
+                               // compare it before the strings and never rehash a key
+        std::string account;
+        bool void_family = false;
+        document_key key;
+        bool operator==(const row_key&) const = default;
+    };
+    struct row_key_hash {
+        std::size_t operator()(const row_key& k) const noexcept { return k.hash; }
+    };
+    static row_key make_key(const std::string& account, bool void_family, const document_key& key);
+    // What a settled row drops when it gets old: the answer's eight texts in one allocation (their
+    // end offsets, then the characters), instead of eight strings.
+    struct answer_text {
+        static constexpr std::size_t fields = 8;
+        std::unique_ptr<char[]> data;
+        std::string_view get(std::size_t i) const noexcept;
+    };
+    struct row {
+        operation op = operation::generar_comprobante;
+        doc_state state = doc_state::queued;
+        int attempts = 0;
+        std::optional<int> codigo;
+        std::optional<bool> aceptada_por_sunat;
+        std::string payload_hash;
+        std::chrono::system_clock::time_point created_at, updated_at;
+        answer_text text;
+        std::uint64_t settle = 0;      // the number of its latest entry in settled_ (0: never settled)
+        std::int64_t lease_token = 0;  // the latest claim's fencing token
+        bool held = false;             // claimed by a call in flight (released by its settle)
+    };
+    using node = std::pair<const row_key, row>;  // the map's nodes never move (rehash included)
+    struct settled_entry {
+        node* at;
+        std::uint64_t settle;  // acted on only while it is the row's latest
+    };
+    static intent_record to_record(const row_key& k, const row& r);
+    void settled_locked(node& n);
+    std::shared_ptr<const clock_source> clock_;
+    mutable std::mutex mu_;
+    std::unordered_map<row_key, row, row_key_hash> rows_;
+    std::deque<settled_entry> settled_;  // rows that reached accepted/rejected, oldest first
+    std::uint64_t settles_ = 0;
+    std::size_t max_rows_, details_kept_;
+    bool fail_ = false;
+};
+
 memory_journal::memory_journal(std::size_t max_rows, std::size_t details_kept)
     : memory_journal(nullptr, max_rows, details_kept) {}
 
 memory_journal::memory_journal(std::shared_ptr<const clock_source> clock, std::size_t max_rows,
                                std::size_t details_kept)
-    : clock_(clock ? std::move(clock) : real_clock()),
-      max_rows_(max_rows == 0 ? 1 : max_rows),
-      details_kept_(details_kept) {}
+    : t_(std::make_unique<table>(std::move(clock), max_rows, details_kept)) {}
 
-memory_journal::row_key memory_journal::make_key(const std::string& account, bool void_family,
-                                                 const document_key& key) {
+memory_journal::~memory_journal() = default;
+
+void memory_journal::record(const intent& what, std::function<void(result<record_result>)> done) {
+    t_->record(what, std::move(done));
+}
+
+void memory_journal::update(const std::string& account, const document_key& key, const state_update& u,
+                            std::function<void(result<void>)> done) {
+    t_->update(account, key, u, std::move(done));
+}
+
+void memory_journal::find(const std::string& account, const document_key& key,
+                          std::function<void(result<std::optional<intent_record>>)> done) {
+    find(account, operation::generar_comprobante, key, std::move(done));
+}
+
+void memory_journal::find(const std::string& account, operation op, const document_key& key,
+                          std::function<void(result<std::optional<intent_record>>)> done) {
+    done(t_->get(account, key, op));
+}
+
+std::optional<intent_record> memory_journal::get(const std::string& account, const document_key& key,
+                                                 operation op) const {
+    return t_->get(account, key, op);
+}
+
+std::vector<intent_record> memory_journal::all() const {
+    return t_->all();
+}
+
+std::size_t memory_journal::size() const {
+    return t_->size();
+}
+
+void memory_journal::fail_writes(bool on) {
+    t_->fail_writes(on);
+}
+
+memory_journal::table::row_key memory_journal::table::make_key(const std::string& account, bool void_family,
+                                                               const document_key& key) {
     row_key k{0, account, void_family, key};
     std::size_t h = std::hash<std::string>{}(k.account);
     auto mix = [&h](std::size_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
@@ -81,10 +180,10 @@ memory_journal::row_key memory_journal::make_key(const std::string& account, boo
 
 namespace {
 using offset = std::size_t;
-constexpr std::size_t header = 8 * sizeof(offset);  // memory_journal::answer_text::fields
+constexpr std::size_t header = 8 * sizeof(offset);  // memory_journal::table::answer_text::fields
 }  // namespace
 
-std::string_view memory_journal::answer_text::get(std::size_t i) const noexcept {
+std::string_view memory_journal::table::answer_text::get(std::size_t i) const noexcept {
     static_assert(fields * sizeof(offset) == header);
     if (!data) return {};
     offset ends[fields];
@@ -93,7 +192,7 @@ std::string_view memory_journal::answer_text::get(std::size_t i) const noexcept 
     return {data.get() + header + begin, ends[i] - begin};
 }
 
-intent_record memory_journal::to_record(const row_key& k, const row& r) {
+intent_record memory_journal::table::to_record(const row_key& k, const row& r) {
     intent_record out;
     out.what.account = k.account;
     out.what.op = r.op;
@@ -120,7 +219,7 @@ intent_record memory_journal::to_record(const row_key& k, const row& r) {
 // oldest settled rows are forgotten while over the bound. An entry counts only while it is its row's
 // latest settle (a row settled again lives on at its newer entry). Entries point at the map's nodes:
 // a row is erased only here, when its latest entry leaves the front, so no entry outlives its node.
-void memory_journal::settled_locked(node& n) {
+void memory_journal::table::settled_locked(node& n) {
     n.second.settle = ++settles_;
     settled_.push_back({&n, n.second.settle});
     auto latest = [](const settled_entry& e) -> row* {
@@ -147,7 +246,7 @@ void memory_journal::settled_locked(node& n) {
     }
 }
 
-void memory_journal::record(const intent& what, std::function<void(result<record_result>)> done) {
+void memory_journal::table::record(const intent& what, std::function<void(result<record_result>)> done) {
     result<record_result> out = record_result{};
     {
         std::lock_guard lock(mu_);
@@ -193,8 +292,8 @@ void memory_journal::record(const intent& what, std::function<void(result<record
     done(std::move(out));
 }
 
-void memory_journal::update(const std::string& account, const document_key& key, const state_update& u,
-                            std::function<void(result<void>)> done) {
+void memory_journal::table::update(const std::string& account, const document_key& key, const state_update& u,
+                                   std::function<void(result<void>)> done) {
     result<void> out;
     {
         std::lock_guard lock(mu_);
@@ -242,25 +341,15 @@ void memory_journal::update(const std::string& account, const document_key& key,
     done(std::move(out));
 }
 
-void memory_journal::find(const std::string& account, const document_key& key,
-                          std::function<void(result<std::optional<intent_record>>)> done) {
-    find(account, operation::generar_comprobante, key, std::move(done));
-}
-
-void memory_journal::find(const std::string& account, operation op, const document_key& key,
-                          std::function<void(result<std::optional<intent_record>>)> done) {
-    done(get(account, key, op));
-}
-
-std::optional<intent_record> memory_journal::get(const std::string& account, const document_key& key,
-                                                 operation op) const {
+std::optional<intent_record> memory_journal::table::get(const std::string& account, const document_key& key,
+                                                        operation op) const {
     std::lock_guard lock(mu_);
     auto it = rows_.find(make_key(account, is_void_operation(op), key));
     if (it == rows_.end()) return std::nullopt;
     return to_record(it->first, it->second);
 }
 
-std::vector<intent_record> memory_journal::all() const {
+std::vector<intent_record> memory_journal::table::all() const {
     std::lock_guard lock(mu_);
     std::vector<intent_record> out;
     out.reserve(rows_.size());
@@ -268,12 +357,12 @@ std::vector<intent_record> memory_journal::all() const {
     return out;
 }
 
-std::size_t memory_journal::size() const {
+std::size_t memory_journal::table::size() const {
     std::lock_guard lock(mu_);
     return rows_.size();
 }
 
-void memory_journal::fail_writes(bool on) {
+void memory_journal::table::fail_writes(bool on) {
     std::lock_guard lock(mu_);
     fail_ = on;
 }
