@@ -57,7 +57,9 @@ struct write_options {
 std::string write(const request& doc, const write_options& opts = {});
 std::string write(const comprobante& doc, const write_options& opts = {});
 
-// Appends `s` as one JSON string literal ("…" with escapes; bytes >= 0x80 are copied as they are).
+// Appends `s` as one JSON string literal: '"' and '\\' escaped, control characters as \n, \r, \t,
+// \b, \f or \u00XX, valid UTF-8 copied as it is and each byte of an invalid sequence replaced by
+// U+FFFD, so the output is always valid JSON in valid UTF-8. The one escaper of the project.
 void append_string(std::string& out, std::string_view s);
 
 // Responses: a 200 body or an error body ({"errors","codigo"}).

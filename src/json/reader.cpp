@@ -742,7 +742,7 @@ class handler {
         std::uint8_t& top = raw_levels_.back();
         if (top & 2) raw_.push_back(',');
         top |= 2;
-        append_escaped(raw_, k);
+        append_string(raw_, k);
         raw_.push_back(':');
     }
     void raw_end() {
@@ -753,7 +753,7 @@ class handler {
     void raw_scalar(vt t, std::string_view text) {
         raw_before_value();
         if (t == vt::string)
-            append_escaped(raw_, text);
+            append_string(raw_, text);
         else
             raw_.append(text);
         if (raw_levels_.empty()) raw_commit();

@@ -130,13 +130,6 @@ char* escape_to(char* p, std::string_view s) noexcept {
     return p;
 }
 
-void append_escaped(std::string& out, std::string_view s) {
-    const std::size_t old = out.size();
-    out.resize(old + 6 * s.size() + 2);
-    char* end = escape_to(out.data() + old, s);
-    out.resize(static_cast<std::size_t>(end - out.data()));
-}
-
 std::string truncate_utf8(std::string_view s, std::size_t max) {
     if (s.size() <= max) return std::string(s);
     std::size_t cut = max;
@@ -147,6 +140,14 @@ std::string truncate_utf8(std::string_view s, std::size_t max) {
 }
 
 }  // namespace detail
+
+// The one JSON string escaper (the codec's writer, the emulator's answers, the CLI's outputs).
+void append_string(std::string& out, std::string_view s) {
+    const std::size_t old = out.size();
+    out.resize(old + 6 * s.size() + 2);
+    char* end = detail::escape_to(out.data() + old, s);
+    out.resize(static_cast<std::size_t>(end - out.data()));
+}
 
 namespace {
 

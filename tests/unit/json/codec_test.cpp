@@ -482,3 +482,15 @@ TEST(Codec, WriterEscapesAndRepairsUtf8) {
 }
 
 }  // namespace
+
+namespace {
+// The one escaper (json::append_string): what the emulator, the CLI and the codec write.
+TEST(append_string, escapes_controls_keeps_utf8_replaces_invalid_bytes) {
+    std::string out;
+    nubefact::json::append_string(out, std::string("a\"b\\c\n\t\x01 \xC3\xB1 \xFF\xC3"));
+    EXPECT_EQ(out, "\"a\\\"b\\\\c\\n\\t\\u0001 \xC3\xB1 \xEF\xBF\xBD\xEF\xBF\xBD\"");
+    out = "x:";
+    nubefact::json::append_string(out, "");
+    EXPECT_EQ(out, "x:\"\"");
+}
+}  // namespace
