@@ -1,6 +1,8 @@
 // Sans-io decisions: token bucket (GCRA), retry policy, exactly-once delivery machine, pool book.
 #include <nubefact/client_policy.hpp>
 
+#include "core/splitmix.hpp"
+
 #include <nubefact/json.hpp>
 
 #include <fmt/format.h>
@@ -77,10 +79,7 @@ bool is_permanent_codigo(int codigo) noexcept {
 retry_policy::retry_policy(const retry_config& cfg, std::uint64_t seed) : cfg_(cfg), rng_(seed) {}
 
 std::uint64_t retry_policy::next_random() {
-    std::uint64_t z = (rng_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+    return detail::splitmix64(rng_);
 }
 
 bool retry_policy::retryable(const attempt_view& a) noexcept {

@@ -1,6 +1,8 @@
 // The emulator's request handling and state, independent of sockets: one HTTP request in, one reply out.
 #pragma once
 
+#include "core/splitmix.hpp"
+
 #include <nubefact/emulator.hpp>
 
 #include "protocol.hpp"
@@ -58,12 +60,7 @@ class rng_t {
     explicit rng_t(std::uint64_t seed = 1) noexcept : s_(seed) {}
     static constexpr result_type min() noexcept { return 0; }
     static constexpr result_type max() noexcept { return ~result_type{0}; }
-    result_type operator()() noexcept {
-        std::uint64_t z = (s_ += 0x9E3779B97F4A7C15ULL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        return z ^ (z >> 31);
-    }
+    result_type operator()() noexcept { return nubefact::detail::splitmix64(s_); }
 
   private:
     std::uint64_t s_;
