@@ -107,7 +107,9 @@ int run_serve(const serve_args& a) {
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-    auto db = store_cli::open(a.store_url, "serve");
+    // May start a store: a service is often enabled before its accounts and keys are added (the
+    // gateway reads them from the store per request).
+    auto db = store_cli::open(a.store_url, "serve", store_cli::opening::may_create);
     if (!db) return exit_usage;
     auto keys = db->list_api_keys();
     if (!keys) {
