@@ -20,9 +20,9 @@ inline constexpr const char* store_option_help =
     "NUBEFACT_STORE, else "
     "sqlite:./nubefact.db)";
 
-// Whether a command may start a new store (accounts add, keys create) or needs an existing one
-// (everything that reads, changes or serves what is there: a mistyped path is then an error, not a
-// new empty file).
+// Whether a command may start a new store (send, serve, accounts add, keys create) or needs an
+// existing one (everything that reads or changes what is there: a mistyped path is then an error,
+// not a new empty file).
 enum class opening { may_create, must_exist };
 
 // Opens the store or prints why not (password redacted) and returns null.
@@ -38,7 +38,7 @@ inline std::unique_ptr<store::store> open(const std::string& url_arg, const char
         const bool opening_failed = s.error() == store_errc::open_failed && !why.empty();
         std::cerr << "nubefact " << cmd << ": cannot open the store " << store::redact_url(url) << ": "
                   << (opening_failed ? why : s.error().message() + (why.empty() ? "" : ": ") + why) << "\n";
-        if (how == opening::must_exist && opening_failed && why.starts_with("no such file"))
+        if (s.error() == store_errc::missing)
             std::cerr << "  (check --store or NUBEFACT_STORE; `nubefact send` and `nubefact accounts add` "
                          "start a store)\n";
         return nullptr;

@@ -89,6 +89,7 @@ enum class store_errc {
     io_error,   // the disk refused a read or write (SQLITE_IOERR, SQLSTATE 58030; also a file size limit)
     read_only,  // the file or the server is read-only (SQLITE_READONLY, SQLSTATE 25006)
     corrupt,    // the file is not a database or is damaged (SQLITE_CORRUPT/NOTADB, SQLSTATE XX001)
+    missing,    // no SQLite file at the path, and store_options::create_if_missing was false
 };
 const boost::system::error_category& store_category() noexcept;
 inline error_code make_error_code(store_errc e) noexcept {

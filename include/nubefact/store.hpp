@@ -80,7 +80,7 @@ struct store_options {
     // (at once when its owner was a process of this host that is gone).
     std::chrono::milliseconds lease{30000};
     std::optional<std::string> secret_key;  // default: env NUBEFACT_SECRET_KEY; empty = no encryption
-    // false: a SQLite file that does not exist yet is an error (open_failed) instead of a new, empty
+    // false: a SQLite file that does not exist yet is an error (store_errc::missing) instead of a new, empty
     // store (what a command that only reads wants when the path is mistyped).
     bool create_if_missing = true;
     std::function<std::chrono::steady_clock::time_point()> steady_now;  // default steady_clock::now
@@ -151,8 +151,8 @@ class store {
 //     a commit survives a crash of the process (kill -9), not of the OS or power; `full` fsyncs
 //     every commit — see docs/store.md)
 //   postgresql://… | postgres://… (a libpq URI)
-// Errors: bad_url, open_failed, migration_failed. `diagnostic`, when given, receives the database's
-// message on failure; it never contains the URL's password.
+// Errors: bad_url, open_failed, missing (create_if_missing false), migration_failed. `diagnostic`, when
+// given, receives the database's message on failure; it never contains the URL's password.
 result<std::unique_ptr<store>> open_store(std::string_view url, store_options options = {},
                                           std::string* diagnostic = nullptr);
 

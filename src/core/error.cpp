@@ -105,6 +105,8 @@ class store_cat final : public boost::system::error_category {
                 return "the store is read-only";
             case store_errc::corrupt:
                 return "the store's file is not a database or is damaged";
+            case store_errc::missing:
+                return "no such file (nothing has been stored there yet)";
         }
         return "unknown store error";
     }

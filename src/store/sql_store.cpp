@@ -1575,10 +1575,7 @@ result<std::unique_ptr<store>> open_store(std::string_view url, store_options op
                 *diagnostic = "expected sqlite:PATH[?synchronous=full|normal] (a file, not :memory:)";
             return store_errc::bad_url;
         }
-        if (!options.create_if_missing && !std::filesystem::exists(u->path)) {
-            if (diagnostic) *diagnostic = "no such file (nothing has been stored there yet)";
-            return store_errc::open_failed;
-        }
+        if (!options.create_if_missing && !std::filesystem::exists(u->path)) return store_errc::missing;
         auto w = detail::open_sqlite(u->path, u->synchronous_full, &diag);
         if (!w) {
             if (diagnostic) *diagnostic = diag;
