@@ -3,6 +3,7 @@
 
 #include "core.hpp"
 #include "net/chunked_guard.hpp"
+#include "net/linger.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -347,13 +348,30 @@ task<bool> write_reply(impl& s, IO& io, conn& c, buffers& b, const detail::reply
     co_return co_await io.write({asio::buffer(b.head), asio::buffer(rep.body)});
 }
 
+// The last answer is written: FIN after it, then drop what the client still sends (net/linger.hpp).
+template <class IO>
+task<void> linger_close(IO& io, conn& c) {
+    boost::system::error_code ec;
+    io.lowest().shutdown(tcp::socket::shutdown_send, ec);
+    c.expires_after(net::linger.time);
+    std::array<char, 4096> scratch;
+    for (std::size_t dropped = 0; dropped < net::linger.bytes;) {
+        const std::size_t n = co_await io.read_some(scratch);
+        if (n == 0) break;
+        dropped += n;
+    }
+    io.lowest().close(ec);
+}
+
 // An error found while reading a request: answer it and close.
 template <class IO>
 task<void> reject_and_close(impl& s, IO& io, conn& c, buffers& b, unsigned status, std::string_view msg) {
     auto rep = s.core.http_error(status, msg);
     s.core.record_outcome(rep.op, rep.outcome);
-    co_await write_reply(s, io, c, b, rep, 11, false);
-    close_socket(io.lowest(), false);
+    if (co_await write_reply(s, io, c, b, rep, 11, false))
+        co_await linger_close(io, c);
+    else
+        close_socket(io.lowest(), false);
 }
 
 std::string too_large(const options& o) {
@@ -528,8 +546,10 @@ task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
                         std::to_string(rep.body.size()) + "\r\nConnection: close\r\n\r\n";
                     raw.append(rep.body, 0, rep.body.size() / 2);
                     c.expires_after(o.body_timeout);
-                    co_await io.write({asio::buffer(raw), asio::const_buffer()});
-                    close_socket(io.lowest(), false);
+                    if (co_await io.write({asio::buffer(raw), asio::const_buffer()}))
+                        co_await linger_close(io, c);  // half an answer, then the end: not RST
+                    else
+                        close_socket(io.lowest(), false);
                     co_return;
                 }
                 case fault_kind::malformed:
@@ -543,8 +563,13 @@ task<void> serve(impl& s, worker& w, IO& io, std::uint64_t conn_id) {
             s.core.record_outcome(rep.op, rep.outcome);
         }
         if (!b) b = w.take();
-        if (!co_await write_reply(s, io, c, *b, rep, version, keep_alive) || !keep_alive) {
+        if (!co_await write_reply(s, io, c, *b, rep, version, keep_alive)) {
             close_socket(io.lowest(), false);
+            co_return;
+        }
+        if (!keep_alive) {
+            busy.reset();
+            co_await linger_close(io, c);
             co_return;
         }
         busy.reset();

@@ -21,8 +21,10 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include "net/chunked_guard.hpp"
+#include "net/linger.hpp"
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <future>
 #include <set>
@@ -338,6 +340,20 @@ struct server::impl {
         }
     }
 
+    // The answer is written: FIN after it, then drop what the client still sends (net/linger.hpp).
+    static asio::awaitable<void> linger_close(beast::tcp_stream& stream) {
+        beast::error_code ignore;
+        stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
+        stream.expires_after(net::linger.time);
+        std::array<char, 4096> scratch;
+        for (std::size_t dropped = 0; dropped < net::linger.bytes;) {
+            auto [ec, n] = co_await stream.async_read_some(asio::buffer(scratch), tok);
+            if (ec) break;
+            dropped += n;
+        }
+        stream.socket().close(ignore);
+    }
+
     asio::awaitable<void> session(tcp::socket sock) {
         beast::tcp_stream stream(std::move(sock));
         streams.insert(&stream);
@@ -419,8 +435,7 @@ struct server::impl {
             (void)wn;
             counted.reset();
             if (wec || !keep_alive) {
-                beast::error_code ignore;
-                stream.socket().shutdown(tcp::socket::shutdown_both, ignore);
+                if (!wec) co_await linger_close(stream);
                 co_return;
             }
         }

@@ -8,11 +8,13 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -280,6 +282,72 @@ inline http_reply http_raw_pieces(int port, const std::vector<std::string>& piec
 
 inline http_reply http_raw(int port, const std::string& raw, int timeout_s = 10) {
     return http_raw_pieces(port, {raw}, timeout_s);
+}
+
+// Sends `raw` (pipelined requests, say) on one connection whose receive buffer is small and
+// half-closes, without reading (unless the server stops taking bytes for 100 ms); waits up to
+// 500 ms for a reset, then reads until the server closes or 10 s pass. Returns the answers that
+// came whole, in order (each by its Content-Length), and in `tail` the bytes after them (an
+// answer cut short). Most of the answers are still in the server's socket when it closes: a
+// server that closes with unread input sends RST, and RST discards them (net/linger.hpp).
+inline std::vector<http_reply> http_pipelined(int port, const std::string& raw, std::string* tail = nullptr) {
+    std::vector<http_reply> out;
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return out;
+    int small = 4096;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string got;
+    auto read_some = [&] {
+        char buf[2048];
+        const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) got.append(buf, static_cast<std::size_t>(n));
+        return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+    };
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+        const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (std::size_t sent = 0; sent < raw.size() && std::chrono::steady_clock::now() < end;) {
+            pollfd p{fd, POLLOUT, 0};
+            if (::poll(&p, 1, 100) <= 0) {
+                read_some();  // the server waits for us to read before it reads on
+                continue;
+            }
+            const ssize_t n = ::send(fd, raw.data() + sent, raw.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;  // reset: read what is left
+            if (n > 0) sent += static_cast<std::size_t>(n);
+        }
+        ::shutdown(fd, SHUT_WR);
+        pollfd hup{fd, 0, 0};
+        ::poll(&hup, 1, 500);  // POLLERR | POLLHUP: the server reset the connection
+        while (std::chrono::steady_clock::now() < end) {
+            pollfd p{fd, POLLIN, 0};
+            if (::poll(&p, 1, 100) <= 0) continue;
+            const auto before = got.size();
+            if (!read_some() || got.size() == before) break;  // the end, or reset
+        }
+    }
+    ::close(fd);
+    std::size_t at = 0;
+    for (;;) {
+        const auto h = got.find("\r\n\r\n", at);
+        if (h == std::string::npos || got.compare(at, 7, "HTTP/1.") != 0) break;
+        const std::string head = got.substr(at, h - at);
+        std::size_t length = 0;
+        const auto cl = head.find("Content-Length: ");
+        if (cl != std::string::npos) length = std::strtoul(head.c_str() + cl + 16, nullptr, 10);
+        if (got.size() < h + 4 + length) break;
+        http_reply r;
+        r.status = std::atoi(got.c_str() + at + 9);
+        r.head = head;
+        r.body = got.substr(h + 4, length);
+        out.push_back(std::move(r));
+        at = h + 4 + length;
+    }
+    if (tail) *tail = got.substr(at);
+    return out;
 }
 
 // A POST as a Nubefact client sends it; `authorization` empty: no header.

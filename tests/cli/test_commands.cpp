@@ -548,6 +548,21 @@ TEST_F(Commands, BenchAgainstAnExternalEmulatorSmoke) {
     EXPECT_FALSE(contains(r.out + r.err, emu.token));
 }
 
+// The emulator, like the gateway, closes after its last answer without losing it: pipelined
+// requests, a bad one, then bytes it will not read (net/linger.hpp).
+TEST_F(Commands, EmulatorPipelinedAnswersArriveWholeBeforeTheClose) {
+    emulator_process emu(binary_, dir_, {}, {"--today", today});
+    ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
+    std::string raw;
+    for (int i = 0; i < 100; ++i) raw += "GET /api/v1/demo HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw += "NOT HTTP AT ALL\r\n\r\n" + std::string(64 * 1024, 'x');
+    std::string tail;
+    const auto answers = http_pipelined(emu.port, raw, &tail);
+    ASSERT_EQ(answers.size(), 101u) << tail.size() << " bytes after answer " << answers.size();
+    EXPECT_EQ(answers[100].status, 400);
+    EXPECT_TRUE(tail.empty());
+}
+
 TEST_F(Commands, EmulatorStartsPrintsItsUrlAnswersAndStopsOnSigterm) {
     emulator_process emu(binary_, dir_, {}, {"--today", today});
     ASSERT_TRUE(emu.ok()) << emu.proc->out() << emu.proc->err();
