@@ -12,10 +12,11 @@ PKGS=(
 )
 # Test-only packages: bootstrap.sh --with-postgres (what scripts/test.sh runs) adds a PostgreSQL 15
 # server for the pg tests, faketime for the demo-on-any-day test, man-db for scripts/deb-test.sh
-# (`man nubefact` on the installed .deb; cpack's dpkg-shlibdeps comes with build-essential) and
-# clang-14 with its runtime for the fuzz stage (scripts/fuzz.sh: libFuzzer, ASan, UBSan).
+# (`man nubefact` on the installed .deb; cpack's dpkg-shlibdeps comes with build-essential),
+# clang-14 with its runtime for the fuzz stage (scripts/fuzz.sh: libFuzzer, ASan, UBSan) and
+# prometheus (with promtool) for the test that scrapes /metrics (tests/cli/test_prometheus.cpp).
 if [[ "${1:-}" == "--with-postgres" ]]; then
-  PKGS+=(postgresql-15 postgresql-client-15 faketime man-db clang-14 libclang-rt-14-dev)
+  PKGS+=(postgresql-15 postgresql-client-15 faketime man-db clang-14 libclang-rt-14-dev prometheus)
 fi
 
 missing=()
