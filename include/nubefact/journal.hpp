@@ -73,7 +73,8 @@ struct intent_record {
     std::optional<bool> aceptada_por_sunat;
     std::string sunat_responsecode, sunat_description, sunat_note;
     std::string enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr;
-    std::string error;  // last error text (never a token)
+    std::string cadena_para_codigo_qr, codigo_hash;  // what a receipt prints (QR and hash)
+    std::string error;                               // last error text (never a token)
     std::chrono::system_clock::time_point created_at, updated_at;
     // The claim: which sender holds the document now (empty: nobody), until when, and the fencing
     // token of the latest claim (it grows with every claim; a settle names it).
@@ -90,6 +91,7 @@ struct state_update {
     std::optional<bool> aceptada_por_sunat;
     std::optional<std::string> sunat_responsecode, sunat_description, sunat_note;
     std::optional<std::string> enlace, enlace_del_pdf, enlace_del_xml, enlace_del_cdr;
+    std::optional<std::string> cadena_para_codigo_qr, codigo_hash;
     std::optional<std::string> error;
     // Fencing: the lease token record() returned. The change applies only while that claim is the
     // row's latest (a sender whose lease passed to another cannot overwrite a newer state). Empty: no
@@ -99,6 +101,32 @@ struct state_update {
     // anulación's own row; anything else (the default) the document itself.
     std::optional<operation> op;
 };
+
+// The texts of Nubefact's answer the journal keeps, in one list that the client, the memory journal
+// and the store go through: f(name, get) for each, get(x) being x's member of that name (a string in
+// intent_record, an optional one in state_update and in Nubefact's answer, nubefact::response).
+inline constexpr std::size_t answer_text_count = 9;
+template <class F>
+constexpr void for_each_answer_text(F&& f) {
+    f(
+        "sunat_responsecode", [](auto& x) -> auto& { return x.sunat_responsecode; });
+    f(
+        "sunat_description", [](auto& x) -> auto& { return x.sunat_description; });
+    f(
+        "sunat_note", [](auto& x) -> auto& { return x.sunat_note; });
+    f(
+        "enlace", [](auto& x) -> auto& { return x.enlace; });
+    f(
+        "enlace_del_pdf", [](auto& x) -> auto& { return x.enlace_del_pdf; });
+    f(
+        "enlace_del_xml", [](auto& x) -> auto& { return x.enlace_del_xml; });
+    f(
+        "enlace_del_cdr", [](auto& x) -> auto& { return x.enlace_del_cdr; });
+    f(
+        "cadena_para_codigo_qr", [](auto& x) -> auto& { return x.cadena_para_codigo_qr; });
+    f(
+        "codigo_hash", [](auto& x) -> auto& { return x.codigo_hash; });
+}
 
 // Anulaciones/reversiones share the key of the document they void, so the journal keeps them in a
 // separate row family: "void" for those operations, "emit" for every other one.

@@ -593,14 +593,9 @@ struct client::engine : std::enable_shared_from_this<engine> {
         b.serie = r.what.key.serie;
         b.numero = r.what.key.numero;
         b.aceptada_por_sunat = r.aceptada_por_sunat;
-        auto text = [](std::string& from) { return from.empty() ? opt_str{} : opt_str{std::move(from)}; };
-        b.sunat_responsecode = text(r.sunat_responsecode);
-        b.sunat_description = text(r.sunat_description);
-        b.sunat_note = text(r.sunat_note);
-        b.enlace = text(r.enlace);
-        b.enlace_del_pdf = text(r.enlace_del_pdf);
-        b.enlace_del_xml = text(r.enlace_del_xml);
-        b.enlace_del_cdr = text(r.enlace_del_cdr);
+        for_each_answer_text([&](std::string_view, auto get) {
+            if (!get(r).empty()) get(b) = std::move(get(r));
+        });
         metrics->observe_call(cfg.name, to_string(op), "resumed",
                               duration_cast<microseconds>(clock::now() - t0));
         return rep;
@@ -696,14 +691,10 @@ struct client::engine : std::enable_shared_from_this<engine> {
                 u.aceptada_por_sunat = b.aceptada_por_sunat;
                 // Swapping lends the strings; the same swap gives them back.
                 auto lend = [](state_update& to, auto& from) {
-                    using std::swap;
-                    swap(to.sunat_responsecode, from.sunat_responsecode);
-                    swap(to.sunat_description, from.sunat_description);
-                    swap(to.sunat_note, from.sunat_note);
-                    swap(to.enlace, from.enlace);
-                    swap(to.enlace_del_pdf, from.enlace_del_pdf);
-                    swap(to.enlace_del_xml, from.enlace_del_xml);
-                    swap(to.enlace_del_cdr, from.enlace_del_cdr);
+                    for_each_answer_text([&](std::string_view, auto get) {
+                        using std::swap;
+                        swap(get(to), get(from));
+                    });
                 };
                 lend(u, b);
                 u.lease = lease;
@@ -966,13 +957,7 @@ asio::awaitable<client::result_type> client::refresh(operation generar, document
         u.state = r->state;
         u.op = generar;
         u.aceptada_por_sunat = b.aceptada_por_sunat;
-        u.sunat_responsecode = b.sunat_responsecode;
-        u.sunat_description = b.sunat_description;
-        u.sunat_note = b.sunat_note;
-        u.enlace = b.enlace;
-        u.enlace_del_pdf = b.enlace_del_pdf;
-        u.enlace_del_xml = b.enlace_del_xml;
-        u.enlace_del_cdr = b.enlace_del_cdr;
+        for_each_answer_text([&](std::string_view, auto get) { get(u) = get(b); });
         // Not journaled (a document sent by another program): not_found, nothing to record.
         e_->journal->update(e_->cfg.name, key, u, [](result<void>) {});
     }

@@ -85,10 +85,10 @@ struct memory_journal::table {
         std::size_t operator()(const row_key& k) const noexcept { return k.hash; }
     };
     static row_key make_key(const std::string& account, bool void_family, const document_key& key);
-    // What a settled row drops when it gets old: the answer's eight texts in one allocation (their
-    // end offsets, then the characters), instead of eight strings.
+    // What a settled row drops when it gets old: the answer's texts and the error in one allocation
+    // (their end offsets, then the characters), instead of ten strings.
     struct answer_text {
-        static constexpr std::size_t fields = 8;
+        static constexpr std::size_t fields = answer_text_count + 1;
         std::unique_ptr<char[]> data;
         std::string_view get(std::size_t i) const noexcept;
     };
@@ -180,7 +180,7 @@ memory_journal::table::row_key memory_journal::table::make_key(const std::string
 
 namespace {
 using offset = std::size_t;
-constexpr std::size_t header = 8 * sizeof(offset);  // memory_journal::table::answer_text::fields
+constexpr std::size_t header = (answer_text_count + 1) * sizeof(offset);  // answer_text::fields
 }  // namespace
 
 std::string_view memory_journal::table::answer_text::get(std::size_t i) const noexcept {
@@ -203,10 +203,9 @@ intent_record memory_journal::table::to_record(const row_key& k, const row& r) {
     out.codigo = r.codigo;
     out.aceptada_por_sunat = r.aceptada_por_sunat;
     if (r.text.data) {
-        std::string* fields[] = {
-            &out.sunat_responsecode, &out.sunat_description, &out.sunat_note,     &out.enlace,
-            &out.enlace_del_pdf,     &out.enlace_del_xml,    &out.enlace_del_cdr, &out.error};
-        for (std::size_t i = 0; i < answer_text::fields; ++i) *fields[i] = r.text.get(i);
+        std::size_t i = 0;
+        for_each_answer_text([&](std::string_view, auto get) { get(out) = r.text.get(i++); });
+        out.error = r.text.get(i);
     }
     out.created_at = r.created_at;
     out.updated_at = r.updated_at;
@@ -311,9 +310,10 @@ void memory_journal::table::update(const std::string& account, const document_ke
             if (u.count_attempt) ++r.attempts;
             if (u.codigo) r.codigo = u.codigo;
             if (u.aceptada_por_sunat) r.aceptada_por_sunat = u.aceptada_por_sunat;
-            const std::optional<std::string>* given[] = {
-                &u.sunat_responsecode, &u.sunat_description, &u.sunat_note,     &u.enlace,
-                &u.enlace_del_pdf,     &u.enlace_del_xml,    &u.enlace_del_cdr, &u.error};
+            const std::optional<std::string>* given[answer_text::fields];
+            std::size_t n = 0;
+            for_each_answer_text([&](std::string_view, auto get) { given[n++] = &get(u); });
+            given[n] = &u.error;
             bool any = false;
             for (auto* g : given) any = any || g->has_value();
             if (any) {  // the given texts replace theirs, the others are kept: one new allocation

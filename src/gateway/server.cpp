@@ -205,8 +205,9 @@ struct server::impl {
             f->done = true;
             f->finished = std::chrono::steady_clock::now();
             for (auto* t : f->waiters) t->cancel();
-            // A final answer stays for repeats (the journal keeps only its main fields: no QR, no
-            // hash); anything else is delivered again on a repeat.
+            // A final answer stays for repeats, whole (the journal keeps the fields a receipt needs,
+            // QR and hash included, not the rest: codigo_de_barras, the zips); anything else is
+            // delivered again on a repeat.
             const bool keep = f->result.is(doc_state::accepted) || f->result.is(doc_state::rejected);
             if (auto it = flights.find(k); it != flights.end() && it->second == f && !(keep && generar))
                 flights.erase(it);

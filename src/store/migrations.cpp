@@ -230,6 +230,26 @@ CREATE TABLE api_keys (
     revoked_at BIGINT NOT NULL DEFAULT 0
 );
 )sql"},
+    // What a receipt prints (the answer's QR text and hash), kept so that a repeat answered from the
+    // store carries them; the native API's key lookup by token hash; its Idempotency-Key records
+    // (per tenant = API key ruta; status 0 while the first request is in flight; the stored answer
+    // after; kept 24 h).
+    {8, R"sql(
+ALTER TABLE documents ADD COLUMN cadena_para_codigo_qr TEXT NOT NULL DEFAULT '';
+ALTER TABLE documents ADD COLUMN codigo_hash TEXT NOT NULL DEFAULT '';
+CREATE INDEX api_keys_token_hash ON api_keys (token_hash);
+CREATE TABLE idempotency_keys (
+    id {pk},
+    tenant TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status INTEGER NOT NULL DEFAULT 0,
+    location TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    UNIQUE (tenant, idem_key)
+);
+)sql"},
 };
 
 std::string render(const char* sql, dialect d) {

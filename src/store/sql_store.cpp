@@ -124,7 +124,7 @@ constexpr const char* doc_columns =
     "d.account, d.op, d.tipo, d.serie, d.numero, d.payload_hash, p.payload, d.state, d.attempts, d.codigo, "
     "d.aceptada_por_sunat, d.sunat_responsecode, d.sunat_description, d.sunat_note, d.enlace, "
     "d.enlace_del_pdf, d.enlace_del_xml, d.enlace_del_cdr, d.error, d.created_at, d.updated_at, d.owner, "
-    "d.lease_until, d.lease_token";
+    "d.lease_until, d.lease_token, d.cadena_para_codigo_qr, d.codigo_hash";
 constexpr const char* doc_from = " FROM documents d LEFT JOIN document_payloads p ON p.document_id = d.id";
 
 intent_record parse_document(const detail::row& r) {
@@ -153,6 +153,8 @@ intent_record parse_document(const detail::row& r) {
     d.owner = r[21].value_or("");
     d.lease_until = from_us(as_i64(r[22]));
     d.lease_token = as_i64(r[23]);
+    d.cadena_para_codigo_qr = r[24].value_or("");
+    d.codigo_hash = r[25].value_or("");
     return d;
 }
 
@@ -193,11 +195,13 @@ constexpr std::string_view record_pg_sql =
 // A corrected payload for a document Nubefact does not hold (see may_resend_corrected), claimed:
 // parameters as record_sql. Changes nothing when the row holds this payload, a state in which
 // Nubefact may have it, or a live claim.
-#define NUBEFACT_SUPERSEDE_SET                                                                              \
-    "op = $6, payload_hash = $7, state = $9, attempts = attempts + $10, codigo = NULL, "                    \
-    "aceptada_por_sunat = NULL, sunat_responsecode = '', sunat_description = '', sunat_note = '', "         \
-    "enlace = '', enlace_del_pdf = '', enlace_del_xml = '', enlace_del_cdr = '', error = '', updated_at = " \
-    "$8, owner = $11, lease_until = $12, lease_token = lease_token + 1"
+#define NUBEFACT_SUPERSEDE_SET                                                                             \
+    "op = $6, payload_hash = $7, state = $9, attempts = attempts + $10, codigo = NULL, "                   \
+    "aceptada_por_sunat = NULL, sunat_responsecode = '', sunat_description = '', sunat_note = '', "        \
+    "enlace = '', enlace_del_pdf = '', enlace_del_xml = '', enlace_del_cdr = '', cadena_para_codigo_qr = " \
+    "'', "                                                                                                 \
+    "codigo_hash = '', error = '', updated_at = $8, owner = $11, lease_until = $12, "                      \
+    "lease_token = lease_token + 1"
 #define NUBEFACT_SUPERSEDE_WHERE \
     "payload_hash <> $7 AND state IN ('refused', 'failed') AND " NUBEFACT_FREE_ROW("$8")
 constexpr std::string_view supersede_sql =
@@ -245,12 +249,14 @@ constexpr std::string_view update_sql =
     "enlace_del_pdf = COALESCE(CAST($9 AS TEXT), enlace_del_pdf), "
     "enlace_del_xml = COALESCE(CAST($10 AS TEXT), enlace_del_xml), "
     "enlace_del_cdr = COALESCE(CAST($11 AS TEXT), enlace_del_cdr), "
-    "error = COALESCE(CAST($12 AS TEXT), error), updated_at = $13, "
+    "cadena_para_codigo_qr = COALESCE(CAST($12 AS TEXT), cadena_para_codigo_qr), "
+    "codigo_hash = COALESCE(CAST($13 AS TEXT), codigo_hash), "
+    "error = COALESCE(CAST($14 AS TEXT), error), updated_at = $15, "
     "owner = CASE WHEN $1 = 'sending' THEN owner ELSE NULL END, "
     "lease_until = CASE WHEN $1 = 'sending' THEN lease_until ELSE 0 END "
-    "WHERE account = $14 AND family = $15 AND tipo = $16 AND serie = $17 AND numero = $18 "
+    "WHERE account = $16 AND family = $17 AND tipo = $18 AND serie = $19 AND numero = $20 "
     "AND (state NOT IN ('accepted', 'rejected', 'conflict') OR state = $1) "
-    "AND (CAST($19 AS BIGINT) IS NULL OR lease_token = CAST($19 AS BIGINT))";
+    "AND (CAST($21 AS BIGINT) IS NULL OR lease_token = CAST($21 AS BIGINT))";
 
 // ---- queued operations -------------------------------------------------------------------
 // Each operation carries its own outcome, filled in by the transaction and delivered after COMMIT
@@ -1362,8 +1368,11 @@ class sql_store final : public store {
         return {};
     }
 
-    // The UPDATE's 19 parameters (views of the op's strings).
-    static std::array<value, 19> update_params(const update_op& o) {
+    // The UPDATE's 21 parameters (views of the op's strings): $5..$13 the answer's texts in
+    // for_each_answer_text's order.
+    static std::array<value, 21> update_params(const update_op& o) {
+        static_assert(answer_text_count == 9,
+                      "update_sql, doc_columns and the supersede reset name each text");
         const auto& u = o.u;
         auto view = [](const std::optional<std::string>& s) -> value {
             if (!s) return std::monostate{};
@@ -1380,6 +1389,8 @@ class sql_store final : public store {
                 view(u.enlace_del_pdf),
                 view(u.enlace_del_xml),
                 view(u.enlace_del_cdr),
+                view(u.cadena_para_codigo_qr),
+                view(u.codigo_hash),
                 view(u.error),
                 now_us(),
                 std::string_view(o.account),

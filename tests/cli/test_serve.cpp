@@ -177,6 +177,11 @@ TEST_F(ServeCli, RepeatSameContentIsAnsweredFromTheStoreOtherContentIs23) {
     ASSERT_EQ(stored.status, 200) << stored.body;
     EXPECT_TRUE(stored.json().at("aceptada_por_sunat").as_bool());
     EXPECT_EQ(stored.json().at("enlace"), first.json().at("enlace"));
+    // What a receipt prints comes from the store too.
+    ASSERT_TRUE(first.json().contains("cadena_para_codigo_qr")) << first.body;
+    EXPECT_EQ(stored.json().at("cadena_para_codigo_qr"), first.json().at("cadena_para_codigo_qr"))
+        << stored.body;
+    EXPECT_EQ(stored.json().at("codigo_hash"), first.json().at("codigo_hash")) << stored.body;
     EXPECT_EQ(post(acme_, other_content(factura(1))).codigo(), 23);
     EXPECT_EQ(emulator_->requests("generar_comprobante"), 1);  // never sent twice
 }
