@@ -3,6 +3,7 @@
 
 #include "command.hpp"
 
+#include <nubefact/clock.hpp>
 #include <nubefact/store.hpp>
 
 #include <chrono>
@@ -48,14 +49,7 @@ inline std::unique_ptr<store::store> open(const std::string& url_arg, const char
 
 // "2026-11-27T18:06:37.123Z" (UTC, milliseconds).
 inline std::string iso_utc(std::chrono::system_clock::time_point t) {
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-    std::time_t secs = static_cast<std::time_t>(ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    return buf;
+    return utc_timestamp(t);
 }
 
 // "90s", "15m", "1h", "2d", "1w" ago, or an ISO date/time in UTC ("2026-11-27", "2026-11-27T10:00",

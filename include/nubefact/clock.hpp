@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace nubefact {
 
@@ -42,5 +43,9 @@ class manual_clock final : public clock_source {
     std::atomic<std::int64_t> steady_ns_;
     std::atomic<std::int64_t> system_ns_;
 };
+
+// "2026-11-27T10:00:00.123Z": `t` in UTC, to the millisecond (what every timestamp we print or
+// serve looks like: the CLI's --json, the gateway's native API).
+std::string utc_timestamp(std::chrono::system_clock::time_point t);
 
 }  // namespace nubefact

@@ -7,6 +7,7 @@
 #include <nubefact/engine.hpp>
 #include <nubefact/error.hpp>
 #include <nubefact/finding.hpp>
+#include <nubefact/journal.hpp>
 #include <nubefact/store.hpp>
 
 #include <array>
@@ -19,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace nubefact::gateway {
@@ -42,13 +44,17 @@ bool token_matches(const store::api_key& key, std::string_view token);
 
 // ---- routes ----------------------------------------------------------------------------------------
 
-enum class route_kind { dropin, livez, readyz, metrics, unknown };
+// dropin: POST /api/v1/{ruta}. documents: /v1/accounts/{account}/documents (POST creates, GET
+// lists). document: /v1/accounts/{account}/documents/{id} (GET). livez, readyz, metrics: GET.
+enum class route_kind { dropin, documents, document, livez, readyz, metrics, unknown };
 
 struct route {
     route_kind kind = route_kind::unknown;
     std::string_view ruta;        // dropin: the segment after /api/v1/ (a view into the target)
-    bool method_allowed = false;  // POST for dropin; GET or HEAD for the others
-    std::string_view label;       // for metrics: "/api/v1/{ruta}", "/livez", "/readyz", "/metrics", "other"
+    std::string_view account;     // documents, document: the {account} segment
+    std::string_view id;          // document: the {id} segment (document_id)
+    bool method_allowed = false;  // POST for dropin; POST or GET for documents; GET or HEAD otherwise
+    std::string_view label;       // for metrics: the route's template ("/api/v1/{ruta}", …) or "other"
 };
 
 // The route of a request target (query string ignored; a trailing '/' after the ruta too). Pure.
@@ -76,6 +82,8 @@ struct answer {
     int status = 200;
     std::string body;
     bool retry_later = false;
+    std::string content_type = "application/json; charset=utf-8";
+    std::vector<std::pair<std::string, std::string>> headers;  // more headers (Location, ETag, …)
 };
 
 // {"errors": "<Nubefact's text for codigo>[: detail]", "codigo": N} with Nubefact's HTTP status for
@@ -97,6 +105,45 @@ answer invalid_answer(const std::vector<finding>& findings);
 //   50/51 -> passed on; 10/11 (the gateway's own account refused) -> transient with a hint;
 //   anything else (unknown, failed, held elsewhere, stopped) -> transient. Pure.
 answer answer_for(const engine::outcome& o);
+
+// ---- native API (/v1) ------------------------------------------------------------------------------------
+
+// A document's id in the native API: "{tipo_de_comprobante}-{serie}-{numero}" ("1-F001-123"), and
+// back (nullopt unless tipo and numero are positive integers and serie is 1..4 letters and digits).
+std::string document_id(const document_key& k);
+std::optional<document_key> parse_document_id(std::string_view id);
+// "/v1/accounts/{account}/documents/{id}".
+std::string document_path(std::string_view account, const document_key& k);
+
+// The native API's JSON for a document, as the store has it: id, account, operation, tipo, serie,
+// numero, state, advice, attempts, codigo, aceptada_por_sunat, the answer's texts (by their Nubefact
+// names, for_each_answer_text), error, created_at, updated_at (UTC, ISO 8601) and links. Pure.
+std::string document_resource(const intent_record& d);
+// The same for a document the engine has just settled (`o.key` and `o.op` set), before the store's
+// row shows it: its state, codigo and Nubefact's answer over `stored` (the row as read, or a bare one).
+intent_record settled_record(intent_record stored, const engine::outcome& o);
+
+// RFC 9457 problem details (application/problem+json): {"type":"about:blank","title","status",
+// "detail"} and, for a document our checks refused (422), "errors": [{"path","code","message",
+// "expected","actual"}] for each error finding. Pure.
+answer problem(int status, std::string_view title, std::string_view detail = {},
+               const std::vector<finding>& findings = {});
+
+// The token of "Authorization: Bearer <token>" (scheme case-insensitive); nullopt otherwise. Pure.
+std::optional<std::string_view> bearer_token(std::string_view authorization) noexcept;
+
+// Prefer: wait=N (RFC 7240, among other preferences): N seconds, at most `cap`; nullopt when the
+// header asks no wait. Pure.
+std::optional<std::chrono::seconds> prefer_wait(std::string_view prefer, std::chrono::seconds cap) noexcept;
+
+// Idempotency-Key: 1..255 visible ASCII characters (a UUID, say). Pure.
+bool valid_idempotency_key(std::string_view key) noexcept;
+// What a repeat with the same Idempotency-Key must match: SHA-256 of method, target and body. Pure.
+std::string request_fingerprint(std::string_view method, std::string_view target, std::string_view body);
+// How long a key's answer is kept, and how long a first request may stay unanswered before its key
+// is taken as abandoned (its gateway died).
+inline constexpr std::chrono::seconds idempotency_keep{24 * 3600};
+inline constexpr std::chrono::seconds idempotency_abandoned{120};
 
 // ---- admission -----------------------------------------------------------------------------------------
 

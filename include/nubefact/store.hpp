@@ -41,6 +41,15 @@ struct api_key {
     std::optional<std::chrono::system_clock::time_point> revoked_at;  // set by revoke_api_key
 };
 
+// An Idempotency-Key's record (the gateway's native API): the request the key was first used with
+// and, once that request was answered, the answer to replay.
+struct idempotency_record {
+    std::string request_hash;  // hex SHA-256 of the request (method, target, body)
+    int status = 0;            // the answer's HTTP status; 0 while the first request is being answered
+    std::string location, body;
+    std::chrono::system_clock::time_point created_at;  // set by the store
+};
+
 // "••••…1234": everything but the last 4 characters hidden (all of it when shorter than 8).
 std::string mask_token(std::string_view token);
 
@@ -63,6 +72,7 @@ struct document_query {
     std::optional<std::int64_t> numero;
     std::optional<int> tipo;
     std::string account;
+    std::optional<doc_state> state;
     std::size_t limit = 100;
 };
 
@@ -113,6 +123,23 @@ class store {
     virtual result<std::optional<api_key>> find_api_key(std::string_view ruta) = 0;
     virtual result<std::vector<api_key>> list_api_keys() = 0;
     virtual result<void> revoke_api_key(std::string_view ruta) = 0;
+    // The key whose token hashes to `token_hash` (the native API's Bearer token), revoked or not.
+    virtual result<std::optional<api_key>> find_api_key_by_token_hash(std::string_view token_hash) = 0;
+
+    // Idempotency keys, per tenant (an API key's ruta). begin_idempotent takes `key` for a request
+    // hashed `request_hash` in one transaction: nullopt when the key is new to the tenant, or its
+    // record is older than `keep`, or was left unfinished (status 0) for longer than `abandoned` (a
+    // gateway died answering it) — the caller then answers and calls finish_idempotent (or
+    // drop_idempotent when there is nothing worth replaying); otherwise the record that holds the key,
+    // unchanged. finish/drop: not_found when the tenant has no such key.
+    virtual result<std::optional<idempotency_record>> begin_idempotent(std::string_view tenant,
+                                                                       std::string_view key,
+                                                                       std::string_view request_hash,
+                                                                       std::chrono::seconds keep,
+                                                                       std::chrono::seconds abandoned) = 0;
+    virtual result<void> finish_idempotent(std::string_view tenant, std::string_view key, int status,
+                                           std::string_view location, std::string_view body) = 0;
+    virtual result<void> drop_idempotent(std::string_view tenant, std::string_view key) = 0;
 
     // Documents and audit rows, read synchronously (CLI, gateway).
     virtual result<std::vector<intent_record>> find_documents(const document_query& q) = 0;

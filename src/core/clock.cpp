@@ -1,6 +1,8 @@
 // The real clocks and the manual test clock.
 #include <nubefact/clock.hpp>
 
+#include <cstdio>
+#include <ctime>
 #include <stdexcept>
 
 namespace nubefact {
@@ -54,6 +56,19 @@ void manual_clock::advance(std::chrono::nanoseconds d) {
 
 void manual_clock::set(std::chrono::system_clock::time_point t) {
     system_ns_.store(ns_since_epoch(t));
+}
+
+std::string utc_timestamp(std::chrono::system_clock::time_point t) {
+    using namespace std::chrono;
+    const auto ms = floor<milliseconds>(t).time_since_epoch().count();
+    const auto secs = static_cast<std::time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(((ms % 1000) + 1000) % 1000));
+    return buf;
 }
 
 }  // namespace nubefact

@@ -69,9 +69,35 @@ route match_route(std::string_view method, std::string_view target) noexcept {
             return r;
         }
     }
-    if (target == "/livez") r = {route_kind::livez, {}, get, "/livez"};
-    if (target == "/readyz") r = {route_kind::readyz, {}, get, "/readyz"};
-    if (target == "/metrics") r = {route_kind::metrics, {}, get, "/metrics"};
+    constexpr std::string_view accounts = "/v1/accounts/";
+    if (target.starts_with(accounts)) {
+        auto rest = target.substr(accounts.size());
+        if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+        const auto slash = rest.find('/');
+        auto account = rest.substr(0, slash);
+        auto tail = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+        constexpr std::string_view docs = "/documents";
+        if (!account.empty() && tail.starts_with(docs)) {
+            auto id = tail.substr(docs.size());
+            if (id.empty()) {
+                r.kind = route_kind::documents;
+                r.method_allowed = method == "POST" || get;
+                r.label = "/v1/accounts/{account}/documents";
+            } else if (id.size() > 1 && id.find('/', 1) == std::string_view::npos) {
+                r.kind = route_kind::document;
+                r.id = id.substr(1);
+                r.method_allowed = get;
+                r.label = "/v1/accounts/{account}/documents/{id}";
+            }
+            if (r.kind != route_kind::unknown) {
+                r.account = account;
+                return r;
+            }
+        }
+    }
+    if (target == "/livez") r = {route_kind::livez, {}, {}, {}, get, "/livez"};
+    if (target == "/readyz") r = {route_kind::readyz, {}, {}, {}, get, "/readyz"};
+    if (target == "/metrics") r = {route_kind::metrics, {}, {}, {}, get, "/metrics"};
     if (r.kind == route_kind::unknown) r.label = "other";
     return r;
 }

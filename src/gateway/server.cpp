@@ -2,6 +2,7 @@
 // engine and one client per account on the same thread, the decisions of decisions.cpp.
 #include <nubefact/client.hpp>
 #include <nubefact/gateway.hpp>
+#include <nubefact/wire.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -25,11 +26,14 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <set>
 #include <thread>
 #include <tuple>
+#include <variant>
 
 namespace nubefact::gateway {
 
@@ -48,15 +52,45 @@ using flight_key = std::tuple<std::string, operation, document_key>;
 struct flight {
     std::string hash;  // the canonical payload's hash (generar_*); a repeat must match it
     bool done = false;
+    bool journaled = false;  // the intent is durable (journal_tap): the native API may answer 202
     engine::outcome result;
     std::chrono::steady_clock::time_point finished;  // when done
-    std::vector<asio::steady_timer*> waiters;        // woken (cancelled) when done
+    std::vector<asio::steady_timer*> waiters;        // woken (cancelled) when done or journaled
+};
+
+// The store's journal, telling the io thread when a document's intent is durable.
+class journal_tap final : public intent_journal {
+  public:
+    using notify = std::function<void(flight_key)>;
+    journal_tap(intent_journal& inner, notify n) : inner_(inner), notify_(std::move(n)) {}
+    void record(const intent& what, std::function<void(result<record_result>)> done) override {
+        inner_.record(what, [this, k = flight_key{what.account, what.op, what.key},
+                             done = std::move(done)](result<record_result> r) mutable {
+            if (r) notify_(std::move(k));
+            done(std::move(r));
+        });
+    }
+    void update(const std::string& account, const document_key& key, const state_update& u,
+                std::function<void(result<void>)> done) override {
+        inner_.update(account, key, u, std::move(done));
+    }
+    void find(const std::string& account, const document_key& key,
+              std::function<void(result<std::optional<intent_record>>)> done) override {
+        inner_.find(account, key, std::move(done));
+    }
+    void find(const std::string& account, operation op, const document_key& key,
+              std::function<void(result<std::optional<intent_record>>)> done) override {
+        inner_.find(account, op, key, std::move(done));
+    }
+
+  private:
+    intent_journal& inner_;
+    notify notify_;
 };
 
 // What a handler answers besides the status and body.
 struct reply {
     answer a;
-    std::string content_type = "application/json; charset=utf-8";
     bool close = false;
     std::string document;  // for the log line
 };
@@ -65,20 +99,24 @@ reply text_reply(int status, std::string body) {
     reply r;
     r.a.status = status;
     r.a.body = std::move(body);
-    r.content_type = "text/plain; charset=utf-8";
+    r.a.content_type = "text/plain; charset=utf-8";
     return r;
 }
 
 }  // namespace
 
 struct server::impl {
-    impl(store::store& d, options opt) : db(d), o(std::move(opt)) {
+    impl(store::store& d, options opt)
+        : db(d), o(std::move(opt)), tap(d.journal(), [this](flight_key k) {
+              asio::post(ioc, [this, k = std::move(k)] { journaled(k); });
+          }) {
         o.prepare.max_document_bytes = o.limit.max_body;
     }
 
     store::store& db;
     options o;
     asio::io_context ioc{1};  // one thread: connections, engine and clients need no strand
+    journal_tap tap;
     tcp::acceptor acceptor{ioc};
     std::thread thread;
     std::uint16_t port = 0;
@@ -122,7 +160,7 @@ struct server::impl {
         auto cfg = (*a)->config;
         cfg.validate = false;  // prepare() checked the document already
         client_options co;
-        co.journal = std::shared_ptr<intent_journal>(std::shared_ptr<void>{}, &db.journal());
+        co.journal = std::shared_ptr<intent_journal>(std::shared_ptr<void>{}, &tap);
         co.audit = std::shared_ptr<audit_sink>(std::shared_ptr<void>{}, &db.audit());
         try {
             auto c = std::make_unique<client>(ioc.get_executor(), cfg, std::move(co));
@@ -218,15 +256,31 @@ struct server::impl {
         return f;
     }
 
-    // Waits up to upstream_wait for `f`; its answer, or the transient one.
-    asio::awaitable<answer> wait_for(std::shared_ptr<flight> f) {
-        if (!f->done) {
-            asio::steady_timer t(ioc);
-            t.expires_after(o.upstream_wait);
+    // io thread: the intent of the document `k` names is durable.
+    void journaled(const flight_key& k) {
+        auto it = flights.find(k);
+        if (it == flights.end() || it->second->journaled) return;
+        it->second->journaled = true;
+        for (auto* t : it->second->waiters) t->cancel();
+    }
+
+    // Waits until `ready(*f)` or `deadline`.
+    template <class Ready>
+    asio::awaitable<void> wait_until(std::shared_ptr<flight> f,
+                                     std::chrono::steady_clock::time_point deadline, Ready ready) {
+        asio::steady_timer t(ioc);
+        while (!ready(*f) && std::chrono::steady_clock::now() < deadline) {
+            t.expires_at(deadline);
             f->waiters.push_back(&t);
             co_await t.async_wait(tok);
             std::erase(f->waiters, &t);
         }
+    }
+
+    // Waits up to upstream_wait for `f`; its answer, or the transient one.
+    asio::awaitable<answer> wait_for(std::shared_ptr<flight> f) {
+        co_await wait_until(f, std::chrono::steady_clock::now() + o.upstream_wait,
+                            [](const flight& x) { return x.done; });
         if (f->done) co_return answer_for(f->result);
         co_return transient_answer(
             "la respuesta de Nubefact aún no llega; el documento quedó en cola: reintente la misma solicitud "
@@ -282,6 +336,272 @@ struct server::impl {
         co_return r;
     }
 
+    // ---- native API (/v1) ----
+
+    static std::string_view header(const http::request<http::string_body>& req, http::field f) {
+        auto h = req.find(f);
+        return h == req.end() ? std::string_view{} : std::string_view(h->value().data(), h->value().size());
+    }
+    static std::string_view header(const http::request<http::string_body>& req, std::string_view name) {
+        auto h = req.find(beast::string_view(name.data(), name.size()));
+        return h == req.end() ? std::string_view{} : std::string_view(h->value().data(), h->value().size());
+    }
+
+    static answer unavailable(std::string_view detail) {
+        auto a = problem(503, "Service Unavailable", detail);
+        a.retry_later = true;
+        return a;
+    }
+
+    // The stored row of `k` (its emit family), or nullopt; an answer when the store fails.
+    std::variant<std::optional<intent_record>, answer> stored_document(std::string_view account,
+                                                                       const document_key& k) {
+        store::document_query q;
+        q.account = std::string(account);
+        q.tipo = k.tipo;
+        q.serie = k.serie;
+        q.numero = k.numero;
+        q.limit = 10;
+        auto rows = db.find_documents(q);
+        if (!rows) {
+            spdlog::error("gateway: cannot read documents: {}", rows.error().message());
+            return unavailable("the gateway cannot read its store; try again");
+        }
+        for (auto& d : *rows)
+            if (!is_void_operation(d.what.op)) return std::optional<intent_record>(std::move(d));
+        return std::optional<intent_record>{};
+    }
+
+    // The document's JSON with its ETag; `located`: and its Location (the answers to a POST).
+    static answer resource_answer(int status, const intent_record& d, bool located) {
+        answer a;
+        a.status = status;
+        a.body = document_resource(d);
+        if (located) a.headers.emplace_back("Location", document_path(d.what.account, d.what.key));
+        a.headers.emplace_back("ETag", "\"" + payload_hash(a.body).substr(0, 32) + "\"");
+        return a;
+    }
+
+    // POST …/documents: `logged` gets the document for the log line.
+    asio::awaitable<answer> create_document(const store::api_key& key,
+                                            const http::request<http::string_body>& req,
+                                            std::string& logged) {
+        const auto& account = key.account;
+        if (!wire::json_content_type(header(req, http::field::content_type)))
+            co_return problem(415, "Unsupported Media Type", "send the document as application/json");
+        if (req.body().empty()) co_return problem(400, "Bad Request", "the body is empty: send one document");
+        auto api = client_for(account);
+        if (auto* a = std::get_if<answer>(&api))
+            co_return a->status == 500 ? unavailable("the account cannot be used now; try again later")
+                                       : problem(403, "Forbidden", "the account is suspended");
+        auto p = engine::prepare(engine::input{"gateway", 0, req.body(), std::nullopt}, o.prepare);
+        if (auto* bad = std::get_if<engine::outcome>(&p)) {
+            const bool unreadable = std::any_of(bad->findings.begin(), bad->findings.end(),
+                                                [](const finding& f) { return f.code == "parse"; });
+            if (unreadable) co_return problem(400, "Bad Request", "the body is not JSON", bad->findings);
+            co_return problem(422, "Unprocessable Content",
+                              "the document has errors: each is in `errors` with its path and expected value",
+                              bad->findings);
+        }
+        auto& doc = std::get<engine::prepared>(p);
+        logged = std::string(to_string(doc.op)) + " " + doc.key.to_string();
+        if (!is_generar(doc.op) || is_void_operation(doc.op))
+            co_return problem(
+                422, "Unprocessable Content",
+                fmt::format("this endpoint creates documents; '{}' is not one", to_string(doc.op)));
+        const auto dkey = doc.key;
+        auto started = join_or_start(*std::get<client*>(api), account, std::move(doc));
+        if (std::holds_alternative<answer>(started))
+            co_return problem(409, "Conflict", "this number holds a document with other content");
+        auto f = std::get<std::shared_ptr<flight>>(started);
+        const auto now = std::chrono::steady_clock::now();
+        const auto cap = std::chrono::duration_cast<std::chrono::seconds>(o.upstream_wait);
+        const auto wait = prefer_wait(header(req, "Prefer"), cap);
+        if (wait) co_await wait_until(f, now + *wait, [](const flight& x) { return x.done; });
+        // Without a wait (or past it): as soon as the intent is durable.
+        co_await wait_until(f, std::chrono::steady_clock::now() + std::chrono::seconds(10),
+                            [](const flight& x) { return x.done || x.journaled; });
+        auto stored = stored_document(account, dkey);
+        if (auto* a = std::get_if<answer>(&stored)) co_return std::move(*a);
+        auto& row = std::get<std::optional<intent_record>>(stored);
+        intent_record d;
+        if (row) d = std::move(*row);
+        d.what.account = account;
+        d.what.key = dkey;
+        answer a;
+        if (f->done) {
+            const auto& r = f->result;
+            if (r.code == client_errc::payload_changed || r.code == client_errc::conflict ||
+                r.is(doc_state::conflict))
+                co_return problem(409, "Conflict", "this number holds a document with other content");
+            if (!std::holds_alternative<doc_state>(r.state))
+                co_return unavailable(r.error.empty() ? "the document was not sent; try again" : r.error);
+            a = resource_answer(200, settled_record(std::move(d), r), true);
+        } else if (f->journaled || row) {
+            if (!row) d.state = doc_state::sending;
+            a = resource_answer(202, d, true);
+        } else {
+            co_return unavailable("the store did not confirm the document in time; repeat the request");
+        }
+        if (wait) a.headers.emplace_back("Preference-Applied", fmt::format("wait={}", wait->count()));
+        co_return a;
+    }
+
+    // POST with an Idempotency-Key: the stored answer for a repeat, else create_document's, kept.
+    asio::awaitable<answer> create_idempotent(const store::api_key& key, std::string_view idem,
+                                              const http::request<http::string_body>& req,
+                                              std::string& logged) {
+        if (!valid_idempotency_key(idem))
+            co_return problem(400, "Bad Request", "Idempotency-Key: 1 to 255 visible ASCII characters");
+        const auto fp = request_fingerprint(
+            "POST", std::string_view(req.target().data(), req.target().size()), req.body());
+        auto held = db.begin_idempotent(key.ruta, idem, fp, idempotency_keep, idempotency_abandoned);
+        if (!held) {
+            spdlog::error("gateway: cannot read the idempotency keys: {}", held.error().message());
+            co_return unavailable("the gateway cannot read its store; try again");
+        }
+        if (*held) {
+            const auto& h = **held;
+            if (h.request_hash != fp)
+                co_return problem(422, "Unprocessable Content",
+                                  "this Idempotency-Key was used with another request");
+            if (h.status == 0) {
+                auto a = problem(409, "Conflict", "a request with this Idempotency-Key is being answered");
+                a.retry_later = true;
+                co_return a;
+            }
+            answer a;
+            a.status = h.status;
+            a.body = h.body;
+            if (h.body.starts_with("{\"type\"")) a.content_type = "application/problem+json";
+            if (!h.location.empty()) a.headers.emplace_back("Location", h.location);
+            a.headers.emplace_back("Idempotent-Replayed", "true");
+            co_return a;
+        }
+        auto task = create_document(key, req, logged);
+        auto a = co_await std::move(task);
+        if (a.status >= 500) {
+            if (auto r = db.drop_idempotent(key.ruta, idem); !r)
+                spdlog::warn("gateway: cannot drop an idempotency key: {}", r.error().message());
+        } else {
+            std::string location;
+            for (const auto& [n, v] : a.headers)
+                if (n == "Location") location = v;
+            if (auto r = db.finish_idempotent(key.ruta, idem, a.status, location, a.body); !r)
+                spdlog::warn("gateway: cannot keep an idempotency key's answer: {}", r.error().message());
+        }
+        co_return a;
+    }
+
+    answer get_document(std::string_view account, std::string_view id,
+                        const http::request<http::string_body>& req) {
+        auto k = parse_document_id(id);
+        if (!k) return problem(404, "Not Found", "a document id is TIPO-SERIE-NUMERO, e.g. 1-F001-123");
+        auto stored = stored_document(account, *k);
+        if (auto* a = std::get_if<answer>(&stored)) return std::move(*a);
+        auto& row = std::get<std::optional<intent_record>>(stored);
+        if (!row) return problem(404, "Not Found", "the account has no such document");
+        auto a = resource_answer(200, *row, false);
+        for (const auto& [n, v] : a.headers)
+            if (n == "ETag" && header(req, http::field::if_none_match) == v) {
+                a.status = 304;
+                a.body.clear();
+            }
+        return a;
+    }
+
+    // GET …/documents?state=&serie=&limit= (newest first; limit 1..500, default 50).
+    answer list_documents(std::string_view account, std::string_view target) {
+        store::document_query q;
+        q.account = std::string(account);
+        q.limit = 50;
+        const auto qm = target.find('?');
+        std::string_view query = qm == std::string_view::npos ? std::string_view{} : target.substr(qm + 1);
+        while (!query.empty()) {
+            const auto amp = query.find('&');
+            const auto item = query.substr(0, amp);
+            query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+            const auto eq = item.find('=');
+            const auto name = item.substr(0, eq);
+            const auto value = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+            if (name == "state") {
+                auto st = doc_state_from_string(value);
+                if (!st) return problem(400, "Bad Request", fmt::format("no state '{}'", value));
+                q.state = *st;
+            } else if (name == "serie") {
+                q.serie = std::string(value);
+            } else if (name == "limit") {
+                std::size_t n = 0;
+                auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+                if (ec != std::errc() || p != value.data() + value.size() || n == 0 || n > 500)
+                    return problem(400, "Bad Request", "limit: 1 to 500");
+                q.limit = n;
+            } else if (!name.empty()) {
+                return problem(400, "Bad Request", "filters: state, serie, limit");
+            }
+        }
+        auto rows = db.find_documents(q);
+        if (!rows) return unavailable("the gateway cannot read its store; try again");
+        answer a;
+        a.body = "{\"documents\":[";
+        bool first = true;
+        for (const auto& d : *rows) {
+            if (is_void_operation(d.what.op)) continue;
+            if (!first) a.body += ',';
+            first = false;
+            a.body += document_resource(d);
+        }
+        a.body += "]}";
+        return a;
+    }
+
+    asio::awaitable<reply> native(const route& rt, const http::request<http::string_body>& req) {
+        reply r;
+        const std::string_view method(req.method_string().data(), req.method_string().size());
+        auto token = bearer_token(header(req, http::field::authorization));
+        std::optional<store::api_key> key;
+        if (token) {
+            auto found = db.find_api_key_by_token_hash(payload_hash(*token));
+            if (!found) {
+                spdlog::error("gateway: cannot read the API keys: {}", found.error().message());
+                r.a = unavailable("the gateway cannot read its keys; try again");
+                co_return r;
+            }
+            key = std::move(*found);
+        }
+        if (!key || key->revoked_at) {
+            r.a = problem(401, "Unauthorized", "send Authorization: Bearer with the API key's token");
+            r.a.headers.emplace_back("WWW-Authenticate", "Bearer");
+            co_return r;
+        }
+        // Another tenant's account does not exist, as far as this key can tell.
+        if (key->account != rt.account) {
+            r.a = problem(404, "Not Found", "this key has no such account");
+            co_return r;
+        }
+        if (rt.kind == route_kind::document) {
+            r.a = get_document(rt.account, rt.id, req);
+            co_return r;
+        }
+        if (method != "POST") {
+            r.a = list_documents(rt.account, std::string_view(req.target().data(), req.target().size()));
+            co_return r;
+        }
+        if (draining) {
+            r.a = unavailable("the gateway is stopping; try again in a few seconds");
+            r.close = true;
+            co_return r;
+        }
+        if (auto idem = header(req, "Idempotency-Key"); !idem.empty()) {
+            auto task = create_idempotent(*key, idem, req, r.document);
+            r.a = co_await std::move(task);
+        } else {
+            auto task = create_document(*key, req, r.document);
+            r.a = co_await std::move(task);
+        }
+        co_return r;
+    }
+
     asio::awaitable<reply> handle(const http::request<http::string_body>& req) {
         const std::string_view method(req.method_string().data(), req.method_string().size());
         const std::string_view target(req.target().data(), req.target().size());
@@ -289,6 +609,18 @@ struct server::impl {
         if (rt.kind == route_kind::dropin) {
             auto task = dropin(rt, req);
             co_return co_await std::move(task);
+        }
+        if ((rt.kind == route_kind::documents || rt.kind == route_kind::document) && rt.method_allowed) {
+            auto task = native(rt, req);
+            co_return co_await std::move(task);
+        }
+        if (rt.kind == route_kind::documents || rt.kind == route_kind::document) {
+            reply r;
+            r.a = problem(405, "Method Not Allowed",
+                          rt.kind == route_kind::documents ? "use POST or GET" : "use GET");
+            r.a.headers.emplace_back("Allow",
+                                     rt.kind == route_kind::documents ? "GET, HEAD, POST" : "GET, HEAD");
+            co_return r;
         }
         if (rt.kind == route_kind::unknown) {
             reply r;
@@ -304,7 +636,7 @@ struct server::impl {
         if (!docs) spdlog::warn("gateway: /metrics without document counts: {}", docs.error().message());
         auto r = text_reply(200, m.prometheus(docs ? *docs : std::vector<store::store::state_count>{},
                                               in_progress.load(), deliveries.load(), draining.load()));
-        r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        r.a.content_type = "text/plain; version=0.0.4; charset=utf-8";
         co_return r;
     }
 
@@ -419,7 +751,8 @@ struct server::impl {
             }
             keep_alive = keep_alive && !r.close && !draining;
             http::response<http::string_body> res{static_cast<http::status>(r.a.status), version};
-            res.set(http::field::content_type, r.content_type);
+            res.set(http::field::content_type, r.a.content_type);
+            for (const auto& [name, value] : r.a.headers) res.set(name, value);
             if (r.a.retry_later || r.a.status == 503) res.set(http::field::retry_after, "1");
             res.keep_alive(keep_alive);
             res.body() = std::move(r.a.body);

@@ -537,6 +537,92 @@ class sql_store final : public store {
 
     // ---- reads ----
 
+    result<std::optional<api_key>> find_api_key_by_token_hash(std::string_view token_hash) override {
+        value p[] = {std::string(token_hash)};
+        std::lock_guard lk(admin_mu_);
+        auto r = admin_->query(
+            "SELECT ruta, account, token_hash, created_at, revoked_at FROM api_keys WHERE token_hash = $1",
+            p);
+        if (!r) return remember(r.error());
+        if (r->empty()) return std::optional<api_key>{};
+        return std::optional<api_key>{parse_api_key(r->front())};
+    }
+
+    // ---- idempotency keys (the gateway's native API) ----
+
+    result<std::optional<idempotency_record>> begin_idempotent(std::string_view tenant, std::string_view key,
+                                                               std::string_view request_hash,
+                                                               std::chrono::seconds keep,
+                                                               std::chrono::seconds abandoned) override {
+        const std::int64_t now = now_us();
+        const std::int64_t kept_from =
+            now - std::chrono::duration_cast<std::chrono::microseconds>(keep).count();
+        const std::int64_t live_from =
+            now - std::chrono::duration_cast<std::chrono::microseconds>(abandoned).count();
+        std::optional<idempotency_record> held;
+        auto r = admin_write([&](detail::connection& c) -> result<void> {
+            value gone[] = {std::string(tenant), std::string(key), kept_from, live_from};
+            if (auto d = c.execute("DELETE FROM idempotency_keys WHERE tenant = $1 AND idem_key = $2 AND "
+                                   "(created_at < $3 OR "
+                                   "(status = 0 AND created_at < $4))",
+                                   gone);
+                !d)
+                return d.error();
+            value ins[] = {std::string(tenant), std::string(key), std::string(request_hash), now};
+            auto n = c.execute(
+                "INSERT INTO idempotency_keys (tenant, idem_key, request_hash, created_at) VALUES ($1, $2, "
+                "$3, "
+                "$4) ON CONFLICT (tenant, idem_key) DO NOTHING",
+                ins);
+            if (!n) return n.error();
+            if (*n > 0) return {};
+            value which[] = {std::string(tenant), std::string(key)};
+            auto q = c.query(
+                "SELECT request_hash, status, location, body, created_at FROM idempotency_keys WHERE tenant "
+                "= $1 "
+                "AND idem_key = $2",
+                which);
+            if (!q) return q.error();
+            if (q->empty()) return store_errc::busy;  // gone between the two statements: try again
+            const auto& row = q->front();
+            held.emplace();
+            held->request_hash = row[0].value_or("");
+            held->status = static_cast<int>(as_i64(row[1]));
+            held->location = row[2].value_or("");
+            held->body = row[3].value_or("");
+            held->created_at = from_us(as_i64(row[4]));
+            return {};
+        });
+        if (!r) return r.error();
+        return held;
+    }
+
+    result<void> finish_idempotent(std::string_view tenant, std::string_view key, int status,
+                                   std::string_view location, std::string_view body) override {
+        value p[] = {std::string(tenant), std::string(key), std::int64_t{status}, std::string(location),
+                     std::string(body)};
+        return admin_write([&](detail::connection& c) -> result<void> {
+            auto n = c.execute(
+                "UPDATE idempotency_keys SET status = $3, location = $4, body = $5 WHERE tenant = $1 AND "
+                "idem_key = $2",
+                p);
+            if (!n) return n.error();
+            if (*n == 0) return store_errc::not_found;
+            return {};
+        });
+    }
+
+    result<void> drop_idempotent(std::string_view tenant, std::string_view key) override {
+        value p[] = {std::string(tenant), std::string(key)};
+        return admin_write([&](detail::connection& c) -> result<void> {
+            auto n = c.execute(
+                "DELETE FROM idempotency_keys WHERE tenant = $1 AND idem_key = $2 AND status = 0", p);
+            if (!n) return n.error();
+            if (*n == 0) return store_errc::not_found;
+            return {};
+        });
+    }
+
     result<std::vector<intent_record>> find_documents(const document_query& q) override {
         std::string sql = std::string("SELECT ") + doc_columns + doc_from + " WHERE 1 = 1";
         std::vector<value> p;
@@ -548,6 +634,7 @@ class sql_store final : public store {
         if (q.numero) add("d.numero", *q.numero);
         if (q.tipo) add("d.tipo", std::int64_t{*q.tipo});
         if (!q.account.empty()) add("d.account", q.account);
+        if (q.state) add("d.state", std::string(state_name(*q.state)));
         p.push_back(static_cast<std::int64_t>(q.limit));
         sql += " ORDER BY d.updated_at DESC, d.id DESC LIMIT $" + std::to_string(p.size());
         std::lock_guard lk(admin_mu_);

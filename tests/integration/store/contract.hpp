@@ -735,6 +735,52 @@ TYPED_TEST_P(store_contract, api_keys_crud_and_revoke) {
     ASSERT_EQ(all->size(), 2u);
     EXPECT_EQ((*all)[0].account, "acme");
     EXPECT_EQ((*all)[1].account, "beta");
+
+    auto by_hash = s->find_api_key_by_token_hash(std::string(64, 'a'));
+    ASSERT_TRUE(by_hash && by_hash->has_value());
+    EXPECT_EQ((*by_hash)->ruta, "k_0123456789abcdef");  // the first of the two with this hash
+    auto no_hash = s->find_api_key_by_token_hash(std::string(64, 'b'));
+    ASSERT_TRUE(no_hash);
+    EXPECT_FALSE(no_hash->has_value());
+}
+
+TYPED_TEST_P(store_contract, idempotency_keys_per_tenant) {
+    auto s = this->open();
+    using std::chrono::seconds;
+    const auto keep = seconds(3600), abandoned = seconds(60);
+    auto first = s->begin_idempotent("tenant-a", "order-1", "hash-1", keep, abandoned);
+    ASSERT_TRUE(first);
+    EXPECT_FALSE(first->has_value());  // new: the caller answers it
+    auto busy = s->begin_idempotent("tenant-a", "order-1", "hash-1", keep, abandoned);
+    ASSERT_TRUE(busy && busy->has_value());
+    EXPECT_EQ((*busy)->status, 0);  // being answered
+    EXPECT_EQ((*busy)->request_hash, "hash-1");
+    // Another tenant's same key is its own.
+    auto other = s->begin_idempotent("tenant-b", "order-1", "hash-9", keep, abandoned);
+    ASSERT_TRUE(other);
+    EXPECT_FALSE(other->has_value());
+    ASSERT_TRUE(
+        s->finish_idempotent("tenant-a", "order-1", 202, "/v1/accounts/a/documents/1-F001-1", "{\"x\":1}"));
+    auto done = s->begin_idempotent("tenant-a", "order-1", "hash-2", keep, abandoned);
+    ASSERT_TRUE(done && done->has_value());
+    EXPECT_EQ((*done)->request_hash, "hash-1");  // the first request's, whatever this one is
+    EXPECT_EQ((*done)->status, 202);
+    EXPECT_EQ((*done)->location, "/v1/accounts/a/documents/1-F001-1");
+    EXPECT_EQ((*done)->body, "{\"x\":1}");
+    // An answer older than `keep`, or an unfinished one older than `abandoned`: the key is new again.
+    auto expired = s->begin_idempotent("tenant-a", "order-1", "hash-3", seconds(0), abandoned);
+    ASSERT_TRUE(expired);
+    EXPECT_FALSE(expired->has_value());
+    auto taken_over = s->begin_idempotent("tenant-a", "order-1", "hash-4", keep, seconds(0));
+    ASSERT_TRUE(taken_over);
+    EXPECT_FALSE(taken_over->has_value());
+    // drop forgets an unfinished key; finish/drop of an unknown key: not_found.
+    ASSERT_TRUE(s->drop_idempotent("tenant-b", "order-1"));
+    auto again = s->begin_idempotent("tenant-b", "order-1", "hash-5", keep, abandoned);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->has_value());
+    EXPECT_EQ(s->finish_idempotent("tenant-c", "nope", 200, "", "").error(), store_errc::not_found);
+    EXPECT_EQ(s->drop_idempotent("tenant-c", "nope").error(), store_errc::not_found);
 }
 
 REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts_crud,
@@ -746,6 +792,6 @@ REGISTER_TYPED_TEST_SUITE_P(store_contract, opens_migrated_and_reopens, accounts
                             completion_dispatch_hands_a_batch_over_at_once, migrates_schema_4_state_names,
                             claims_one_holder_and_fence_stale_settles, claims_of_a_dead_process_pass_on,
                             claims_are_renewed_and_released_on_close, migrates_schema_5_without_claims,
-                            api_keys_crud_and_revoke);
+                            api_keys_crud_and_revoke, idempotency_keys_per_tenant);
 
 }  // namespace nubefact::store::testing

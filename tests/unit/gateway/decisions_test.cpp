@@ -79,6 +79,82 @@ TEST(gateway_routes, table) {
     EXPECT_EQ(match_route("GET", "/livez/x").kind, route_kind::unknown);
 }
 
+TEST(gateway_routes, native_api) {
+    auto r = match_route("POST", "/v1/accounts/acme/documents");
+    EXPECT_EQ(r.kind, route_kind::documents);
+    EXPECT_EQ(r.account, "acme");
+    EXPECT_TRUE(r.method_allowed);
+    EXPECT_EQ(r.label, "/v1/accounts/{account}/documents");
+    EXPECT_TRUE(match_route("GET", "/v1/accounts/acme/documents?state=accepted").method_allowed);
+    EXPECT_FALSE(match_route("PUT", "/v1/accounts/acme/documents").method_allowed);
+    auto d = match_route("GET", "/v1/accounts/acme/documents/1-F001-7/");
+    EXPECT_EQ(d.kind, route_kind::document);
+    EXPECT_EQ(d.id, "1-F001-7");
+    EXPECT_EQ(d.account, "acme");
+    EXPECT_FALSE(match_route("POST", "/v1/accounts/acme/documents/1-F001-7").method_allowed);
+    EXPECT_EQ(match_route("GET", "/v1/accounts//documents").kind, route_kind::unknown);
+    EXPECT_EQ(match_route("GET", "/v1/accounts/acme").kind, route_kind::unknown);
+    EXPECT_EQ(match_route("GET", "/v1/accounts/acme/documents/1-F001-7/timeline/x").kind,
+              route_kind::unknown);
+    EXPECT_EQ(match_route("GET", "/v1/accounts/acme/documentsX").kind, route_kind::unknown);
+}
+
+TEST(gateway_native, document_ids_round_trip_and_refuse_the_rest) {
+    document_key k{1, "F001", 123};
+    EXPECT_EQ(document_id(k), "1-F001-123");
+    EXPECT_EQ(parse_document_id("1-F001-123"), std::optional<document_key>(k));
+    EXPECT_EQ(document_path("acme", k), "/v1/accounts/acme/documents/1-F001-123");
+    for (const char* bad : {"", "F001-1", "1-F001-", "0-F001-1", "1--1", "1-F0011-1", "1-F0 1-1", "1-F001-01",
+                            "1-F001-1-2", "x-F001-1", "1-F001-99999999999999999999"})
+        EXPECT_FALSE(parse_document_id(bad)) << bad;
+}
+
+TEST(gateway_native, problem_details_carry_the_findings) {
+    finding f;
+    f.level = severity::error;
+    f.path = "items[0].igv";
+    f.code = "mismatch";
+    f.message = "igv does not match";
+    f.expected = "18.00";
+    f.actual = "19.00";
+    finding w = f;
+    w.level = severity::warning;
+    auto a = problem(422, "Unprocessable Content", "see errors", {f, w});
+    EXPECT_EQ(a.status, 422);
+    EXPECT_EQ(a.content_type, "application/problem+json");
+    auto o = body_of(a);
+    EXPECT_EQ(o.at("type"), "about:blank");
+    EXPECT_EQ(o.at("status").to_number<int>(), 422);
+    ASSERT_EQ(o.at("errors").as_array().size(), 1u);  // errors only, not warnings
+    EXPECT_EQ(o.at("errors").as_array()[0].at("expected"), "18.00");
+    EXPECT_FALSE(body_of(problem(404, "Not Found")).contains("errors"));
+}
+
+TEST(gateway_native, bearer_prefer_and_idempotency_headers) {
+    EXPECT_EQ(bearer_token("Bearer abc"), std::optional<std::string_view>("abc"));
+    EXPECT_EQ(bearer_token("  bearer   abc  "), std::optional<std::string_view>("abc"));
+    EXPECT_FALSE(bearer_token("Token token=\"abc\""));
+    EXPECT_FALSE(bearer_token("Bearer"));
+    EXPECT_FALSE(bearer_token("Bearer a b"));
+    EXPECT_FALSE(bearer_token("abc"));
+    using std::chrono::seconds;
+    EXPECT_EQ(prefer_wait("wait=5", seconds(25)), seconds(5));
+    EXPECT_EQ(prefer_wait("respond-async, wait=100", seconds(25)), seconds(25));
+    EXPECT_EQ(prefer_wait("return=minimal; x=y, Wait = \"3\"", seconds(25)), seconds(3));
+    EXPECT_FALSE(prefer_wait("", seconds(25)));
+    EXPECT_FALSE(prefer_wait("respond-async", seconds(25)));
+    EXPECT_FALSE(prefer_wait("wait=-1", seconds(25)));
+    EXPECT_FALSE(prefer_wait("wait=soon", seconds(25)));
+    EXPECT_TRUE(valid_idempotency_key("3f1c-order-1001"));
+    EXPECT_FALSE(valid_idempotency_key(""));
+    EXPECT_FALSE(valid_idempotency_key("has space"));
+    EXPECT_FALSE(valid_idempotency_key(std::string(256, 'k')));
+    EXPECT_TRUE(valid_idempotency_key(std::string(255, 'k')));
+    EXPECT_EQ(request_fingerprint("POST", "/v1/x", "{}"), request_fingerprint("POST", "/v1/x", "{}"));
+    EXPECT_NE(request_fingerprint("POST", "/v1/x", "{}"), request_fingerprint("POST", "/v1/y", "{}"));
+    EXPECT_NE(request_fingerprint("POST", "/v1/x", "{}"), request_fingerprint("POST", "/v1/x", "{ }"));
+}
+
 // ---- limits ----
 
 TEST(gateway_limits, parser_errors_map_to_413_431_400) {
