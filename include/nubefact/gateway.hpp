@@ -44,15 +44,29 @@ bool token_matches(const store::api_key& key, std::string_view token);
 
 // ---- routes ----------------------------------------------------------------------------------------
 
-// dropin: POST /api/v1/{ruta}. documents: /v1/accounts/{account}/documents (POST creates, GET
-// lists). document: /v1/accounts/{account}/documents/{id} (GET). livez, readyz, metrics: GET.
-enum class route_kind { dropin, documents, document, livez, readyz, metrics, unknown };
+// dropin: POST /api/v1/{ruta}. Under /v1/accounts/{account}: documents (POST creates, GET lists),
+// documents/{id} (document), documents/{id}/timeline, summary, events (GET, Server-Sent Events).
+// dashboard: GET /dashboard/ and its files (id: the file's name, "" for the page). livez, readyz,
+// metrics: GET.
+enum class route_kind {
+    dropin,
+    documents,
+    document,
+    timeline,
+    summary,
+    events,
+    dashboard,
+    livez,
+    readyz,
+    metrics,
+    unknown
+};
 
 struct route {
     route_kind kind = route_kind::unknown;
     std::string_view ruta;        // dropin: the segment after /api/v1/ (a view into the target)
     std::string_view account;     // documents, document: the {account} segment
-    std::string_view id;          // document: the {id} segment (document_id)
+    std::string_view id;          // document, timeline: the {id} segment (document_id); dashboard: the file
     bool method_allowed = false;  // POST for dropin; POST or GET for documents; GET or HEAD otherwise
     std::string_view label;       // for metrics: the route's template ("/api/v1/{ruta}", …) or "other"
 };

@@ -57,6 +57,7 @@ std::string mask_token(std::string_view token);
 struct log_query {
     std::optional<std::chrono::system_clock::time_point> since;
     std::string account, operation, outcome;
+    std::string document;     // "F001-1" (audit_record::document)
     std::size_t limit = 100;  // newest first
 };
 
@@ -150,6 +151,7 @@ class store {
         std::string account;
         doc_state state = doc_state::queued;
         std::int64_t documents = 0;
+        std::chrono::system_clock::time_point oldest;  // the least recently changed one's updated_at
     };
     virtual result<std::vector<state_count>> count_documents() = 0;
 

@@ -76,24 +76,42 @@ route match_route(std::string_view method, std::string_view target) noexcept {
         const auto slash = rest.find('/');
         auto account = rest.substr(0, slash);
         auto tail = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
-        constexpr std::string_view docs = "/documents";
+        constexpr std::string_view docs = "/documents", timeline = "/timeline";
         if (!account.empty() && tail.starts_with(docs)) {
             auto id = tail.substr(docs.size());
             if (id.empty()) {
                 r.kind = route_kind::documents;
                 r.method_allowed = method == "POST" || get;
                 r.label = "/v1/accounts/{account}/documents";
-            } else if (id.size() > 1 && id.find('/', 1) == std::string_view::npos) {
-                r.kind = route_kind::document;
-                r.id = id.substr(1);
+            } else if (id.size() > 1) {
+                id.remove_prefix(1);
+                const auto more = id.find('/');
+                if (more == std::string_view::npos) {
+                    r.kind = route_kind::document;
+                    r.label = "/v1/accounts/{account}/documents/{id}";
+                } else if (id.substr(more) == timeline && more > 0) {
+                    r.kind = route_kind::timeline;
+                    r.label = "/v1/accounts/{account}/documents/{id}/timeline";
+                }
+                r.id = id.substr(0, more);
                 r.method_allowed = get;
-                r.label = "/v1/accounts/{account}/documents/{id}";
             }
-            if (r.kind != route_kind::unknown) {
-                r.account = account;
-                return r;
-            }
+        } else if (!account.empty() && tail == "/summary") {
+            r = {route_kind::summary, {}, {}, {}, get, "/v1/accounts/{account}/summary"};
+        } else if (!account.empty() && tail == "/events") {
+            r = {route_kind::events, {}, {}, {}, method == "GET", "/v1/accounts/{account}/events"};
         }
+        if (r.kind != route_kind::unknown) {
+            r.account = account;
+            return r;
+        }
+        r = route{};
+    }
+    if (target == "/dashboard") target = "/dashboard/";
+    constexpr std::string_view dashboard = "/dashboard/";
+    if (target.starts_with(dashboard) && target.find('/', dashboard.size()) == std::string_view::npos) {
+        r = {route_kind::dashboard, {}, {}, target.substr(dashboard.size()), get, "/dashboard/"};
+        return r;
     }
     if (target == "/livez") r = {route_kind::livez, {}, {}, {}, get, "/livez"};
     if (target == "/readyz") r = {route_kind::readyz, {}, {}, {}, get, "/readyz"};

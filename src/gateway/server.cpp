@@ -1,7 +1,9 @@
 // The gateway's network side (include/nubefact/gateway.hpp): Beast HTTP/1.1 on one io thread, the
 // engine and one client per account on the same thread, the decisions of decisions.cpp.
 #include <nubefact/client.hpp>
+#include <nubefact/clock.hpp>
 #include <nubefact/gateway.hpp>
+#include <nubefact/json.hpp>
 #include <nubefact/wire.hpp>
 
 #include <fmt/format.h>
@@ -15,12 +17,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/json.hpp>
 
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include "gateway/dashboard_assets.hpp"
 #include "net/chunked_guard.hpp"
 #include "net/linger.hpp"
 
@@ -28,8 +33,10 @@
 #include <array>
 #include <charconv>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <future>
+#include <list>
 #include <set>
 #include <thread>
 #include <tuple>
@@ -61,18 +68,28 @@ struct flight {
 // The store's journal, telling the io thread when a document's intent is durable.
 class journal_tap final : public intent_journal {
   public:
-    using notify = std::function<void(flight_key)>;
+    using notify = std::function<void(flight_key, std::optional<doc_state>)>;
     journal_tap(intent_journal& inner, notify n) : inner_(inner), notify_(std::move(n)) {}
+    std::atomic<int> watched{0};  // event streams open: only then is each state told
     void record(const intent& what, std::function<void(result<record_result>)> done) override {
         inner_.record(what, [this, k = flight_key{what.account, what.op, what.key},
                              done = std::move(done)](result<record_result> r) mutable {
-            if (r) notify_(std::move(k));
+            if (r) notify_(k, std::nullopt);
+            if (r && r->claimed && watched.load(std::memory_order_relaxed) > 0)
+                notify_(std::move(k), r->record.state);
             done(std::move(r));
         });
     }
     void update(const std::string& account, const document_key& key, const state_update& u,
                 std::function<void(result<void>)> done) override {
-        inner_.update(account, key, u, std::move(done));
+        if (watched.load(std::memory_order_relaxed) == 0)
+            return inner_.update(account, key, u, std::move(done));
+        inner_.update(account, key, u,
+                      [this, k = flight_key{account, u.op.value_or(operation::generar_comprobante), key},
+                       state = u.state, done = std::move(done)](result<void> r) mutable {
+                          if (r) notify_(std::move(k), state);
+                          done(std::move(r));
+                      });
     }
     void find(const std::string& account, const document_key& key,
               std::function<void(result<std::optional<intent_record>>)> done) override {
@@ -92,7 +109,8 @@ class journal_tap final : public intent_journal {
 struct reply {
     answer a;
     bool close = false;
-    std::string document;  // for the log line
+    std::optional<std::string> events_of;  // GET …/events admitted: stream this account's events
+    std::string document;                  // for the log line
 };
 
 reply text_reply(int status, std::string body) {
@@ -107,8 +125,13 @@ reply text_reply(int status, std::string body) {
 
 struct server::impl {
     impl(store::store& d, options opt)
-        : db(d), o(std::move(opt)), tap(d.journal(), [this](flight_key k) {
-              asio::post(ioc, [this, k = std::move(k)] { journaled(k); });
+        : db(d), o(std::move(opt)), tap(d.journal(), [this](flight_key k, std::optional<doc_state> st) {
+              asio::post(ioc, [this, k = std::move(k), st] {
+                  if (st)
+                      publish(k, *st);
+                  else
+                      journaled(k);
+              });
           }) {
         o.prepare.max_document_bytes = o.limit.max_body;
     }
@@ -254,6 +277,82 @@ struct server::impl {
         };
         asio::co_spawn(ioc, std::move(run), asio::detached);
         return f;
+    }
+
+    // Followers of an account's events (GET …/events), io thread only.
+    struct subscriber {
+        std::string account;
+        std::deque<std::string> events;
+        bool overflow = false;  // events were dropped: the follower reloads everything
+        asio::steady_timer* wake = nullptr;
+    };
+    std::list<subscriber*> subscribers;
+
+    // io thread: a state of `k` committed.
+    void publish(const flight_key& k, doc_state st) {
+        const auto& [account, op, key] = k;
+        std::string ev = "event: document\ndata: {\"id\":";
+        json::append_string(ev, document_id(key));
+        ev += ",\"operation\":\"";
+        ev += to_string(op);
+        ev += "\",\"state\":\"";
+        ev += to_string(st);
+        ev += "\"}\n\n";
+        for (auto* sub : subscribers) {
+            if (sub->account != account) continue;
+            if (sub->events.size() >= 256) {
+                sub->events.clear();
+                sub->overflow = true;
+            } else {
+                sub->events.push_back(ev);
+            }
+            if (sub->wake) sub->wake->cancel();
+        }
+    }
+
+    void wake_subscribers() {
+        for (auto* sub : subscribers)
+            if (sub->wake) sub->wake->cancel();
+    }
+
+    // GET …/events after its admission: Server-Sent Events until the client goes, the gateway drains
+    // or stops. A comment every 15 s keeps proxies from closing it (and finds a client gone).
+    asio::awaitable<void> stream_events(beast::tcp_stream& stream, std::string account) {
+        subscriber sub{std::move(account)};
+        subscribers.push_back(&sub);
+        ++tap.watched;
+        struct leave {
+            impl& s;
+            subscriber* p;
+            ~leave() {
+                s.subscribers.remove(p);
+                --s.tap.watched;
+            }
+        } guard{*this, &sub};
+        std::string out =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n"
+            "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n: nubefact events\n\n";
+        asio::steady_timer t(ioc);
+        for (;;) {
+            stream.expires_after(o.limit.write_timeout);
+            auto [ec, n] = co_await asio::async_write(stream, asio::buffer(out), tok);
+            (void)n;
+            if (ec || draining || stop_flag) break;
+            out.clear();
+            if (sub.events.empty() && !sub.overflow) {
+                t.expires_after(std::chrono::seconds(15));
+                sub.wake = &t;
+                co_await t.async_wait(tok);
+                sub.wake = nullptr;
+            }
+            if (sub.overflow) out = "event: resync\ndata: {}\n\n";
+            sub.overflow = false;
+            for (auto& e : sub.events) out += e;
+            sub.events.clear();
+            if (out.empty()) out = ": ping\n\n";
+        }
+        beast::error_code ignore;
+        stream.socket().shutdown(tcp::socket::shutdown_both, ignore);
     }
 
     // io thread: the intent of the document `k` names is durable.
@@ -555,6 +654,71 @@ struct server::impl {
         return a;
     }
 
+    // GET …/documents/{id}/timeline: the document's exchanges with Nubefact, oldest first.
+    answer timeline(std::string_view account, std::string_view id) {
+        auto k = parse_document_id(id);
+        if (!k) return problem(404, "Not Found", "a document id is TIPO-SERIE-NUMERO, e.g. 1-F001-123");
+        auto stored = stored_document(account, *k);
+        if (auto* a = std::get_if<answer>(&stored)) return std::move(*a);
+        if (!std::get<std::optional<intent_record>>(stored))
+            return problem(404, "Not Found", "the account has no such document");
+        store::log_query q;
+        q.account = std::string(account);
+        q.document = k->to_string();
+        q.limit = 500;
+        auto rows = db.query_log(q);
+        if (!rows) return unavailable("the gateway cannot read its store; try again");
+        namespace js = boost::json;
+        js::array events;
+        for (auto it = rows->rbegin(); it != rows->rend(); ++it) {
+            const auto& e = it->record;
+            events.push_back(js::object{
+                {"at", utc_timestamp(e.at)},
+                {"operation", e.operation},
+                {"attempt", e.attempt},
+                {"http_status", e.http_status},
+                {"codigo", e.codigo ? js::value(*e.codigo) : js::value(nullptr)},
+                {"outcome", e.outcome},
+                {"latency_ms", static_cast<double>(e.latency.count()) / 1000.0},
+            });
+        }
+        answer a;
+        a.body = js::serialize(js::object{{"id", document_id(*k)}, {"events", std::move(events)}});
+        return a;
+    }
+
+    // GET …/summary: documents per state (with the oldest's last change) and what needs a person.
+    answer summary(std::string_view account) {
+        auto counts = db.count_documents();
+        if (!counts) return unavailable("the gateway cannot read its store; try again");
+        namespace js = boost::json;
+        js::array states;
+        for (const auto& c : *counts) {
+            if (c.account != account) continue;
+            states.push_back(js::object{{"state", to_string(c.state)},
+                                        {"documents", c.documents},
+                                        {"oldest", utc_timestamp(c.oldest)}});
+        }
+        std::string attention;
+        for (auto st : {doc_state::unknown, doc_state::conflict, doc_state::refused, doc_state::failed}) {
+            store::document_query q;
+            q.account = std::string(account);
+            q.state = st;
+            q.limit = 20;
+            auto rows = db.find_documents(q);
+            if (!rows) return unavailable("the gateway cannot read its store; try again");
+            for (const auto& d : *rows) {
+                if (!attention.empty()) attention += ',';
+                attention += document_resource(d);
+            }
+        }
+        answer a;
+        a.body = js::serialize(js::object{{"account", account}, {"states", std::move(states)}});
+        a.body.pop_back();  // the object's '}': the attention list goes in as it is
+        a.body += ",\"attention\":[" + attention + "]}";
+        return a;
+    }
+
     asio::awaitable<reply> native(const route& rt, const http::request<http::string_body>& req) {
         reply r;
         const std::string_view method(req.method_string().data(), req.method_string().size());
@@ -581,6 +745,23 @@ struct server::impl {
         }
         if (rt.kind == route_kind::document) {
             r.a = get_document(rt.account, rt.id, req);
+            co_return r;
+        }
+        if (rt.kind == route_kind::timeline) {
+            r.a = timeline(rt.account, rt.id);
+            co_return r;
+        }
+        if (rt.kind == route_kind::summary) {
+            r.a = summary(rt.account);
+            co_return r;
+        }
+        if (rt.kind == route_kind::events) {
+            if (draining) {
+                r.a = unavailable("the gateway is stopping; try again in a few seconds");
+                r.close = true;
+            } else {
+                r.events_of = std::string(rt.account);
+            }
             co_return r;
         }
         if (method != "POST") {
@@ -610,16 +791,38 @@ struct server::impl {
             auto task = dropin(rt, req);
             co_return co_await std::move(task);
         }
-        if ((rt.kind == route_kind::documents || rt.kind == route_kind::document) && rt.method_allowed) {
+        const bool native_api = rt.kind == route_kind::documents || rt.kind == route_kind::document ||
+                                rt.kind == route_kind::timeline || rt.kind == route_kind::summary ||
+                                rt.kind == route_kind::events;
+        if (native_api && rt.method_allowed) {
             auto task = native(rt, req);
             co_return co_await std::move(task);
         }
-        if (rt.kind == route_kind::documents || rt.kind == route_kind::document) {
+        if (native_api) {
             reply r;
             r.a = problem(405, "Method Not Allowed",
                           rt.kind == route_kind::documents ? "use POST or GET" : "use GET");
-            r.a.headers.emplace_back("Allow",
-                                     rt.kind == route_kind::documents ? "GET, HEAD, POST" : "GET, HEAD");
+            const char* allow = rt.kind == route_kind::documents ? "GET, HEAD, POST"
+                                : rt.kind == route_kind::events  ? "GET"
+                                                                 : "GET, HEAD";
+            r.a.headers.emplace_back("Allow", allow);
+            co_return r;
+        }
+        if (rt.kind == route_kind::dashboard) {
+            if (!rt.method_allowed) co_return text_reply(405, "use GET\n");
+            const auto* f = dashboard::find(rt.id);
+            if (!f) co_return text_reply(404, "no such file\n");
+            reply r;
+            r.a.body = std::string(f->bytes);
+            r.a.content_type = std::string(f->content_type);
+            // The page and its files come from here only; data from the same origin's API.
+            r.a.headers = {
+                {"Content-Security-Policy",
+                 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"},
+                {"X-Content-Type-Options", "nosniff"},
+                {"Referrer-Policy", "no-referrer"},
+                {"Cache-Control", "no-cache"}};
             co_return r;
         }
         if (rt.kind == route_kind::unknown) {
@@ -748,6 +951,12 @@ struct server::impl {
                 version = req.version();
                 auto task = handle(req);
                 r = co_await std::move(task);
+                if (r.events_of) {
+                    m.observe(label, 200, std::chrono::microseconds(0));
+                    counted.reset();  // a stream is not a request in progress (drain does not wait for it)
+                    co_await stream_events(stream, std::move(*r.events_of));
+                    co_return;
+                }
             }
             keep_alive = keep_alive && !r.close && !draining;
             http::response<http::string_body> res{static_cast<http::status>(r.a.status), version};
@@ -852,6 +1061,7 @@ std::string server::base_url() const {
 
 void server::drain() {
     impl_->draining = true;
+    asio::post(impl_->ioc, [s = impl_.get()] { s->wake_subscribers(); });  // event streams end
 }
 
 bool server::draining() const noexcept {

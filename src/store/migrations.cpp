@@ -250,6 +250,10 @@ CREATE TABLE idempotency_keys (
     UNIQUE (tenant, idem_key)
 );
 )sql"},
+    // A document's timeline (the gateway's dashboard): its exchanges, by account and document.
+    {9, R"sql(
+CREATE INDEX api_calls_document ON api_calls (account, document);
+)sql"},
 };
 
 std::string render(const char* sql, dialect d) {

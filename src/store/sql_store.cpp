@@ -648,12 +648,15 @@ class sql_store final : public store {
     result<std::vector<state_count>> count_documents() override {
         std::lock_guard lk(admin_mu_);
         auto r = admin_->query(
-            "SELECT account, state, COUNT(*) FROM documents GROUP BY account, state ORDER BY account, state",
+            "SELECT account, state, COUNT(*), MIN(updated_at) FROM documents GROUP BY account, state ORDER "
+            "BY "
+            "account, state",
             {});
         if (!r) return remember(r.error());
         std::vector<state_count> out;
         for (auto& row : *r)
-            out.push_back({row[0].value_or(""), state_from(row[1].value_or("")), as_i64(row[2])});
+            out.push_back({row[0].value_or(""), state_from(row[1].value_or("")), as_i64(row[2]),
+                           from_us(as_i64(row[3]))});
         return out;
     }
 
@@ -670,6 +673,7 @@ class sql_store final : public store {
         if (!q.account.empty()) add("account =", q.account);
         if (!q.operation.empty()) add("operation =", q.operation);
         if (!q.outcome.empty()) add("outcome =", q.outcome);
+        if (!q.document.empty()) add("document =", q.document);
         p.push_back(static_cast<std::int64_t>(q.limit));
         sql += " ORDER BY id DESC LIMIT $" + std::to_string(p.size());
         std::lock_guard lk(admin_mu_);

@@ -205,3 +205,114 @@ TEST_F(ServeNative, IdempotencyKeyReplaysRefusesOtherBodiesAndInFlightRepeats) {
 }
 
 }  // namespace
+
+namespace {
+
+// An open GET …/events: reads what the gateway streams, within a bounded time.
+class event_stream {
+  public:
+    event_stream(int port, const std::string& path, const std::string& token) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<std::uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+        const std::string req =
+            "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n";
+        (void)::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
+    }
+    ~event_stream() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    // Reads until `text` has arrived (true) or `limit` passed or the stream ended (false).
+    bool read_until(const std::string& text, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+        const auto end = std::chrono::steady_clock::now() + limit;
+        while (got.find(text) == std::string::npos) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            pollfd p{fd_, POLLIN, 0};
+            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+            char buf[4096];
+            const auto n = ::recv(fd_, buf, sizeof buf, 0);
+            if (n <= 0) return false;
+            got.append(buf, static_cast<std::size_t>(n));
+        }
+        return true;
+    }
+    std::string got;
+
+  private:
+    int fd_ = -1;
+};
+
+TEST_F(ServeNative, SummaryTimelineAndLiveEvents) {
+    start_upstream();
+    start_serve();
+    ASSERT_EQ(create(factura(1), {"Prefer: wait=10"}).status, 200);
+    auto sum = call("GET", docs().substr(0, docs().size() - 10) + "/summary", acme_.token);
+    ASSERT_EQ(sum.status, 200) << sum.body;
+    auto o = sum.json();
+    EXPECT_EQ(o.at("account"), "acme");
+    ASSERT_EQ(o.at("states").as_array().size(), 1u) << sum.body;
+    EXPECT_EQ(o.at("states").as_array()[0].at("state"), "accepted");
+    EXPECT_EQ(o.at("states").as_array()[0].at("documents").to_number<int>(), 1);
+    EXPECT_TRUE(o.at("attention").as_array().empty());
+    // beta's documents are not in acme's summary.
+    ASSERT_EQ(call("POST", docs("beta"), beta_.token, factura(7), {"Prefer: wait=10"}).status, 200);
+    EXPECT_EQ(call("GET", "/v1/accounts/acme/summary", acme_.token).json().at("states").as_array().size(),
+              1u);
+
+    auto tl = call("GET", docs() + "/1-F001-1/timeline", acme_.token);
+    ASSERT_EQ(tl.status, 200) << tl.body;
+    const auto timeline = tl.json();
+    const auto& events = timeline.at("events").as_array();
+    ASSERT_EQ(events.size(), 1u) << tl.body;
+    EXPECT_EQ(events[0].at("operation"), "generar_comprobante");
+    EXPECT_EQ(events[0].at("http_status").to_number<int>(), 200);
+    EXPECT_EQ(events[0].at("outcome"), "ok");
+    EXPECT_EQ(call("GET", docs() + "/1-F001-99/timeline", acme_.token).status, 404);
+
+    // Live: a document sent while the stream is open shows up as sending, then accepted.
+    event_stream live(port_, "/v1/accounts/acme/events", acme_.token);
+    ASSERT_TRUE(live.read_until(": nubefact events")) << live.got;
+    EXPECT_NE(live.got.find("Content-Type: text/event-stream"), std::string::npos) << live.got;
+    event_stream other(port_, "/v1/accounts/beta/events", beta_.token);
+    ASSERT_TRUE(other.read_until(": nubefact events")) << other.got;
+    ASSERT_EQ(create(factura(2)).status / 100, 2);
+    EXPECT_TRUE(live.read_until(R"("id":"1-F001-2","operation":"generar_comprobante","state":"accepted")"))
+        << live.got;
+    EXPECT_NE(live.got.find(R"("id":"1-F001-2","operation":"generar_comprobante","state":"sending")"),
+              std::string::npos)
+        << live.got;
+    // Another tenant hears nothing of it; a wrong token gets no stream.
+    EXPECT_FALSE(other.read_until("1-F001-2", std::chrono::milliseconds(300))) << other.got;
+    event_stream refused(port_, "/v1/accounts/acme/events", "nfk_live_wrong");
+    EXPECT_TRUE(refused.read_until("401 Unauthorized")) << refused.got;
+
+    // SIGTERM ends the streams and the drain (which does not wait for them) exits 0.
+    serve_->signal(SIGTERM);
+    EXPECT_EQ(serve_->wait(std::chrono::seconds(20)), 0) << serve_->err();
+}
+
+TEST_F(ServeNative, DashboardFilesComeWithTheirPolicy) {
+    start_upstream();
+    start_serve();
+    auto page = http_get_reply(port_, "/dashboard/");
+    ASSERT_EQ(page.status, 200);
+    EXPECT_NE(page.head.find("Content-Type: text/html"), std::string::npos) << page.head;
+    EXPECT_NE(page.head.find("Content-Security-Policy: default-src 'none'; script-src 'self'"),
+              std::string::npos)
+        << page.head;
+    EXPECT_NE(page.body.find("<script src=\"app.js\" defer></script>"), std::string::npos);
+    EXPECT_EQ(http_get_reply(port_, "/dashboard").status, 200);
+    auto js = http_get_reply(port_, "/dashboard/app.js");
+    EXPECT_EQ(js.status, 200);
+    EXPECT_NE(js.head.find("Content-Type: text/javascript"), std::string::npos) << js.head;
+    EXPECT_EQ(http_get_reply(port_, "/dashboard/app.css").status, 200);
+    EXPECT_EQ(http_get_reply(port_, "/dashboard/nope.js").status, 404);
+    EXPECT_EQ(http_get_reply(port_, "/dashboard/../metrics").status, 404);
+}
+
+}  // namespace

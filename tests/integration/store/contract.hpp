@@ -73,11 +73,11 @@ TYPED_TEST_SUITE_P(store_contract);
 
 TYPED_TEST_P(store_contract, opens_migrated_and_reopens) {
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 8);
+    EXPECT_EQ(s->schema_version(), 9);
     EXPECT_EQ(s->backend(), TypeParam::is_pg ? "postgresql" : "sqlite");
     s.reset();
     auto again = this->open();  // migrations are not re-applied
-    EXPECT_EQ(again->schema_version(), 8);
+    EXPECT_EQ(again->schema_version(), 9);
 }
 
 TYPED_TEST_P(store_contract, accounts_crud) {
@@ -437,7 +437,7 @@ TYPED_TEST_P(store_contract, migrates_schema_2_with_its_journal) {
             "900, 10, 20)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 8);
+    EXPECT_EQ(s->schema_version(), 9);
     auto emit = find_sync(s->journal(), "acme", {1, "F001", 7});
     ASSERT_TRUE(emit);
     ASSERT_TRUE(emit->has_value());
@@ -489,7 +489,7 @@ TYPED_TEST_P(store_contract, migrates_schema_4_state_names) {
             "('acme', 'emit', 1, 'F001', 5, 'generar_comprobante', 'h5', 'unknown', 2, NULL, 1, 1)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 8);
+    EXPECT_EQ(s->schema_version(), 9);
     const doc_state want[] = {doc_state::queued, doc_state::refused, doc_state::failed, doc_state::accepted,
                               doc_state::unknown};
     for (int n = 1; n <= 5; ++n) {
@@ -678,7 +678,7 @@ TYPED_TEST_P(store_contract, migrates_schema_5_without_claims) {
             "('acme', 'emit', 1, 'F001', 2, 'generar_comprobante', 'h2', 'accepted', 1, NULL, 1, 1)"));
     }
     auto s = this->open();
-    EXPECT_EQ(s->schema_version(), 8);
+    EXPECT_EQ(s->schema_version(), 9);
     auto one = find_sync(s->journal(), "acme", {1, "F001", 1});
     ASSERT_TRUE(one && *one);
     EXPECT_TRUE((*one)->owner.empty());

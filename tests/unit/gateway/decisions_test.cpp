@@ -97,6 +97,22 @@ TEST(gateway_routes, native_api) {
     EXPECT_EQ(match_route("GET", "/v1/accounts/acme/documents/1-F001-7/timeline/x").kind,
               route_kind::unknown);
     EXPECT_EQ(match_route("GET", "/v1/accounts/acme/documentsX").kind, route_kind::unknown);
+    auto t = match_route("GET", "/v1/accounts/acme/documents/1-F001-7/timeline");
+    EXPECT_EQ(t.kind, route_kind::timeline);
+    EXPECT_EQ(t.id, "1-F001-7");
+    EXPECT_EQ(t.label, "/v1/accounts/{account}/documents/{id}/timeline");
+    EXPECT_EQ(match_route("GET", "/v1/accounts/acme/documents//timeline").kind, route_kind::unknown);
+    EXPECT_EQ(match_route("GET", "/v1/accounts/acme/summary").kind, route_kind::summary);
+    EXPECT_EQ(match_route("GET", "/v1/accounts/acme/summary").account, "acme");
+    auto e = match_route("GET", "/v1/accounts/acme/events");
+    EXPECT_EQ(e.kind, route_kind::events);
+    EXPECT_TRUE(e.method_allowed);
+    EXPECT_FALSE(match_route("HEAD", "/v1/accounts/acme/events").method_allowed);
+    EXPECT_EQ(match_route("GET", "/dashboard").kind, route_kind::dashboard);
+    EXPECT_EQ(match_route("GET", "/dashboard/").id, "");
+    EXPECT_EQ(match_route("GET", "/dashboard/app.js?v=1").id, "app.js");
+    EXPECT_EQ(match_route("GET", "/dashboard/x/y").kind, route_kind::unknown);
+    EXPECT_FALSE(match_route("POST", "/dashboard/").method_allowed);
 }
 
 TEST(gateway_native, document_ids_round_trip_and_refuse_the_rest) {
