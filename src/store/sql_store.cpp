@@ -570,17 +570,15 @@ class sql_store final : public store {
                 return d.error();
             value ins[] = {std::string(tenant), std::string(key), std::string(request_hash), now};
             auto n = c.execute(
-                "INSERT INTO idempotency_keys (tenant, idem_key, request_hash, created_at) VALUES ($1, $2, "
-                "$3, "
-                "$4) ON CONFLICT (tenant, idem_key) DO NOTHING",
+                "INSERT INTO idempotency_keys (tenant, idem_key, request_hash, created_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant, idem_key) DO NOTHING",
                 ins);
             if (!n) return n.error();
             if (*n > 0) return {};
             value which[] = {std::string(tenant), std::string(key)};
             auto q = c.query(
-                "SELECT request_hash, status, location, body, created_at FROM idempotency_keys WHERE tenant "
-                "= $1 "
-                "AND idem_key = $2",
+                "SELECT request_hash, status, location, body, created_at FROM idempotency_keys "
+                "WHERE tenant = $1 AND idem_key = $2",
                 which);
             if (!q) return q.error();
             if (q->empty()) return store_errc::busy;  // gone between the two statements: try again

@@ -238,22 +238,34 @@ struct http_reply {
     }
 };
 
+// A TCP socket connected to 127.0.0.1:port (receive buffer `rcvbuf` when > 0, set before the
+// connection so the window follows it); -1 when it cannot connect.
+inline int connect_loopback(int port, int rcvbuf = 0) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 // Sends `raw` to 127.0.0.1:port and reads until the server closes (bounded by `timeout_s`).
 // One connection: `pieces` written in order, 30 ms apart (so that the server reads them apart),
 // then everything the server answers until it closes or `timeout_s` passes.
 inline http_reply http_raw_pieces(int port, const std::vector<std::string>& pieces, int timeout_s = 10) {
     http_reply r;
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return r;
-    timeval tv{timeout_s, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int fd = connect_loopback(port);
     std::string resp;
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    if (fd >= 0) {
+        timeval tv{timeout_s, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
         for (std::size_t i = 0; i < pieces.size(); ++i) {
             if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(30));
             const std::string& raw = pieces[i];
@@ -271,7 +283,7 @@ inline http_reply http_raw_pieces(int port, const std::vector<std::string>& piec
             resp.append(buf, static_cast<std::size_t>(n));
         }
     }
-    ::close(fd);
+    if (fd >= 0) ::close(fd);
     const auto h = resp.find("\r\n\r\n");
     if (h == std::string::npos || resp.rfind("HTTP/1.", 0) != 0) return r;
     r.status = std::atoi(resp.c_str() + 9);
@@ -292,14 +304,7 @@ inline http_reply http_raw(int port, const std::string& raw, int timeout_s = 10)
 // server that closes with unread input sends RST, and RST discards them (net/linger.hpp).
 inline std::vector<http_reply> http_pipelined(int port, const std::string& raw, std::string* tail = nullptr) {
     std::vector<http_reply> out;
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return out;
-    int small = 4096;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const int fd = connect_loopback(port, 4096);
     std::string got;
     auto read_some = [&] {
         char buf[2048];
@@ -307,7 +312,7 @@ inline std::vector<http_reply> http_pipelined(int port, const std::string& raw, 
         if (n > 0) got.append(buf, static_cast<std::size_t>(n));
         return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
     };
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    if (fd >= 0) {
         const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
         for (std::size_t sent = 0; sent < raw.size() && std::chrono::steady_clock::now() < end;) {
             pollfd p{fd, POLLOUT, 0};
@@ -329,7 +334,7 @@ inline std::vector<http_reply> http_pipelined(int port, const std::string& raw, 
             if (!read_some() || got.size() == before) break;  // the end, or reset
         }
     }
-    ::close(fd);
+    if (fd >= 0) ::close(fd);
     std::size_t at = 0;
     for (;;) {
         const auto h = got.find("\r\n\r\n", at);

@@ -212,12 +212,8 @@ namespace {
 class event_stream {
   public:
     event_stream(int port, const std::string& path, const std::string& token) {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(static_cast<std::uint16_t>(port));
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return;
+        fd_ = connect_loopback(port);
+        if (fd_ < 0) return;
         const std::string req =
             "GET " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\n\r\n";
         (void)::send(fd_, req.data(), req.size(), MSG_NOSIGNAL);
@@ -232,6 +228,7 @@ class event_stream {
             const auto left =
                 std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
             if (left.count() <= 0) return false;
+            if (fd_ < 0) return false;
             pollfd p{fd_, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
             char buf[4096];
