@@ -14,9 +14,12 @@ PKGS=(
 # server for the pg tests, faketime for the demo-on-any-day test, man-db for scripts/deb-test.sh
 # (`man nubefact` on the installed .deb; cpack's dpkg-shlibdeps comes with build-essential),
 # clang-14 with its runtime for the fuzz stage (scripts/fuzz.sh: libFuzzer, ASan, UBSan) and
-# prometheus (with promtool) for the test that scrapes /metrics (tests/cli/test_prometheus.cpp).
+# prometheus (with promtool) for the test that scrapes /metrics (tests/cli/test_prometheus.cpp),
+# chromium (the headless browser the browser tests drive) and chromium-driver (its `chromedriver`,
+# the W3C WebDriver server that tests/browser/webdriver.hpp starts and talks to).
 if [[ "${1:-}" == "--with-postgres" ]]; then
-  PKGS+=(postgresql-15 postgresql-client-15 faketime man-db clang-14 libclang-rt-14-dev prometheus)
+  PKGS+=(postgresql-15 postgresql-client-15 faketime man-db clang-14 libclang-rt-14-dev prometheus
+    chromium chromium-driver)
 fi
 
 missing=()
