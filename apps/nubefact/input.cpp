@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <deque>
 #include <filesystem>
 #include <system_error>
@@ -234,6 +235,31 @@ std::optional<source_document> csv_reader::next_entry() {
             if (c.rfind("\xEF\xBB\xBF", 0) == 0) c.erase(0, 3);
             while (!c.empty() && c.back() == ' ') c.pop_back();
             while (!c.empty() && c.front() == ' ') c.erase(0, 1);
+        }
+        // A column name is a field's name: every cell under it repeats it in the document's JSON,
+        // so a long or escaped one would make the output many times the input (found by fuzz_input).
+        for (std::size_t i = 0; i < header_.size(); ++i) {
+            const auto& c = header_[i];
+            const bool name_ok =
+                c.size() <= max_column_name && std::all_of(c.begin(), c.end(), [](unsigned char x) {
+                    return std::isalnum(x) || x == '_' || x == '.' || x == '-';
+                });
+            if (name_ok) continue;
+            eof_ = true;
+            replay_.clear();
+            replay_pos_ = 0;
+            std::string shown;  // its first 24 bytes, printable ASCII as it is, the rest as '?'
+            for (unsigned char x : c.substr(0, 24))
+                shown += (x >= 0x20 && x < 0x7f) ? static_cast<char>(x) : '?';
+            if (c.size() > 24) shown += "...";
+            return entry(h.line,
+                         finding{"", "csv_header", severity::error,
+                                 "the header row: column " + std::to_string(i + 1) + " ('" + shown +
+                                     "') is not a field name (letters, digits, '_', '.', '-', at most " +
+                                     std::to_string(max_column_name) +
+                                     " characters); nothing else of this file is read",
+                                 "", ""},
+                         false);
         }
     }
     auto key_of = [&](const std::vector<std::string>& cells) {

@@ -85,6 +85,7 @@ class csv_reader {
     std::size_t replay_pos_ = 0;
     std::string raw_;  // the current row's bytes as read, while it may have to be given back
     std::vector<std::string> header_;
+    static constexpr std::size_t max_column_name = 64;  // longer: the header is refused
     std::size_t line_ = 1;
     std::size_t index_ = 0;
     bool header_read_ = false;

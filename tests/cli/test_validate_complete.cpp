@@ -384,6 +384,23 @@ TEST_F(Framing, OversizedLineIsReportedAtItsLineAndTheRestIsChecked) {
     EXPECT_EQ(count(r.out, "\n"), 3u);  // the other three, completed
 }
 
+// A header column that is no field name (here with an accent; a fuzzer's had 100 NUL bytes, which
+// every row repeated as an escaped JSON key) refuses the file with a clear line, nothing sent.
+TEST_F(Framing, CsvHeaderWithAColumnThatIsNoFieldNameIsRefused) {
+    const auto in = write("ventas.csv",
+                          "operacion,tipo_de_comprobante,serie,numero,item.descripci\xC3\xB3n\n"
+                          "generar_comprobante,1,F001,1,x\n")
+                        .string();
+    auto r = run({"validate", in});
+    EXPECT_EQ(r.rc, 1) << r.err;
+    EXPECT_NE((r.out + r.err)
+                  .find("ventas.csv:1 (input): the header row: column 5 ('item.descripci??n') is not a "
+                        "field name"),
+              std::string::npos)
+        << r.out << r.err;
+    EXPECT_NE(r.err.find("0 documents"), std::string::npos) << r.err;
+}
+
 TEST_F(Framing, UnterminatedCsvQuoteSkipsOnlyItsRow) {
     std::string csv = send_md_csv();
     ASSERT_FALSE(csv.empty());

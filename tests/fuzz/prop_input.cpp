@@ -108,6 +108,8 @@ verdict common(const reading& rd, std::string_view bytes, std::size_t text_facto
         skipped_lines += static_cast<std::size_t>(std::count(body.begin(), body.begin() + k, '\n'));
         body = body.substr(k);
     }
+    // A header the reader refuses (csv_header) ends the reading: nothing after it is covered.
+    if (header && !rd.entries.empty() && rd.entries.front().code == "csv_header") return std::nullopt;
     if (header) {  // a CSV's first row names the columns (blank lines before it are skipped)
         while (!body.empty()) {
             const auto end = body.find('\n');
@@ -213,7 +215,9 @@ verdict input_reader(std::string_view bytes) {
     if (!bytes.empty() && bytes.front() == '\x01') {
         bytes.remove_prefix(1);
         auto rd = read_csv(bytes);
-        return common(rd, bytes, 16, true);
+        // Each non-empty cell ("x," at least) repeats its column's name (at most 64 characters of
+        // letters, digits, '_', '.', '-': the reader refuses other headers) as a JSON key.
+        return common(rd, bytes, 40, true);
     }
     auto rd = read_json(bytes);
     if (auto v = common(rd, bytes, 1)) return v;
