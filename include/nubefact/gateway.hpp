@@ -184,9 +184,12 @@ class metrics {
 
     // Prometheus text format (0.0.4): nubefact_gateway_http_requests_total{route,code},
     // nubefact_gateway_http_request_duration_seconds{route} (histogram), in-progress requests and
-    // deliveries, draining (0/1), nubefact_gateway_documents{account,state} from `documents`.
+    // deliveries, draining (0/1), nubefact_gateway_documents{account,state} from `documents` and
+    // nubefact_gateway_documents_oldest_age_seconds{account,state}: how long ago the least recently
+    // changed one of them changed, at `now` (the default: the system clock).
     std::string prometheus(const std::vector<store::store::state_count>& documents, std::int64_t in_progress,
-                           std::int64_t deliveries, bool draining) const;
+                           std::int64_t deliveries, bool draining,
+                           std::chrono::system_clock::time_point now = {}) const;
 
   private:
     struct histogram {

@@ -245,7 +245,9 @@ std::string label_value(std::string_view v) {
 }  // namespace
 
 std::string metrics::prometheus(const std::vector<store::store::state_count>& documents,
-                                std::int64_t in_progress, std::int64_t deliveries, bool draining) const {
+                                std::int64_t in_progress, std::int64_t deliveries, bool draining,
+                                std::chrono::system_clock::time_point now) const {
+    if (now == std::chrono::system_clock::time_point{}) now = std::chrono::system_clock::now();
     std::string o;
     std::lock_guard lk(mu_);
     o += "# HELP nubefact_gateway_http_requests_total HTTP requests answered, by route and status.\n";
@@ -286,6 +288,15 @@ std::string metrics::prometheus(const std::vector<store::store::state_count>& do
     for (const auto& d : documents)
         o += fmt::format("nubefact_gateway_documents{{account=\"{}\",state=\"{}\"}} {}\n",
                          label_value(d.account), to_string(d.state), d.documents);
+    o += "# HELP nubefact_gateway_documents_oldest_age_seconds Seconds since the least recently changed "
+         "document in the state changed, by account and state.\n";
+    o += "# TYPE nubefact_gateway_documents_oldest_age_seconds gauge\n";
+    for (const auto& d : documents) {
+        const auto age = std::chrono::duration<double>(now - d.oldest).count();
+        o += fmt::format(
+            "nubefact_gateway_documents_oldest_age_seconds{{account=\"{}\",state=\"{}\"}} {:.3f}\n",
+            label_value(d.account), to_string(d.state), age > 0 ? age : 0.0);
+    }
     return o;
 }
 

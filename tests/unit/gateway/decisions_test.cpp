@@ -384,8 +384,15 @@ TEST(gateway_metrics, prometheus_text) {
     m.observe("/livez", 200, std::chrono::microseconds(10));
     EXPECT_EQ(m.requests("/api/v1/{ruta}", 200), 2u);
     EXPECT_EQ(m.requests("/api/v1/{ruta}", 500), 0u);
-    std::vector<store::store::state_count> docs{{"acme \"x\"", doc_state::accepted, 3}};
-    auto t = m.prometheus(docs, 1, 2, true);
+    const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+    std::vector<store::store::state_count> docs{
+        {"acme \"x\"", doc_state::accepted, 3, now - std::chrono::seconds(90)}};
+    auto t = m.prometheus(docs, 1, 2, true, now);
+    EXPECT_NE(
+        t.find("nubefact_gateway_documents_oldest_age_seconds{account=\"acme \\\"x\\\"\",state=\"accepted\"} "
+               "90.000\n"),
+        std::string::npos)
+        << t;
     EXPECT_NE(t.find("# TYPE nubefact_gateway_http_requests_total counter\n"), std::string::npos);
     EXPECT_NE(t.find("nubefact_gateway_http_requests_total{route=\"/api/v1/{ruta}\",code=\"200\"} 2\n"),
               std::string::npos);
