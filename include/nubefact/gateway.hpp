@@ -45,7 +45,8 @@ bool token_matches(const store::api_key& key, std::string_view token);
 // ---- routes ----------------------------------------------------------------------------------------
 
 // dropin: POST /api/v1/{ruta}. Under /v1/accounts/{account}: documents (POST creates, GET lists),
-// documents/{id} (document), documents/{id}/timeline, summary, events (GET, Server-Sent Events).
+// documents/{id} (document), documents/{id}/timeline, documents/{id}/refresh (POST: consult
+// Nubefact now), summary, events (GET, Server-Sent Events).
 // dashboard: GET /dashboard/ and its files (id: the file's name, "" for the page). livez, readyz,
 // metrics: GET.
 enum class route_kind {
@@ -53,6 +54,7 @@ enum class route_kind {
     documents,
     document,
     timeline,
+    refresh,
     summary,
     events,
     dashboard,

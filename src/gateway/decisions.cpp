@@ -92,9 +92,12 @@ route match_route(std::string_view method, std::string_view target) noexcept {
                 } else if (id.substr(more) == timeline && more > 0) {
                     r.kind = route_kind::timeline;
                     r.label = "/v1/accounts/{account}/documents/{id}/timeline";
+                } else if (id.substr(more) == "/refresh" && more > 0) {
+                    r.kind = route_kind::refresh;
+                    r.label = "/v1/accounts/{account}/documents/{id}/refresh";
                 }
                 r.id = id.substr(0, more);
-                r.method_allowed = get;
+                r.method_allowed = r.kind == route_kind::refresh ? method == "POST" : get;
             }
         } else if (!account.empty() && tail == "/summary") {
             r = {route_kind::summary, {}, {}, {}, get, "/v1/accounts/{account}/summary"};

@@ -654,6 +654,43 @@ struct server::impl {
         return a;
     }
 
+    // POST …/documents/{id}/refresh: what Nubefact says of the document now (a consultation, recorded
+    // in the store), within `Prefer: wait` (default and cap: upstream_wait); 202 when it is late.
+    asio::awaitable<answer> refresh(const store::api_key& key, std::string_view id,
+                                    const http::request<http::string_body>& req, std::string& logged) {
+        auto k = parse_document_id(id);
+        if (!k) co_return problem(404, "Not Found", "a document id is TIPO-SERIE-NUMERO, e.g. 1-F001-123");
+        auto stored = stored_document(key.account, *k);
+        if (auto* a = std::get_if<answer>(&stored)) co_return std::move(*a);
+        auto& row = std::get<std::optional<intent_record>>(stored);
+        if (!row) co_return problem(404, "Not Found", "the account has no such document");
+        if (draining) co_return unavailable("the gateway is stopping; try again in a few seconds");
+        auto api = client_for(key.account);
+        if (auto* a = std::get_if<answer>(&api))
+            co_return a->status == 500 ? unavailable("the account cannot be used now; try again later")
+                                       : problem(403, "Forbidden", "the account is suspended");
+        engine::prepared doc;
+        doc.source = "gateway";
+        doc.op = consult_for(row->what.op);
+        doc.key = *k;
+        logged = std::string(to_string(doc.op)) + " " + k->to_string();
+        auto started = join_or_start(*std::get<client*>(api), key.account, std::move(doc));
+        if (std::holds_alternative<answer>(started))
+            co_return unavailable("a consultation is under way; try again");
+        auto f = std::get<std::shared_ptr<flight>>(started);
+        const auto cap = std::chrono::duration_cast<std::chrono::seconds>(o.upstream_wait);
+        const auto wait = prefer_wait(header(req, "Prefer"), cap).value_or(cap);
+        co_await wait_until(f, std::chrono::steady_clock::now() + wait,
+                            [](const flight& x) { return x.done; });
+        if (!f->done) co_return resource_answer(202, *row, true);
+        const auto& r = f->result;
+        if (!std::holds_alternative<doc_state>(r.state) || (r.code && !r.body))
+            co_return unavailable(r.error.empty() ? "Nubefact did not answer; try again" : r.error);
+        auto settled = settled_record(std::move(*row), r);
+        settled.what.op = generar_for(settled.what.op);  // the document, not the consultation
+        co_return resource_answer(200, settled, true);
+    }
+
     // GET …/documents/{id}/timeline: the document's exchanges with Nubefact, oldest first.
     answer timeline(std::string_view account, std::string_view id) {
         auto k = parse_document_id(id);
@@ -755,6 +792,11 @@ struct server::impl {
             r.a = summary(rt.account);
             co_return r;
         }
+        if (rt.kind == route_kind::refresh) {
+            auto task = refresh(*key, rt.id, req, r.document);
+            r.a = co_await std::move(task);
+            co_return r;
+        }
         if (rt.kind == route_kind::events) {
             if (draining) {
                 r.a = unavailable("the gateway is stopping; try again in a few seconds");
@@ -792,8 +834,8 @@ struct server::impl {
             co_return co_await std::move(task);
         }
         const bool native_api = rt.kind == route_kind::documents || rt.kind == route_kind::document ||
-                                rt.kind == route_kind::timeline || rt.kind == route_kind::summary ||
-                                rt.kind == route_kind::events;
+                                rt.kind == route_kind::timeline || rt.kind == route_kind::refresh ||
+                                rt.kind == route_kind::summary || rt.kind == route_kind::events;
         if (native_api && rt.method_allowed) {
             auto task = native(rt, req);
             co_return co_await std::move(task);
@@ -801,9 +843,12 @@ struct server::impl {
         if (native_api) {
             reply r;
             r.a = problem(405, "Method Not Allowed",
-                          rt.kind == route_kind::documents ? "use POST or GET" : "use GET");
+                          rt.kind == route_kind::documents ? "use POST or GET"
+                          : rt.kind == route_kind::refresh ? "use POST"
+                                                           : "use GET");
             const char* allow = rt.kind == route_kind::documents ? "GET, HEAD, POST"
                                 : rt.kind == route_kind::events  ? "GET"
+                                : rt.kind == route_kind::refresh ? "POST"
                                                                  : "GET, HEAD";
             r.a.headers.emplace_back("Allow", allow);
             co_return r;

@@ -77,6 +77,15 @@ TEST_F(Dashboard, CountsTimelineAndALiveAcceptanceInARealBrowser) {
     EXPECT_EQ(shown(browser, "#document-state .state"), "accepted");
     EXPECT_NE(shown(browser, "[data-field='cadena_para_codigo_qr']"), "");
     EXPECT_EQ(shown(browser, "#timeline tbody tr td:nth-child(2)"), "generar_comprobante");
+    // Its action asks to be confirmed: one click arms it and sends nothing, the second consults.
+    browser.execute("document.querySelector('#document-refresh').click();");
+    EXPECT_EQ(shown(browser, "#document-refresh"), "Confirm: consult Nubefact now");
+    EXPECT_EQ(emulator_->requests("consultar_comprobante"), 0);
+    browser.execute("document.querySelector('#document-refresh').click();");
+    w = browser.wait_until("document.querySelectorAll('#timeline tbody tr[data-outcome]').length === 2",
+                           std::chrono::seconds(10));
+    EXPECT_TRUE(w) << w.why;
+    EXPECT_EQ(emulator_->requests("consultar_comprobante"), 1);
 
     // Sent during the test: sending on screen while Nubefact's answer waits, accepted once it comes,
     // without a reload (the event stream).

@@ -293,6 +293,26 @@ TEST_F(ServeNative, SummaryTimelineAndLiveEvents) {
     EXPECT_EQ(serve_->wait(std::chrono::seconds(20)), 0) << serve_->err();
 }
 
+TEST_F(ServeNative, RefreshConsultsNubefactAndRecordsIt) {
+    start_upstream();
+    start_serve();
+    ASSERT_EQ(create(factura(1), {"Prefer: wait=10"}).status, 200);
+    auto r = call("POST", docs() + "/1-F001-1/refresh", acme_.token);
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(state(r), "accepted");
+    EXPECT_EQ(r.json().at("operation"), "generar_comprobante");
+    EXPECT_NE(std::string(r.json().at("enlace_del_pdf").as_string()), "");
+    EXPECT_EQ(emulator_->requests("consultar_comprobante"), 1);
+    EXPECT_EQ(emulator_->requests("generar_comprobante"), 1);  // consulted, never sent again
+    const auto tl = call("GET", docs() + "/1-F001-1/timeline", acme_.token).json();
+    const auto& events = tl.at("events").as_array();
+    ASSERT_EQ(events.size(), 2u) << json::serialize(tl);
+    EXPECT_EQ(events[1].at("operation"), "consultar_comprobante");
+    EXPECT_EQ(call("POST", docs() + "/1-F001-9/refresh", acme_.token).status, 404);
+    EXPECT_EQ(call("GET", docs() + "/1-F001-1/refresh", acme_.token).status, 405);
+    EXPECT_EQ(call("POST", docs("beta") + "/1-F001-1/refresh", acme_.token).status, 404);
+}
+
 TEST_F(ServeNative, DashboardFilesComeWithTheirPolicy) {
     start_upstream();
     start_serve();

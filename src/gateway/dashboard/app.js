@@ -48,8 +48,8 @@ function age(iso) {
 
 function base() { return '/v1/accounts/' + encodeURIComponent(session.account); }
 
-async function api(path) {
-  const res = await fetch(base() + path, { headers: { Authorization: 'Bearer ' + session.token } });
+async function api(path, method) {
+  const res = await fetch(base() + path, { method: method || 'GET', headers: { Authorization: 'Bearer ' + session.token } });
   if (res.status === 401) { signOut('The token was refused: sign in again.'); throw new Error('401'); }
   if (res.status === 404 && path === '/summary') { signOut('This key has no such account.'); throw new Error('404'); }
   const body = await res.json();
@@ -227,5 +227,23 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#filters').addEventListener('submit', (ev) => { ev.preventDefault(); loadDocuments().catch(showError); });
   $('#sign-out').addEventListener('click', () => signOut(''));
   $('#document-close').addEventListener('click', () => { openId = ''; $('#document').hidden = true; });
+  // An action asks to be confirmed: a first click arms it for 5 s, a second one does it.
+  const refresh = $('#document-refresh');
+  let armed = 0;
+  refresh.addEventListener('click', () => {
+    if (!armed) {
+      refresh.textContent = 'Confirm: consult Nubefact now';
+      refresh.classList.add('armed');
+      armed = setTimeout(() => { armed = 0; refresh.textContent = 'Ask Nubefact again'; refresh.classList.remove('armed'); }, 5000);
+      return;
+    }
+    clearTimeout(armed);
+    armed = 0;
+    refresh.textContent = 'Asking…';
+    refresh.disabled = true;
+    api('/documents/' + encodeURIComponent(openId) + '/refresh', 'POST')
+      .then(() => openDocument(openId)).then(() => showError(null)).catch(showError)
+      .finally(() => { refresh.disabled = false; refresh.textContent = 'Ask Nubefact again'; refresh.classList.remove('armed'); });
+  });
   if (session.account && session.token) start(); else signOut('');
 });
