@@ -9,8 +9,9 @@
 #                                      SECONDS (default: no limit), two at a time; writes
 #                                      build/fuzz/campaign.md (executions, time, coverage at the start
 #                                      and the end, crashes) and appends each run to
-#                                      build/fuzz/ledger.tsv, whose totals add campaigns up (the
-#                                      corpus carries over, so runs continue each other)
+#                                      docs/performance/fuzz-ledger.tsv (committed: campaigns of
+#                                      several sittings and checkouts add up; the corpus in
+#                                      build/fuzz/corpus carries over within a checkout only)
 #
 # NUBEFACT_FUZZ_TARGETS="input codec" limits either mode to those targets; NUBEFACT_FUZZ_JOBS=N
 # runs N at a time (default: the number of cores), e.g. 1 to leave a core for other work.
@@ -100,7 +101,7 @@ short)
 campaign)
     runs=${2:-10000000}
     limit=${3:-0}
-    out=build/fuzz/campaign.md ledger=build/fuzz/ledger.tsv
+    out=build/fuzz/campaign.md ledger=docs/performance/fuzz-ledger.tsv
     [[ -f $ledger ]] || printf 'date\ttarget\texecutions\tseconds\tcov_start\tcov_end\tcrashes\n' >"$ledger"
     extra="-runs=$runs"
     (( limit > 0 )) && extra+=" -max_total_time=$limit"
