@@ -38,6 +38,8 @@
 // both that and the legacy `/session/{id}/log`, and hands each entry out once.
 #pragma once
 
+#include "loopback.hpp"
+
 #include <boost/json.hpp>
 
 #include <arpa/inet.h>
@@ -145,21 +147,7 @@ inline std::string base64_decode(const std::string& in) {
     return out;
 }
 
-// A port on 127.0.0.1 that was free a moment ago (bound to :0, then closed).
-inline int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-        port = ntohs(addr.sin_port);
-    ::close(fd);
-    return port;
-}
+using nubefact::test::free_port;
 
 struct http_answer {
     int status = 0;  // 0: no answer (refused, closed early, timed out)
@@ -177,16 +165,8 @@ inline http_answer http_request(int port, const std::string& method, const std::
         return static_cast<int>(ms < 0 ? 0 : ms);
     };
     http_answer a;
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    const int fd = nubefact::test::connect_loopback(port);
     if (fd < 0) return a;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        return a;
-    }
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                       "\r\nConnection: close\r\nAccept: application/json\r\n";
     if (method != "GET" && method != "DELETE")

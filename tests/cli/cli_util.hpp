@@ -2,6 +2,8 @@
 // read files, plain HTTP GET on 127.0.0.1 (emulator admin endpoints).
 #pragma once
 
+#include "loopback.hpp"
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
@@ -238,22 +240,8 @@ struct http_reply {
     }
 };
 
-// A TCP socket connected to 127.0.0.1:port (receive buffer `rcvbuf` when > 0, set before the
-// connection so the window follows it); -1 when it cannot connect.
-inline int connect_loopback(int port, int rcvbuf = 0) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-        ::close(fd);
-        return -1;
-    }
-    return fd;
-}
+using nubefact::test::connect_loopback;
+using nubefact::test::free_port;
 
 // Sends `raw` to 127.0.0.1:port and reads until the server closes (bounded by `timeout_s`).
 // One connection: `pieces` written in order, 30 ms apart (so that the server reads them apart),

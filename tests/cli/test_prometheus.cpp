@@ -46,22 +46,6 @@ std::string find_program(const std::string& name) {
                     "` not found: install Debian's `prometheus` package " \
                     "(scripts/bootstrap.sh --with-postgres does)"
 
-// A port on 127.0.0.1 that was free a moment ago (bound to :0, then closed).
-int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return 0;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = 0;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-        port = ntohs(addr.sin_port);
-    ::close(fd);
-    return port;
-}
-
 // Percent-encodes everything but unreserved characters (a PromQL expression in a query string).
 std::string url_encode(std::string_view s) {
     std::string out;
