@@ -25,6 +25,11 @@ std::optional<authorization> parse_authorization(std::string_view value) noexcep
 // case-insensitive. Pure.
 bool json_content_type(std::string_view value) noexcept;
 
+// A header value without its leading and trailing spaces and tabs; ASCII case-insensitive equality
+// (schemes, parameter names). Pure.
+std::string_view trim(std::string_view s) noexcept;
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
 // a == b in time that depends only on the lengths (tokens, token hashes). Pure.
 bool equal_ct(std::string_view a, std::string_view b) noexcept;
 

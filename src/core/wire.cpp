@@ -4,7 +4,6 @@
 #include <cctype>
 
 namespace nubefact::wire {
-namespace {
 
 std::string_view trim(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -19,6 +18,8 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
             return false;
     return true;
 }
+
+namespace {
 
 bool istarts_with(std::string_view s, std::string_view p) noexcept {
     return s.size() >= p.size() && iequals(s.substr(0, p.size()), p);

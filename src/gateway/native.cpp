@@ -35,22 +35,8 @@ std::string to_text(const boost::json::value& v) {
     return boost::json::serialize(v);
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using wire::iequals;
+using wire::trim;
 
 }  // namespace
 
@@ -148,12 +134,11 @@ answer problem(int status, std::string_view title, std::string_view detail,
 }
 
 std::optional<std::string_view> bearer_token(std::string_view authorization) noexcept {
-    authorization = trim(authorization);
-    const auto sp = authorization.find(' ');
-    if (sp == std::string_view::npos || !iequals(authorization.substr(0, sp), "bearer")) return std::nullopt;
-    auto token = trim(authorization.substr(sp + 1));
-    if (token.empty() || token.find_first_of(" \t,") != std::string_view::npos) return std::nullopt;
-    return token;
+    auto a = wire::parse_authorization(authorization);
+    // RFC 6750's b64token holds no spaces or commas (wire reads any remainder as the token).
+    if (!a || a->form != wire::auth_form::bearer || a->token.find_first_of(" \t,") != std::string_view::npos)
+        return std::nullopt;
+    return a->token;
 }
 
 std::optional<std::chrono::seconds> prefer_wait(std::string_view prefer, std::chrono::seconds cap) noexcept {
