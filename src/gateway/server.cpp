@@ -572,7 +572,7 @@ struct server::impl {
             answer a;
             a.status = h.status;
             a.body = h.body;
-            if (h.body.starts_with("{\"type\"")) a.content_type = "application/problem+json";
+            if (h.status >= 400) a.content_type = "application/problem+json";  // every native error is one
             if (!h.location.empty()) a.headers.emplace_back("Location", h.location);
             a.headers.emplace_back("Idempotent-Replayed", "true");
             co_return a;
