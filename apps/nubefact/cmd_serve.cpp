@@ -48,6 +48,11 @@ Nubefact takes longer than --upstream-wait, the answer is HTTP 500 codigo 40 (wh
 transient failure: clients retry) while the document stays with the gateway; the repeat gets the
 final answer.
 
+The native API, with the same key's token as "Authorization: Bearer TOKEN": POST and GET
+/v1/accounts/{account}/documents (Prefer: wait=N, Idempotency-Key), GET .../documents/{id},
+.../{id}/timeline, .../summary, .../events (live), POST .../{id}/refresh. /dashboard/ in a
+browser shows the outbox (sign in with the account and the token).
+
 GET /livez (the process runs), /readyz (503 while draining), /metrics (Prometheus text).
 SIGTERM or Ctrl-C drains: /readyz answers 503, new requests 503, requests under way finish
 (at most --drain-timeout), then the process exits 0.
@@ -126,10 +131,13 @@ int run_serve(const serve_args& a) {
     }
     std::printf("%s\n", srv.base_url().c_str());
     std::fflush(stdout);
-    std::fprintf(stderr,
-                 "nubefact serve: drop-in Nubefact API at %s/api/v1/{ruta} (%zu active key%s; `nubefact keys "
-                 "create --account NAME` adds one); SIGTERM or Ctrl-C drains and stops\n",
-                 srv.base_url().c_str(), live, live == 1 ? "" : "s");
+    std::fprintf(
+        stderr,
+        "nubefact serve: drop-in Nubefact API at %s/api/v1/{ruta} (%zu active key%s; `nubefact keys "
+        "create --account NAME` adds one); SIGTERM or Ctrl-C drains and stops\n"
+        "nubefact serve: native API at %s/v1/accounts/{account}/documents (Bearer token), dashboard at "
+        "%s/dashboard/\n",
+        srv.base_url().c_str(), live, live == 1 ? "" : "s", srv.base_url().c_str(), srv.base_url().c_str());
 
     const int sig = wait_for_signal(set);
     std::fprintf(stderr, "nubefact serve: %s: draining (readyz 503, no new requests; up to %s)\n",
